@@ -1,0 +1,312 @@
+"""Argument definitions shared by every front end, and the console script ``matter-factory-data``.
+
+This is the one place where errors become messages and exit codes:
+0 success, 1 failure (outputs exist, I/O, partition too small, verification failed),
+2 invalid input or usage. Heavy modules are imported only by the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import sys
+from typing import Callable, NoReturn, Optional, Sequence
+
+PROG = "matter-factory-data"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class UI:
+    """Where commands report; the west command swaps in its own output helpers."""
+
+    def __init__(self, out=None, err=None, verbose: bool = False) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.verbose = verbose
+
+    def info(self, message: str) -> None:
+        print(message, file=self.out)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=self.err)
+
+    def error(self, message: str) -> None:
+        print(f"error: {message}", file=self.err)
+
+
+# --- value parsers (same spelling and parsing as the reference scripts) --------
+
+def any_int(text: str) -> int:
+    """``int(x, 0)``: 0x.., 0o.., 0b.., decimal and 1_000; ``010`` is refused."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an integer (accepted: decimal, 0x.., 0o.. or 0b..)") from None
+
+
+def decimal_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal integer") from None
+
+
+def base64_bytes(text: str) -> bytes:
+    """Strict base64 (the reference silently drops characters outside the alphabet)."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not valid base64 (accepted: A-Z a-z 0-9 + / with = padding)") from None
+
+
+# --- generate ----------------------------------------------------------------
+
+FINISH_CHOICES = ("other", "matte", "satin", "polished", "rugged", "fabric")
+COLOR_CHOICES = ("black", "navy", "green", "teal", "maroon", "purple", "olive", "gray", "blue",
+                 "lime", "aqua", "red", "fuchsia", "yellow", "white", "nickel", "chrome", "brass",
+                 "copper", "silver", "gold", "cooper")
+
+
+def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The reference generator's options, same spelling, plus a few of ours (see README)."""
+    parser.add_argument("-s", "--schema", metavar="FILE",
+                        help="also validate the JSON against this JSON schema (draft 2020-12)")
+    parser.add_argument("-o", "--output", metavar="PREFIX",
+                        help="output prefix: writes PREFIX.json (a trailing .json is stripped), "
+                             "PREFIX.hex/.bin with --offset/--size, PREFIX.txt/.png with "
+                             "--generate_onboarding")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print more details")
+    parser.add_argument("--include_passcode", action="store_true",
+                        help="store the passcode in the factory data (development only)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    mandatory = parser.add_argument_group("Mandatory keys")
+    mandatory.add_argument("--sn", help="serial number, 1..32 bytes")
+    mandatory.add_argument("--vendor_id", type=any_int, help="vendor ID, 0..0xFFF4")
+    mandatory.add_argument("--product_id", type=any_int, help="product ID, 1..0xFFFF")
+    mandatory.add_argument("--vendor_name", help="vendor name, 1..32 bytes")
+    mandatory.add_argument("--product_name", help="product name, 1..32 bytes")
+    mandatory.add_argument("--date", help="manufacturing date, YYYY-MM-DD (or YYYYMMDD)")
+    mandatory.add_argument("--hw_ver", type=any_int, help="hardware version, 0..65535")
+    mandatory.add_argument("--hw_ver_str", help="hardware version string, 1..64 bytes")
+    mandatory.add_argument("--spake2_it", type=any_int, help="SPAKE2+ iterations, 1000..100000")
+    mandatory.add_argument("--spake2_salt", type=base64_bytes,
+                           help="SPAKE2+ salt, base64 of 16..32 bytes")
+    mandatory.add_argument("--discriminator", type=any_int, help="discriminator, 0..4095")
+    optional = parser.add_argument_group("Optional keys")
+    optional.add_argument("--product_url", help="product URL, up to 256 bytes")
+    optional.add_argument("--product_label", help="product label, up to 64 bytes")
+    optional.add_argument("--part_number", help="part number, up to 32 bytes")
+    optional.add_argument("--chip_cert_path", metavar="PATH",
+                          help="accepted for compatibility; not needed")
+    optional.add_argument("--gen_certs", action="store_true",
+                          help="make a PAI and a DAC for VID/PID, signed by --paa_cert/--paa_key "
+                               "or by a development PAA kept in the output directory")
+    optional.add_argument("--dac_cert", metavar="FILE", help="DAC certificate (DER or PEM)")
+    optional.add_argument("--pai_cert", metavar="FILE", help="PAI certificate (DER or PEM)")
+    optional.add_argument("--dac_key", metavar="FILE",
+                          help="DAC private key (SEC1 or PKCS#8, DER or PEM)")
+    optional.add_argument("--dac_key_password", metavar="PASSWORD",
+                          help="password of an encrypted --dac_key")
+    optional.add_argument("--generate_rd_uid", action="store_true",
+                          help="generate a random 16-byte rotating device ID unique ID")
+    optional.add_argument("--rd_uid", metavar="HEX",
+                          help="rotating device ID unique ID, 16..32 bytes in hex")
+    optional.add_argument("--passcode", type=any_int,
+                          help="setup passcode, 1..99999998 (derives the verifier)")
+    optional.add_argument("--spake2_verifier", type=base64_bytes,
+                          help="SPAKE2+ verifier, base64 of 97 bytes")
+    optional.add_argument("--enable_key", metavar="HEX",
+                          help="test event trigger enable key, 16 bytes in hex")
+    optional.add_argument("--user", metavar="JSON", help="user data, a JSON object")
+    optional.add_argument("--gen_cd", action="store_true",
+                          help="write a signed Certification Declaration, CD.der")
+    optional.add_argument("--cd_type", type=decimal_int, default=1,
+                          help="certification type of the CD: 0 development, 1 provisional "
+                               "(default), 2 official")
+    optional.add_argument("--paa_cert", metavar="FILE",
+                          help="PAA certificate: signs the PAI with --gen_certs; otherwise the "
+                               "PAI is checked against it")
+    optional.add_argument("--paa_key", metavar="FILE", help="PAA private key, for --gen_certs")
+    optional.add_argument("--generate_onboarding", action="store_true",
+                          help="write PREFIX.txt (manual and QR codes) and PREFIX.png (QR image)")
+    optional.add_argument("--product_finish", metavar="FINISH", choices=FINISH_CHOICES,
+                          help=f"one of {', '.join(FINISH_CHOICES)}")
+    optional.add_argument("--product_color", metavar="COLOR", choices=COLOR_CHOICES,
+                          help="a Matter color name: " + ", ".join(COLOR_CHOICES[:-1]))
+    optional.add_argument("--offset", type=any_int,
+                          help="partition address: with --size also write PREFIX.hex/.bin")
+    optional.add_argument("--size", type=any_int, help="partition size in bytes")
+    ours = parser.add_argument_group("Options of matter-factory-data (not in the reference)")
+    ours.add_argument("--cert_declaration_cert", metavar="FILE",
+                      help="CD signing certificate (default: a development signer kept in the "
+                           "output directory)")
+    ours.add_argument("--cert_declaration_key", metavar="FILE", help="CD signing private key")
+    ours.add_argument("--defaults", action="store_true",
+                      help="fill every option not given from the development defaults "
+                           "(the Kconfig defaults; makes a development certificate chain)")
+    ours.add_argument("--print_codes", action="store_true",
+                      help="also print the QR payload and manual code (they reveal the passcode)")
+
+
+def run_generate(args: argparse.Namespace, ui: UI) -> int:
+    from .commands import generate_command
+
+    return generate_command(args, ui)
+
+
+# --- partition ----------------------------------------------------------------
+
+def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
+    """The reference partition script's options, plus --strict and --overwrite."""
+    parser.add_argument("-i", "--input", required=True, metavar="FILE", help="input JSON file")
+    parser.add_argument("-o", "--output", required=True, metavar="PREFIX",
+                        help="output prefix: writes PREFIX.hex and PREFIX.bin")
+    parser.add_argument("--offset", type=any_int, required=True,
+                        help="partition address in flash")
+    parser.add_argument("--size", type=any_int, required=True, help="partition size in bytes")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print more details")
+    parser.add_argument("-r", "--raw", action="store_true",
+                        help="quiet: print only warnings and errors")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse data the device would reject or misread")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def run_partition(args: argparse.Namespace, ui: UI) -> int:
+    from .commands import partition_command
+
+    return partition_command(args, ui)
+
+
+# --- show --------------------------------------------------------------------
+
+def add_show_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="factory data: .hex, .bin or .json")
+    parser.add_argument("--offset", type=any_int,
+                        help="address of the partition in a .hex holding more than one segment")
+    parser.add_argument("--size", type=any_int, help="partition size, checked against the data")
+    parser.add_argument("--pretty", action="store_true", help="indent the JSON")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when the device would reject or misread the data")
+
+
+def run_show(args: argparse.Namespace, ui: UI) -> int:
+    from .commands import show_command
+
+    return show_command(args, ui)
+
+
+# --- verify ------------------------------------------------------------------
+
+def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="factory data: .hex, .bin or .json")
+    parser.add_argument("--offset", type=any_int, help="partition address in a multi-segment .hex")
+    parser.add_argument("--dac_cert", metavar="FILE", help="expected DAC certificate")
+    parser.add_argument("--pai_cert", metavar="FILE", help="expected PAI certificate")
+    parser.add_argument("--paa_cert", metavar="FILE", help="PAA that must have signed the PAI")
+    parser.add_argument("--passcode", type=any_int,
+                        help="passcode, to check the verifier (when the image holds none)")
+    parser.add_argument("--codes", metavar="FILE",
+                        help="onboarding codes file (default: FILE's .txt when it exists)")
+    parser.add_argument("--qr", metavar="MT:...", help="a QR payload to check against the image")
+    parser.add_argument("--manual", metavar="DIGITS", help="a manual pairing code to check")
+
+
+def run_verify(args: argparse.Namespace, ui: UI) -> int:
+    from .commands import verify_command
+
+    return verify_command(args, ui)
+
+
+# --- codes -------------------------------------------------------------------
+
+def add_codes_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vendor_id", type=any_int, required=True, help="vendor ID")
+    parser.add_argument("--product_id", type=any_int, required=True, help="product ID")
+    parser.add_argument("--discriminator", type=any_int, required=True, help="0..4095")
+    parser.add_argument("--passcode", type=any_int, required=True, help="1..99999998")
+    parser.add_argument("--discovery", metavar="LIST", default="ble",
+                        help="comma-separated rendezvous: softap, ble, onnetwork, wifipaf, nfc, "
+                             "thread, or a number (default: ble)")
+    parser.add_argument("--flow", default="standard",
+                        choices=("standard", "user-intent", "custom", "0", "1", "2"),
+                        help="commissioning flow (default: standard)")
+    parser.add_argument("--png", metavar="FILE", help="also write the QR code image")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --png")
+
+
+def run_codes(args: argparse.Namespace, ui: UI) -> int:
+    from .commands import codes_command
+
+    return codes_command(args, ui)
+
+
+# --- the command table, shared with the west command --------------------------
+
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+    "generate": ("generate nRF Connect factory data (JSON, and HEX/BIN, codes, certificates)",
+                 add_generate_arguments, run_generate),
+    "partition": ("convert a factory data JSON file into the .hex/.bin partition image",
+                  add_partition_arguments, run_partition),
+    "show": ("decode a .hex/.bin/.json back to JSON and lint it as the device parser would",
+             add_show_arguments, run_show),
+    "verify": ("check an image against its certificates, verifier and onboarding codes",
+               add_verify_arguments, run_verify),
+    "codes": ("print the QR payload and manual pairing code", add_codes_arguments, run_codes),
+}
+
+
+def add_commands(subparsers, parser_class=Parser) -> None:
+    """Register every command on an argparse sub-parser action."""
+    for name, (help_text, add_arguments, run) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        add_arguments(sub)
+        sub.set_defaults(run=run, command=name)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="Matter factory data for nRF Connect SDK / Zephyr.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
+    subparsers.required = True
+    add_commands(subparsers)
+    return parser
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    """Run a parsed command; turn every expected error into one line and an exit code."""
+    from .errors import FactoryDataError
+
+    try:
+        return args.run(args, ui)
+    except FactoryDataError as exc:
+        ui.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ui.error("interrupted; no output was written")
+        return 130
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ui = UI()
+    try:
+        return run(args, ui)
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""The nRF Connect factory data image: JSON form <-> CBOR map, and the device's view of it.
+
+On flash the partition holds ``CBOR(map) || 0x00`` at byte 0 and nothing else: no
+header, no tag, no CRC (shared/reference/nrf-connect.md §9). The JSON form is the
+reference generator's: keys in reference order, byte values as ``"hex:<hex>"``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from ..errors import InputError
+from . import validate
+from .model import (BYTES, DEVICE_MATCH_ORDER, DEVICE_MAX_PARTITION_SIZE,
+                    DEVICE_RD_UID_MAX_LEN, FACTORY_DATA_VERSION, FIELDS_BY_KEY, HEX_PREFIX,
+                    REQUIRED_KEYS, TEXT, UINT, USER)
+
+TERMINATOR = b"\x00"
+ERROR = "error"  # the device rejects or misreads the data
+WARNING = "warning"  # the device accepts it, but it is unwise or not what was meant
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of :func:`lint`."""
+
+    severity: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"key {self.key!r}: " if self.key else ""
+        return f"{where}{self.message}"
+
+
+# ---------------------------------------------------------------------------
+# JSON form <-> device map
+# ---------------------------------------------------------------------------
+
+def json_to_device_map(obj: Mapping[str, Any], source: str = "JSON") -> dict:
+    """Convert the JSON form as the reference partition script does.
+
+    Top level: ``"hex:.."`` -> bytes, other strings -> UTF-8 bytes, anything else as is.
+    Nested (``user``): ``"hex:.."`` -> bytes (newer upstream), other values as is.
+    """
+    if not isinstance(obj, Mapping):
+        raise InputError(f"{source}: the factory data must be a JSON object, "
+                         f"got {type(obj).__name__}")
+    if not obj:
+        raise InputError(f"{source}: the JSON object is empty (accepted: the factory data keys)")
+    result = {}
+    for key, value in obj.items():
+        if isinstance(value, str):
+            result[key] = (_hex_value(value, f"{source}: key {key!r}")
+                           if value.startswith(HEX_PREFIX) else value.encode("utf-8"))
+        else:
+            result[key] = _convert_nested(value, f"{source}: key {key!r}")
+    return result
+
+
+def _convert_nested(value: Any, where: str) -> Any:
+    if isinstance(value, str) and value.startswith(HEX_PREFIX):
+        return _hex_value(value, where)
+    if isinstance(value, dict):
+        return {k: _convert_nested(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_convert_nested(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _hex_value(text: str, where: str) -> bytes:
+    return validate.parse_hex(text, where)
+
+
+def device_map_to_json(data: Mapping[Any, Any]) -> dict:
+    """The inverse of :func:`json_to_device_map`, for ``show``.
+
+    Byte strings of text keys become text when they are valid UTF-8; all other byte
+    strings become ``"hex:.."``.
+    """
+    result = {}
+    for key, value in data.items():
+        field = FIELDS_BY_KEY.get(key) if isinstance(key, str) else None
+        if isinstance(value, bytes) and field is not None and field.kind == TEXT:
+            try:
+                result[key] = value.decode("utf-8")
+                continue
+            except UnicodeDecodeError:
+                pass
+        result[_json_key(key)] = _bytes_to_hex(value)
+    return result
+
+
+def _json_key(key: Any) -> str:
+    return key if isinstance(key, str) else str(key)
+
+
+def _bytes_to_hex(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return HEX_PREFIX + bytes(value).hex()
+    if isinstance(value, dict):
+        return {_json_key(k): _bytes_to_hex(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bytes_to_hex(v) for v in value]
+    return value
+
+
+def json_text(obj: Mapping[str, Any]) -> str:
+    """The reference JSON file: one line, ``", "``/``": "`` separators, no final newline."""
+    return json.dumps(obj)
+
+
+# ---------------------------------------------------------------------------
+# CBOR image
+# ---------------------------------------------------------------------------
+
+def encode_image(device_map: Mapping[Any, Any]) -> bytes:
+    """``CBOR(map) || 0x00``: definite-length map in the given key order, minimal ints."""
+    import cbor2
+
+    return cbor2.dumps(dict(device_map)) + TERMINATOR
+
+
+def decode_image(data: bytes, source: str = "image") -> dict:
+    """Decode the one CBOR map at byte 0 of a partition; what follows it is ignored."""
+    import cbor2
+
+    if not data:
+        raise InputError(f"{source}: the image is empty")
+    if data[0] == 0xFF and data.count(0xFF) == len(data):
+        raise InputError(f"{source}: the image is erased flash (all 0xFF), not factory data")
+    major = data[0] >> 5
+    if major == 6:
+        raise InputError(f"{source}: the image starts with a CBOR tag; the device accepts only "
+                         "a bare map at byte 0")
+    if major != 5:
+        raise InputError(f"{source}: the image does not start with a CBOR map (first byte "
+                         f"0x{data[0]:02x}); the device accepts only a map at byte 0")
+    try:
+        return cbor2.CBORDecoder(io.BytesIO(data)).decode()
+    except (cbor2.CBORDecodeError, ValueError, EOFError) as exc:
+        raise InputError(f"{source}: the CBOR map is malformed or truncated ({exc})") from None
+
+
+# ---------------------------------------------------------------------------
+# The device parser's view (FactoryDataParser.c) plus our stricter limits
+# ---------------------------------------------------------------------------
+
+def device_key_for(key: str) -> Optional[str]:
+    """The known key the device parser assigns ``key`` to: it compares only
+    ``len(key)`` characters, so a prefix of a known name matches that name."""
+    for known in DEVICE_MATCH_ORDER:
+        if known.startswith(key):
+            return known
+    return None
+
+
+def lint(data: Mapping[Any, Any], *, partition_size: Optional[int] = None,
+         rd_uid_max_len: int = DEVICE_RD_UID_MAX_LEN) -> list[Problem]:
+    """Everything the device would reject or misread (ERROR), and unwise content (WARNING).
+
+    ``data`` is the device map: CBOR types as decoded (bytes for bstr, str for tstr).
+    """
+    problems: list[Problem] = []
+    seen = set()
+    for key, value in data.items():
+        if not isinstance(key, str):
+            problems.append(Problem(ERROR, str(key), "the key is not a text string: the device "
+                                    "stops reading the map here and ignores all later keys"))
+            break
+        known = device_key_for(key)
+        if known is None:
+            problems.append(Problem(WARNING, key, "unknown key, the device ignores it"))
+            continue
+        if known != key:
+            problems.append(Problem(ERROR, key, f"the device reads this key as {known!r} "
+                                    "(it matches key prefixes); rename or remove it"))
+        seen.add(known)
+        problems.extend(_value_problems(known, key, value, rd_uid_max_len))
+    for key in REQUIRED_KEYS:
+        if key not in seen:
+            problems.append(Problem(ERROR, key, "mandatory key is missing; the device reports "
+                                    "CHIP_ERROR_PERSISTED_STORAGE_VALUE_NOT_FOUND for it"))
+    if "passcode" in seen and "spake2_verifier" in seen:
+        problems.append(Problem(WARNING, "passcode", "the passcode is stored next to the "
+                                "verifier; the Matter specification (5.1.7) forbids this in "
+                                "production devices"))
+    if partition_size is not None and partition_size > DEVICE_MAX_PARTITION_SIZE:
+        problems.append(Problem(ERROR, "", f"the partition is {partition_size} bytes; the "
+                                "device holds its size in 16 bits, so it must be < 64 KiB"))
+    return problems
+
+
+def _value_problems(known: str, key: str, value: Any, rd_uid_max_len: int) -> list[Problem]:
+    field = FIELDS_BY_KEY[known]
+    if field.kind == UINT:
+        return _uint_problems(field, key, value)
+    if field.kind in (TEXT, BYTES):
+        return _bstr_problems(field, key, value, rd_uid_max_len)
+    if field.kind == USER:
+        return _user_problems(key, value)
+    return []
+
+
+def _uint_problems(field, key: str, value: Any) -> list[Problem]:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return [Problem(ERROR, key, f"must be an unsigned integer, got {value!r}; the device "
+                        "rejects the whole image")]
+    assert field.device_bits is not None
+    if value >= 1 << field.device_bits:
+        return [Problem(ERROR, key, f"{value} does not fit the device's {field.device_bits}-bit "
+                        f"field and would be truncated to {value & ((1 << field.device_bits) - 1)}")]
+    if field.key == "version" and value != FACTORY_DATA_VERSION:
+        return [Problem(ERROR, key, f"version {value}: the device accepts only version "
+                        f"{FACTORY_DATA_VERSION} (CONFIG_CHIP_FACTORY_DATA_VERSION)")]
+    problem = validate.problem_for(field.key, value)
+    return [Problem(ERROR, key, problem)] if problem else []
+
+
+def _bstr_problems(field, key: str, value: Any, rd_uid_max_len: int) -> list[Problem]:
+    if isinstance(value, str):
+        return [Problem(ERROR, key, "is a text string (tstr); the device accepts only a byte "
+                        "string here and rejects the whole image")]
+    if not isinstance(value, bytes):
+        return [Problem(ERROR, key, f"must be a byte string, got {type(value).__name__}; the "
+                        "device rejects the whole image")]
+    if field.kind == TEXT:
+        return _text_problems(field, key, value)
+    problem = validate.length_problem(field, len(value))
+    if problem:
+        return [Problem(ERROR, key, f"{field.description} {problem}")]
+    if field.key == "rd_uid" and len(value) > rd_uid_max_len:
+        return [Problem(WARNING, key, f"is {len(value)} bytes; firmware built with "
+                        f"CHIP_FACTORY_DATA_ROTATING_DEVICE_UID_MAX_LEN={rd_uid_max_len} "
+                        "cannot read it (BUFFER_TOO_SMALL)")]
+    if field.key == "spake2_verifier":
+        from .spake2p import verifier_problem
+
+        problem = verifier_problem(value)
+        return [Problem(ERROR, key, f"the verifier {problem}")] if problem else []
+    return []
+
+
+def _text_problems(field, key: str, value: bytes) -> list[Problem]:
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return [Problem(ERROR, key, f"{field.description} is not valid UTF-8")]
+    problem = validate.problem_for(field.key, text)
+    return [Problem(ERROR, key, f"{field.description} {problem}")] if problem else []
+
+
+def _user_problems(key: str, value: Any) -> list[Problem]:
+    if not isinstance(value, dict):
+        return [Problem(WARNING, key, "is not a map; the device's user-data lookup expects a "
+                        "map with text keys")]
+    problems = []
+    for user_key, user_value in value.items():
+        if not isinstance(user_key, str):
+            problems.append(Problem(ERROR, key, f"user key {user_key!r} is not a text string"))
+        elif isinstance(user_value, bytes):
+            problems.append(Problem(WARNING, key, f"user value {user_key!r} is a byte string; "
+                                    "only firmware with connectedhomeip #71426 can read it"))
+        elif isinstance(user_value, int) and not isinstance(user_value, bool) and \
+                not -(1 << 31) <= user_value < (1 << 31):
+            problems.append(Problem(ERROR, key, f"user value {user_key!r} = {user_value} does "
+                                    "not fit the device's int32"))
+        elif not isinstance(user_value, (str, int)) or isinstance(user_value, bool):
+            problems.append(Problem(WARNING, key, f"user value {user_key!r} is a "
+                                    f"{type(user_value).__name__}; the device reads only text "
+                                    "and int32 values"))
+    return problems

@@ -1,0 +1,60 @@
+"""SPAKE2+ verifier (Matter spec 3.10; connectedhomeip scripts/tools/spake2p).
+
+ws = PBKDF2-HMAC-SHA256(passcode as uint32 LE, salt, iterations, 80 bytes);
+w0 = ws[0:40] mod n, w1 = ws[40:80] mod n; verifier = w0 (32 B) || w1*G (65 B, uncompressed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..errors import InputError
+
+# Order of the NIST P-256 group.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+VERIFIER_LENGTH = 97
+_WS_HALF = 40  # 32 bytes of the curve plus 8 bytes to make the reduction uniform
+
+
+def compute_w0_w1(passcode: int, salt: bytes, iterations: int) -> tuple[int, int]:
+    """The two SPAKE2+ scalars derived from the passcode."""
+    ws = hashlib.pbkdf2_hmac("sha256", passcode.to_bytes(4, "little"), salt, iterations,
+                             2 * _WS_HALF)
+    w0 = int.from_bytes(ws[:_WS_HALF], "big") % P256_ORDER
+    w1 = int.from_bytes(ws[_WS_HALF:], "big") % P256_ORDER
+    return w0, w1
+
+
+def compute_verifier(passcode: int, salt: bytes, iterations: int) -> bytes:
+    """The 97-byte verifier stored as ``spake2_verifier``."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    w0, w1 = compute_w0_w1(passcode, salt, iterations)
+    point = ec.derive_private_key(w1, ec.SECP256R1()).public_key()
+    return w0.to_bytes(32, "big") + point.public_bytes(Encoding.X962,
+                                                       PublicFormat.UncompressedPoint)
+
+
+def verifier_problem(verifier: bytes) -> str | None:
+    """Structural check: length 97, w0 < n, L a valid point on P-256."""
+    if len(verifier) != VERIFIER_LENGTH:
+        return f"is {len(verifier)} bytes long (accepted: exactly {VERIFIER_LENGTH} bytes)"
+    if int.from_bytes(verifier[:32], "big") >= P256_ORDER:
+        return "has a w0 that is not reduced modulo the P-256 order"
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), verifier[32:])
+    except ValueError:
+        return "has an L that is not a point on the P-256 curve"
+    return None
+
+
+def check_verifier_matches(verifier: bytes, passcode: int, salt: bytes, iterations: int,
+                           where: str) -> None:
+    """Raise InputError if ``verifier`` was not derived from passcode/salt/iterations."""
+    if compute_verifier(passcode, salt, iterations) != verifier:
+        raise InputError(f"{where}: the SPAKE2+ verifier does not match the passcode, salt and "
+                         "iteration count (give only the passcode to derive it, or the "
+                         "verifier that belongs to them)")

@@ -1,0 +1,157 @@
+"""Attestation credentials for ``generate``: load the user's files, or make a development chain.
+
+Reads files (so it is not part of the pure core) but never writes: new files are
+added to the caller's :class:`~matter_factory_data.outputs.OutputSet`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .errors import CredentialError, InputError
+from .outputs import OutputSet
+
+DEV_PAA_CERT = "PAA_cert.der"
+DEV_PAA_KEY = "PAA_key.der"
+DEV_CD_SIGNER_CERT = "CD_signing_cert.der"
+DEV_CD_SIGNER_KEY = "CD_signing_key.der"
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """What goes into the factory data: DER certificates and the raw DAC key."""
+
+    dac_cert: bytes
+    pai_cert: bytes
+    dac_key: bytes  # raw 32-byte scalar
+
+
+def read_file(path: "str | Path", option: str) -> bytes:
+    """Read an input file; a failure names the option and the file."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot read the file ({exc.strerror})") from None
+
+
+def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
+                          password: Optional[str], paa_cert: Optional[str],
+                          vendor_id: int, product_id: int) -> Attestation:
+    """Load the given DER files and check that they are consistent."""
+    from .core import certs
+
+    dac = certs.load_certificate(read_file(dac_cert, "--dac_cert"), source=f"--dac_cert {dac_cert}")
+    pai = certs.load_certificate(read_file(pai_cert, "--pai_cert"), source=f"--pai_cert {pai_cert}")
+    key = certs.load_private_key(read_file(dac_key, "--dac_key"), source=f"--dac_key {dac_key}",
+                                 password=password.encode("utf-8") if password else None)
+    paa = None
+    if paa_cert:
+        paa = certs.load_certificate(read_file(paa_cert, "--paa_cert"),
+                                     source=f"--paa_cert {paa_cert}")
+    certs.check_key_matches_certificate(key, dac, key_source=f"--dac_key {dac_key}",
+                                        cert_source=f"--dac_cert {dac_cert}")
+    certs.check_attestation_chain(dac=dac, pai=pai, paa=paa, vendor_id=vendor_id,
+                                  product_id=product_id,
+                                  sources={"dac": f"--dac_cert {dac_cert}",
+                                           "pai": f"--pai_cert {pai_cert}",
+                                           "paa": f"--paa_cert {paa_cert}"})
+    return Attestation(certs.cert_der(dac), certs.cert_der(pai), certs.raw_private_scalar(key))
+
+
+def load_signer(cert_path: str, key_path: str, cert_option: str, key_option: str):
+    """A CA certificate and its key given by the user (PAA, or CD signer)."""
+    from .core import certs
+
+    cert = certs.load_certificate(read_file(cert_path, cert_option),
+                                  source=f"{cert_option} {cert_path}")
+    key = certs.load_private_key(read_file(key_path, key_option), source=f"{key_option} {key_path}")
+    certs.check_key_matches_certificate(key, cert, key_source=f"{key_option} {key_path}",
+                                        cert_source=f"{cert_option} {cert_path}")
+    return cert, key
+
+
+def development_paa(out_dir: Path, outputs: OutputSet):
+    """The development PAA of ``out_dir``: reused if present, else made and added to outputs."""
+    from .core import certs
+
+    cert_path, key_path = out_dir / DEV_PAA_CERT, out_dir / DEV_PAA_KEY
+    if cert_path.exists() or key_path.exists():
+        if not (cert_path.exists() and key_path.exists()):
+            raise CredentialError(f"{out_dir}: found only one of {DEV_PAA_CERT} and "
+                                  f"{DEV_PAA_KEY}; restore the other or remove both")
+        return load_signer(str(cert_path), str(key_path), "development PAA", "development PAA key")
+    key = certs.new_key()
+    cert = certs.make_paa(key=key, common_name="Matter Development PAA (matter-factory-data)")
+    outputs.add(cert_path, certs.cert_der(cert), what="development PAA certificate")
+    outputs.add(key_path, certs.key_der(key), secret=True, what="development PAA key")
+    return cert, key
+
+
+def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optional[str],
+                         paa_key: Optional[str], vendor_id: int, product_id: int,
+                         vendor_name: str, product_name: str) -> Attestation:
+    """Make PAI + DAC (``--gen_certs``), signed by the given PAA or the development PAA."""
+    from .core import certs
+
+    if bool(paa_cert) != bool(paa_key):
+        raise InputError("--paa_cert and --paa_key go together: give both or neither")
+    if paa_cert and paa_key:
+        paa, paa_private = load_signer(paa_cert, paa_key, "--paa_cert", "--paa_key")
+    else:
+        paa, paa_private = development_paa(out_dir, outputs)
+    pai_key, dac_key = certs.new_key(), certs.new_key()
+    pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_private,
+                         common_name=f"{vendor_name} PAI 0x{vendor_id:04X}"[:64],
+                         vendor_id=vendor_id)
+    dac = certs.make_dac(key=dac_key, issuer_cert=pai, issuer_key=pai_key,
+                         common_name=f"{product_name} DAC 0x{vendor_id:04X}/0x{product_id:04X}"[:64],
+                         vendor_id=vendor_id, product_id=product_id)
+    _add_pair(outputs, out_dir, "PAI", pai, pai_key)
+    _add_pair(outputs, out_dir, "DAC", dac, dac_key)
+    return Attestation(certs.cert_der(dac), certs.cert_der(pai), certs.raw_private_scalar(dac_key))
+
+
+def _add_pair(outputs: OutputSet, out_dir: Path, name: str, cert, key) -> None:
+    """The reference writes ``<NAME>_cert`` / ``<NAME>_key`` as .der and .pem."""
+    from .core import certs
+
+    outputs.add(out_dir / f"{name}_cert.der", certs.cert_der(cert), what=f"{name} certificate")
+    outputs.add(out_dir / f"{name}_cert.pem", certs.cert_pem(cert), what=f"{name} certificate")
+    outputs.add(out_dir / f"{name}_key.der", certs.key_der(key), secret=True, what=f"{name} key")
+    outputs.add(out_dir / f"{name}_key.pem", certs.key_pem(key), secret=True, what=f"{name} key")
+
+
+def certification_declaration(*, out_dir: Path, outputs: OutputSet, vendor_id: int,
+                              product_id: int, cd_type: int, signer_cert: Optional[str],
+                              signer_key: Optional[str]) -> bytes:
+    """``CD.der``: a CMS-signed Certification Declaration for this VID/PID."""
+    from .core import cd
+
+    if bool(signer_cert) != bool(signer_key):
+        raise InputError("--cert_declaration_cert and --cert_declaration_key go together: "
+                         "give both or neither")
+    if signer_cert and signer_key:
+        cert, key = load_signer(signer_cert, signer_key, "--cert_declaration_cert",
+                                "--cert_declaration_key")
+    else:
+        cert, key = _development_cd_signer(out_dir, outputs)
+    declaration = cd.CertificationDeclaration(
+        vendor_id=vendor_id, product_ids=(product_id,), certification_type=cd_type,
+        certificate_id="FFFFFFFFFFFFFFFFFFF")
+    declaration.validate()
+    return cd.sign(declaration, signing_key=key, signing_cert=cert)
+
+
+def _development_cd_signer(out_dir: Path, outputs: OutputSet):
+    from .core import cd, certs
+
+    cert_path, key_path = out_dir / DEV_CD_SIGNER_CERT, out_dir / DEV_CD_SIGNER_KEY
+    if cert_path.exists() and key_path.exists():
+        return load_signer(str(cert_path), str(key_path), "development CD signer",
+                           "development CD signer key")
+    cert, key = cd.make_dev_signer()
+    outputs.add(cert_path, certs.cert_der(cert), what="development CD signing certificate")
+    outputs.add(key_path, certs.key_der(key), secret=True, what="development CD signing key")
+    return cert, key

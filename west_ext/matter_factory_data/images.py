@@ -1,0 +1,40 @@
+"""Reading factory data back from a ``.hex``, ``.bin`` or ``.json`` file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .core import hexfile, nrf_cbor
+from .credentials import read_file
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    device_map: dict  # CBOR types: bytes for bstr, str for tstr
+    source: str
+    offset: Optional[int] = None  # flash address, for .hex
+    image: Optional[bytes] = None  # the bytes read from flash/bin (None for JSON)
+
+
+def load(path: str, offset: Optional[int] = None) -> LoadedData:
+    """Decode ``path`` by its suffix: .json (JSON form), .hex (Intel HEX), anything else binary."""
+    raw = read_file(path, "input")
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        try:
+            obj = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not valid JSON ({exc})") from None
+        return LoadedData(nrf_cbor.json_to_device_map(obj, path), path)
+    if suffix in (".hex", ".ihex"):
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not an Intel HEX file (non-ASCII content)") from None
+        address, data = hexfile.segment_at(hexfile.from_hex_text(text, path), offset, path)
+        return LoadedData(nrf_cbor.decode_image(data, path), path, address, data)
+    return LoadedData(nrf_cbor.decode_image(raw, path), path, offset, raw)

@@ -1,0 +1,409 @@
+"""The ``generate`` and ``partition`` jobs: validate everything, compute every output, write nothing.
+
+The result carries an :class:`~matter_factory_data.outputs.OutputSet`; the front end
+commits it. So a bad input never leaves a file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .core import nrf_cbor, validate
+from .core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES, FACTORY_DATA_VERSION
+from .errors import InputError, PartitionError
+from .outputs import OutputSet
+
+
+@dataclass
+class GenerateRequest:
+    """The inputs of ``generate``, typed (ints parsed, base64 decoded), None when not given."""
+
+    output: str
+    sn: Optional[str] = None
+    vendor_id: Optional[int] = None
+    product_id: Optional[int] = None
+    vendor_name: Optional[str] = None
+    product_name: Optional[str] = None
+    date: Optional[str] = None
+    hw_ver: Optional[int] = None
+    hw_ver_str: Optional[str] = None
+    spake2_it: Optional[int] = None
+    spake2_salt: Optional[bytes] = None
+    discriminator: Optional[int] = None
+    passcode: Optional[int] = None
+    spake2_verifier: Optional[bytes] = None
+    product_url: Optional[str] = None
+    product_label: Optional[str] = None
+    part_number: Optional[str] = None
+    dac_cert: Optional[str] = None
+    dac_key: Optional[str] = None
+    pai_cert: Optional[str] = None
+    dac_key_password: Optional[str] = None
+    chip_cert_path: Optional[str] = None
+    gen_certs: bool = False
+    paa_cert: Optional[str] = None
+    paa_key: Optional[str] = None
+    gen_cd: bool = False
+    cd_type: int = 1
+    cert_declaration_cert: Optional[str] = None
+    cert_declaration_key: Optional[str] = None
+    rd_uid: Optional[str] = None
+    generate_rd_uid: bool = False
+    enable_key: Optional[str] = None
+    user: Optional[str] = None
+    include_passcode: bool = False
+    overwrite: bool = False
+    schema: Optional[str] = None
+    product_finish: Optional[str] = None
+    product_color: Optional[str] = None
+    offset: Optional[int] = None
+    size: Optional[int] = None
+    generate_onboarding: bool = False
+
+    @classmethod
+    def from_namespace(cls, namespace: Any) -> "GenerateRequest":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in vars(namespace).items() if k in names})
+
+
+@dataclass
+class GenerateResult:
+    outputs: OutputSet
+    factory_data: dict  # the JSON form
+    image: Optional[bytes] = None
+    setup_payload: Any = None
+    warnings: list[str] = field(default_factory=list)
+    summary: list[tuple[str, str]] = field(default_factory=list)
+
+
+def output_prefix(output: str) -> Path:
+    """``-o`` is a prefix; a trailing ``.json`` is stripped (also for the overwrite check)."""
+    return Path(output[:-5] if output.endswith(".json") else output)
+
+
+def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = secrets.token_bytes
+             ) -> GenerateResult:
+    """Validate ``req`` and compute every output of ``generate``."""
+    prefix = output_prefix(req.output)
+    outputs = OutputSet(overwrite=req.overwrite)
+    result = GenerateResult(outputs=outputs, factory_data={})
+    identity = _identity(req)
+    partition = _partition(req)
+    user = _user_data(req.user)
+    verifier = _verifier(req)
+    rd_uid = _rd_uid(req, token_bytes)
+    enable_key = _sized_hex(req.enable_key, "enable_key", "--enable_key")
+    setup = _setup_payload(req) if req.generate_onboarding else None
+    if req.chip_cert_path:
+        result.warnings.append("--chip_cert_path is not needed: certificates are made in-process")
+    attestation = _attestation(req, prefix.parent, outputs)
+    data = _factory_data_json(req, identity, attestation, verifier, rd_uid, enable_key, user)
+    result.factory_data = data
+    if req.schema:
+        _check_schema(data, req.schema)
+    device_map = nrf_cbor.json_to_device_map(data, "generated data")
+    _self_check(device_map, partition, result)
+    outputs.add(Path(f"{prefix}.json"), nrf_cbor.json_text(data).encode("ascii"),
+                secret=True, what="factory data JSON")
+    if partition is not None:
+        result.image = _image_outputs(device_map, partition, prefix, outputs)
+    if setup is not None:
+        _onboarding_outputs(setup, prefix, outputs)
+        result.setup_payload = setup
+    if req.gen_cd:
+        _cd_output(req, identity, prefix.parent, outputs)
+    if req.include_passcode:
+        result.warnings.append("the passcode is stored in the factory data next to the verifier; "
+                               "the Matter specification (5.1.7) forbids this in production")
+    result.summary = _summary(identity, partition, result.image, rd_uid)
+    outputs.check()
+    return result
+
+
+# --- scalar inputs -----------------------------------------------------------
+
+_REQUIRED_OPTIONS = ("sn", "vendor_id", "product_id", "vendor_name", "product_name", "date",
+                     "hw_ver", "hw_ver_str", "spake2_it", "spake2_salt", "discriminator")
+
+
+def _identity(req: GenerateRequest) -> dict:
+    """The plain identity values, checked against the device limits."""
+    missing = [f"--{name}" for name in _REQUIRED_OPTIONS if getattr(req, name) is None]
+    if missing:
+        raise InputError(f"missing required option(s): {', '.join(missing)}")
+    identity = {name: getattr(req, name) for name in _REQUIRED_OPTIONS}
+    identity["date"] = validate.normalize_date(req.date, "--date")  # type: ignore[arg-type]
+    for name in ("product_url", "product_label", "part_number"):
+        if getattr(req, name) not in (None, ""):
+            identity[name] = getattr(req, name)
+    for name, value in identity.items():
+        validate.require(name, value, f"--{name}")
+    identity["product_finish"] = _enum(req.product_finish, PRODUCT_FINISHES, {}, "--product_finish")
+    identity["primary_color"] = _enum(req.product_color, PRODUCT_COLORS, COLOR_ALIASES,
+                                      "--product_color")
+    return identity
+
+
+def _enum(value: Optional[str], table: dict, aliases: dict, option: str) -> Optional[int]:
+    if value is None:
+        return None
+    name = aliases.get(value.lower(), value.lower())
+    if name not in table:
+        raise InputError(f"{option}: {value!r} is not accepted (accepted: {', '.join(table)})")
+    return table[name]
+
+
+def _partition(req: GenerateRequest) -> Optional[tuple[int, int]]:
+    if req.offset is None and req.size is None:
+        return None
+    if req.offset is None or req.size is None:
+        raise InputError("--offset and --size go together: give both to write .hex and .bin")
+    if req.offset < 0 or req.offset > 0xFFFFFFFF:
+        raise InputError(f"--offset: 0x{req.offset:x} is not a 32-bit flash address")
+    if req.size <= 0:
+        raise InputError(f"--size: {req.size} must be a positive number of bytes")
+    return req.offset, req.size
+
+
+def _user_data(text: Optional[str]) -> Optional[dict]:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--user: not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"--user: must be a JSON object such as '{{\"key\": \"value\"}}', "
+                         f"got a {type(value).__name__}")
+    return value
+
+
+def _verifier(req: GenerateRequest) -> bytes:
+    """The given verifier (checked against the passcode when both are given) or a derived one."""
+    from .core import spake2p
+
+    if req.passcode is not None:
+        validate.require("passcode", req.passcode, "--passcode")
+    if req.spake2_verifier is None:
+        if req.passcode is None:
+            raise InputError("give --passcode (to derive the SPAKE2+ verifier) or "
+                             "--spake2_verifier")
+        return spake2p.compute_verifier(req.passcode, req.spake2_salt, req.spake2_it)  # type: ignore[arg-type]
+    problem = spake2p.verifier_problem(req.spake2_verifier)
+    if problem:
+        raise InputError(f"--spake2_verifier: the verifier {problem}")
+    if req.passcode is not None:
+        spake2p.check_verifier_matches(req.spake2_verifier, req.passcode, req.spake2_salt,  # type: ignore[arg-type]
+                                       req.spake2_it, "--spake2_verifier")  # type: ignore[arg-type]
+    return req.spake2_verifier
+
+
+def _sized_hex(text: Optional[str], key: str, option: str) -> Optional[bytes]:
+    if text is None or text == "":
+        return None
+    value = validate.parse_hex(text, option)
+    validate.require(key, value, option)
+    return value
+
+
+def _rd_uid(req: GenerateRequest, token_bytes: Callable[[int], bytes]) -> Optional[bytes]:
+    if req.rd_uid:
+        return _sized_hex(req.rd_uid, "rd_uid", "--rd_uid")
+    return token_bytes(16) if req.generate_rd_uid else None
+
+
+def _setup_payload(req: GenerateRequest):
+    from .core.onboarding import SetupPayload, validate_payload
+
+    if req.passcode is None:
+        raise InputError("--generate_onboarding needs --passcode: the codes carry the passcode")
+    payload = SetupPayload(vendor_id=req.vendor_id, product_id=req.product_id,  # type: ignore[arg-type]
+                           discriminator=req.discriminator, passcode=req.passcode)  # type: ignore[arg-type]
+    validate_payload(payload)
+    return payload
+
+
+# --- credentials -------------------------------------------------------------
+
+def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet):
+    from . import credentials
+
+    user_files = [o for o in ("dac_cert", "dac_key", "pai_cert") if getattr(req, o)]
+    if req.gen_certs:
+        if user_files:
+            raise InputError(f"--gen_certs makes new certificates; do not also give "
+                             f"{', '.join('--' + o for o in user_files)}")
+        return credentials.generate_attestation(
+            out_dir=out_dir, outputs=outputs, paa_cert=req.paa_cert, paa_key=req.paa_key,
+            vendor_id=req.vendor_id, product_id=req.product_id,  # type: ignore[arg-type]
+            vendor_name=req.vendor_name, product_name=req.product_name)  # type: ignore[arg-type]
+    if len(user_files) != 3:
+        missing = [f"--{o}" for o in ("dac_cert", "dac_key", "pai_cert") if not getattr(req, o)]
+        raise InputError(f"missing {', '.join(missing)}: give --dac_cert, --dac_key and "
+                         "--pai_cert (DER files), or --gen_certs to make a development chain")
+    return credentials.load_user_attestation(
+        dac_cert=req.dac_cert, dac_key=req.dac_key, pai_cert=req.pai_cert,  # type: ignore[arg-type]
+        password=req.dac_key_password, paa_cert=req.paa_cert,
+        vendor_id=req.vendor_id, product_id=req.product_id)  # type: ignore[arg-type]
+
+
+def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: OutputSet) -> None:
+    from . import credentials
+
+    if not 0 <= req.cd_type <= 2:
+        raise InputError(f"--cd_type: {req.cd_type} is not accepted (accepted: 0 development, "
+                         "1 provisional, 2 official)")
+    der = credentials.certification_declaration(
+        out_dir=out_dir, outputs=outputs, vendor_id=identity["vendor_id"],
+        product_id=identity["product_id"], cd_type=req.cd_type,
+        signer_cert=req.cert_declaration_cert, signer_key=req.cert_declaration_key)
+    outputs.add(out_dir / "CD.der", der, what="Certification Declaration")
+
+
+# --- assembling --------------------------------------------------------------
+
+def _factory_data_json(req: GenerateRequest, identity: dict, attestation, verifier: bytes,
+                       rd_uid: Optional[bytes], enable_key: Optional[bytes],
+                       user: Optional[dict]) -> dict:
+    """The JSON form, in the reference order; empty values are left out as the reference does."""
+    entries: list[tuple[str, Any]] = [
+        ("version", FACTORY_DATA_VERSION),
+        *((k, identity.get(k)) for k in ("sn", "vendor_id", "product_id", "vendor_name",
+                                         "product_name", "product_label", "product_url",
+                                         "part_number", "date", "hw_ver", "hw_ver_str")),
+        ("dac_cert", attestation.dac_cert),
+        ("dac_key", attestation.dac_key),
+        ("pai_cert", attestation.pai_cert),
+        ("passcode", req.passcode if req.include_passcode else None),
+        ("spake2_it", identity["spake2_it"]),
+        ("spake2_salt", identity["spake2_salt"]),
+        ("spake2_verifier", verifier),
+        ("discriminator", identity["discriminator"]),
+        ("rd_uid", rd_uid),
+        ("enable_key", enable_key),
+        ("product_finish", identity["product_finish"]),
+        ("primary_color", identity["primary_color"]),
+        ("user", user),
+    ]
+    data = {}
+    for key, value in entries:
+        if isinstance(value, (bytes, bytearray)):
+            value = "hex:" + bytes(value).hex()
+        if value or (isinstance(value, int) and not isinstance(value, bool) and value == 0):
+            data[key] = value
+    return data
+
+
+def _check_schema(data: dict, schema_path: str) -> None:
+    """``-s/--schema``: validate the JSON like the reference (Draft 2020-12, no format checker)."""
+    from .credentials import read_file
+
+    try:
+        schema = json.loads(read_file(schema_path, "--schema"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--schema {schema_path}: not valid JSON ({exc.msg})") from None
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        raise InputError(f"--schema {schema_path}: {where}: {error.message}")
+
+
+def _self_check(device_map: dict, partition: Optional[tuple[int, int]],
+                result: GenerateResult) -> None:
+    """Lint the generated data as the device would read it; errors here are bugs or bad inputs."""
+    size = partition[1] if partition else None
+    for problem in nrf_cbor.lint(device_map, partition_size=size):
+        if problem.severity == nrf_cbor.ERROR and problem.key:
+            raise InputError(f"generated data: {problem}")
+        if problem.key != "passcode":  # the passcode warning is given once, below
+            result.warnings.append(str(problem))
+
+
+def _image_outputs(device_map: dict, partition: tuple[int, int], prefix: Path,
+                   outputs: OutputSet) -> bytes:
+    from .core import hexfile
+
+    image = checked_image(device_map, partition)
+    offset = partition[0]
+    outputs.add(Path(f"{prefix}.hex"), hexfile.to_hex_text(offset, image).encode("ascii"),
+                secret=True, what="factory data image (Intel HEX)")
+    outputs.add(Path(f"{prefix}.bin"), image, secret=True, what="factory data image (binary)")
+    return image
+
+
+def checked_image(device_map: dict, partition: tuple[int, int]) -> bytes:
+    """``CBOR || 0x00``, refused when it does not fit the partition (terminator counted)."""
+    image = nrf_cbor.encode_image(device_map)
+    offset, size = partition
+    if len(image) > size:
+        raise PartitionError(
+            f"the factory data needs {len(image)} bytes ({len(image) - 1} bytes of CBOR + 1 "
+            f"terminating byte) but the partition at 0x{offset:x} is only {size} bytes "
+            f"(--size 0x{size:x}); enlarge the factory_data partition or drop optional keys")
+    return image
+
+
+def _onboarding_outputs(setup, prefix: Path, outputs: OutputSet) -> None:
+    from .core import onboarding, qrimage
+
+    outputs.add(Path(f"{prefix}.txt"), onboarding.onboarding_text(setup).encode("ascii"),
+                secret=True, what="onboarding codes")
+    outputs.add(Path(f"{prefix}.png"), qrimage.qr_png(onboarding.qr_code(setup)),
+                secret=True, what="QR code image")
+
+
+def _summary(identity: dict, partition: Optional[tuple[int, int]], image: Optional[bytes],
+             rd_uid: Optional[bytes]) -> list[tuple[str, str]]:
+    rows = [
+        ("serial number", identity["sn"]),
+        ("vendor / product", f"0x{identity['vendor_id']:04X} / 0x{identity['product_id']:04X}"),
+        ("discriminator", f"{identity['discriminator']} (0x{identity['discriminator']:03X})"),
+    ]
+    if rd_uid is not None:
+        rows.append(("rotating device UID", rd_uid.hex()))
+    if partition is not None and image is not None:
+        offset, size = partition
+        rows.append(("image", f"{len(image)} of {size} bytes at 0x{offset:x}"))
+    return rows
+
+
+# --- partition ---------------------------------------------------------------
+
+@dataclass
+class PartitionResult:
+    outputs: OutputSet
+    image: bytes
+    problems: list = field(default_factory=list)
+
+
+def partition(*, input_path: str, output: str, offset: int, size: int,
+              overwrite: bool = False) -> PartitionResult:
+    """The reference partition script: JSON file -> ``<output>.hex`` and ``<output>.bin``."""
+    from .core import hexfile
+    from .credentials import read_file
+
+    raw = read_file(input_path, "--input")
+    try:
+        obj = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"--input {input_path}: not valid JSON ({exc})") from None
+    if size <= 0:
+        raise InputError(f"--size: {size} must be a positive number of bytes")
+    if not 0 <= offset <= 0xFFFFFFFF:
+        raise InputError(f"--offset: {offset:#x} is not a 32-bit flash address")
+    device_map = nrf_cbor.json_to_device_map(obj, f"--input {input_path}")
+    image = checked_image(device_map, (offset, size))
+    outputs = OutputSet(overwrite=overwrite)
+    outputs.add(Path(f"{output}.hex"), hexfile.to_hex_text(offset, image).encode("ascii"),
+                secret=True, what="factory data image (Intel HEX)")
+    outputs.add(Path(f"{output}.bin"), image, secret=True, what="factory data image (binary)")
+    outputs.check()
+    problems = nrf_cbor.lint(device_map, partition_size=size)
+    return PartitionResult(outputs=outputs, image=image, problems=problems)

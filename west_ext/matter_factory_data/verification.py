@@ -1,0 +1,186 @@
+"""``verify``: check factory data against its credentials, verifier and onboarding codes.
+
+Each check yields a :class:`Check`; nothing stops at the first failure, so a report
+shows everything that is wrong. Secrets (passcode, key) never appear in messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .core import nrf_cbor
+from .errors import CredentialError, OnboardingError
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    message: str
+
+
+@dataclass
+class Expectations:
+    """What the data is checked against, besides itself (all optional)."""
+
+    dac_cert: Optional[bytes] = None
+    pai_cert: Optional[bytes] = None
+    paa_cert: Optional[bytes] = None
+    passcode: Optional[int] = None
+    codes: list[tuple[str, str]] = field(default_factory=list)  # (source, "MT:..." or digits)
+
+
+def verify(device_map: dict, expect: Expectations) -> list[Check]:
+    checks = [Check(False, f"device parser: {p}") for p in nrf_cbor.lint(device_map)
+              if p.severity == nrf_cbor.ERROR]
+    if not checks:
+        checks.append(Check(True, "the device parser accepts every key and value"))
+    checks += _credential_checks(device_map, expect)
+    passcode, passcode_checks = _passcode(device_map, expect)
+    checks += passcode_checks
+    checks += _verifier_checks(device_map, passcode)
+    checks += _code_checks(device_map, expect.codes, passcode)
+    return checks
+
+
+def _credential_checks(data: dict, expect: Expectations) -> list[Check]:
+    from .core import certs
+
+    try:
+        dac = certs.load_certificate(_bytes(data, "dac_cert"), source="dac_cert")
+        pai = certs.load_certificate(_bytes(data, "pai_cert"), source="pai_cert")
+        key = certs.private_key_from_scalar(_bytes(data, "dac_key"), source="dac_key")
+        paa = (certs.load_certificate(expect.paa_cert, source="--paa_cert")
+               if expect.paa_cert else None)
+    except CredentialError as exc:
+        return [Check(False, str(exc))]
+    checks = [
+        _attempt("DAC key matches the DAC certificate", certs.check_key_matches_certificate,
+                 key, dac, key_source="dac_key", cert_source="dac_cert"),
+        _attempt("DAC is signed by the PAI", certs.check_issued_by, dac, pai,
+                 child_source="dac_cert", issuer_source="pai_cert"),
+    ]
+    if paa is not None:
+        checks.append(_attempt("PAI is signed by the PAA", certs.check_issued_by, pai, paa,
+                               child_source="pai_cert", issuer_source="--paa_cert"))
+    checks += _id_checks(data, certs.matter_ids(dac), certs.matter_ids(pai))
+    for key_name, given in (("dac_cert", expect.dac_cert), ("pai_cert", expect.pai_cert)):
+        if given is not None:
+            same = certs.cert_der(certs.load_certificate(given, source=f"--{key_name}")) == \
+                certs.cert_der(dac if key_name == "dac_cert" else pai)
+            checks.append(Check(same, f"{key_name} {'equals' if same else 'differs from'} "
+                                f"--{key_name}"))
+    return checks
+
+
+def _attempt(label: str, check, *args, **kwargs) -> Check:
+    try:
+        check(*args, **kwargs)
+    except CredentialError as exc:
+        return Check(False, str(exc))
+    return Check(True, label)
+
+
+def _id_checks(data: dict, dac_ids: tuple, pai_ids: tuple) -> list[Check]:
+    vid, pid = data.get("vendor_id"), data.get("product_id")
+    pairs = [("DAC VID", dac_ids[0], "vendor_id", vid), ("DAC PID", dac_ids[1], "product_id", pid),
+             ("PAI VID", pai_ids[0], "vendor_id", vid)]
+    if pai_ids[1] is not None:
+        pairs.append(("PAI PID", pai_ids[1], "product_id", pid))
+    checks = []
+    for label, in_cert, key, in_data in pairs:
+        ok = in_cert is not None and in_cert == in_data
+        checks.append(Check(ok, f"{label} {_hex16(in_cert)} {'equals' if ok else 'differs from'} "
+                                f"{key} {_hex16(in_data)}"))
+    return checks
+
+
+def _passcode(data: dict, expect: Expectations) -> tuple[Optional[int], list[Check]]:
+    stored = data.get("passcode")
+    if stored is not None and expect.passcode is not None and stored != expect.passcode:
+        return stored, [Check(False, "the passcode in the data differs from --passcode")]
+    return (stored if stored is not None else expect.passcode), []
+
+
+def _verifier_checks(data: dict, passcode: Optional[int]) -> list[Check]:
+    from .core.spake2p import compute_verifier
+
+    if passcode is None:
+        return []
+    try:
+        derived = compute_verifier(passcode, _bytes(data, "spake2_salt"), data["spake2_it"])
+    except (KeyError, TypeError, ValueError):
+        return [Check(False, "cannot derive the verifier: salt or iteration count missing")]
+    ok = derived == data.get("spake2_verifier")
+    return [Check(ok, "spake2_verifier " + ("matches" if ok else "does not match") +
+                  " the passcode, salt and iteration count")]
+
+
+def _code_checks(data: dict, codes: list[tuple[str, str]], passcode: Optional[int]) -> list[Check]:
+    from .core import onboarding
+
+    checks = []
+    for source, code in codes:
+        try:
+            if code.strip().upper().startswith("MT:"):
+                payload = onboarding.parse_qr_code(code.strip())
+                checks += _qr_checks(data, source, payload, passcode)
+            else:
+                manual = onboarding.parse_manual_code(code)
+                checks += _manual_checks(data, source, manual, passcode)
+        except OnboardingError as exc:
+            checks.append(Check(False, f"{source}: {exc}"))
+    return checks
+
+
+def _qr_checks(data: dict, source: str, payload, passcode: Optional[int]) -> list[Check]:
+    checks = [_field_check(source, "vendor_id", payload.vendor_id, data.get("vendor_id")),
+              _field_check(source, "product_id", payload.product_id, data.get("product_id")),
+              _field_check(source, "discriminator", payload.discriminator,
+                           data.get("discriminator"))]
+    return checks + [_code_passcode_check(data, source, payload.passcode, passcode)]
+
+
+def _manual_checks(data: dict, source: str, manual, passcode: Optional[int]) -> list[Check]:
+    disc = data.get("discriminator")
+    short = disc >> 8 if isinstance(disc, int) else None
+    checks = [_field_check(source, "short discriminator", manual.short_discriminator, short)]
+    if manual.vendor_id is not None:
+        checks.append(_field_check(source, "vendor_id", manual.vendor_id, data.get("vendor_id")))
+        checks.append(_field_check(source, "product_id", manual.product_id,
+                                   data.get("product_id")))
+    return checks + [_code_passcode_check(data, source, manual.passcode, passcode)]
+
+
+def _field_check(source: str, name: str, in_code, in_data) -> Check:
+    ok = in_code == in_data
+    return Check(ok, f"{source}: {name} {in_code} {'equals' if ok else 'differs from'} the "
+                     f"data's {in_data}")
+
+
+def _code_passcode_check(data: dict, source: str, code_passcode: int,
+                         known: Optional[int]) -> Check:
+    """With a known passcode compare directly; otherwise derive the verifier from the code's."""
+    if known is not None:
+        ok = code_passcode == known
+        return Check(ok, f"{source}: passcode {'matches' if ok else 'differs from'} the data's")
+    from .core.spake2p import compute_verifier
+
+    try:
+        derived = compute_verifier(code_passcode, _bytes(data, "spake2_salt"), data["spake2_it"])
+    except (KeyError, TypeError, ValueError):
+        return Check(False, f"{source}: cannot check the passcode: salt or iterations missing")
+    ok = derived == data.get("spake2_verifier")
+    return Check(ok, f"{source}: passcode {'matches' if ok else 'does not match'} the "
+                     "data's verifier")
+
+
+def _bytes(data: dict, key: str) -> bytes:
+    value = data.get(key)
+    if not isinstance(value, bytes):
+        raise CredentialError(f"key {key!r} is missing or not a byte string")
+    return value
+
+
+def _hex16(value) -> str:
+    return f"0x{value:04X}" if isinstance(value, int) else "(none)"
