@@ -24,3 +24,52 @@ def golden() -> Path:
     if not GOLDEN_DIR.is_dir():
         pytest.fail(f"golden vectors not found at {GOLDEN_DIR}: shared/ must sit next to the repo")
     return GOLDEN_DIR
+
+
+class CliResult:
+    """Exit code and captured output of one in-process CLI run."""
+
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out!r}, err={self.err!r})"
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``matter-factory-data ARGS`` in-process, as a user would type it."""
+    from matter_factory_data.cli import main
+
+    def run(*argv) -> CliResult:
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse usage errors and --help
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def golden_args(golden: Path, out_prefix) -> list:
+    """The exact arguments that produced shared/golden (see shared/golden/README.md)."""
+    return [
+        "--sn", "11223344556677889900", "--vendor_id", "65521", "--product_id", "32774",
+        "--vendor_name", "Nordic Semiconductor ASA", "--product_name", "not-specified",
+        "--date", "2022-02-02", "--hw_ver", "1", "--hw_ver_str", "prerelease",
+        "--dac_cert", golden / "Matter-Development-DAC-FFF1-8006-Cert.der",
+        "--dac_key", golden / "Matter-Development-DAC-FFF1-8006-Key.der",
+        "--pai_cert", golden / "Matter-Development-PAI-FFF1-noPID-Cert.der",
+        "--spake2_it", "1000", "--spake2_salt", "U1BBS0UyUCBLZXkgU2FsdA==",
+        "--discriminator", "0xF00", "--passcode", "20202021",
+        "--out", out_prefix, "--offset", "0xf7000", "--size", "0x1000",
+    ]
+
+
+def snapshot(directory: Path) -> dict:
+    """Every file below ``directory`` with its bytes and mode, to prove nothing changed."""
+    if not directory.exists():
+        return {}
+    return {str(p.relative_to(directory)): (p.read_bytes(), p.stat().st_mode)
+            for p in sorted(directory.rglob("*")) if p.is_file()}

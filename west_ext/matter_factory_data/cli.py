@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import os
 import sys
 from typing import Callable, NoReturn, Optional, Sequence
 
@@ -296,6 +297,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     except KeyboardInterrupt:
         ui.error("interrupted; no output was written")
         return 130
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        if os.environ.get("MFD_DEBUG"):
+            raise
+        ui.error(f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
+                 "traceback and please report it)")
+        return 1
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

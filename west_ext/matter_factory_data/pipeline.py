@@ -216,6 +216,14 @@ def _rd_uid(req: GenerateRequest, token_bytes: Callable[[int], bytes]) -> Option
     return token_bytes(16) if req.generate_rd_uid else None
 
 
+def _hex_as_given(value: Optional[bytes], text: Optional[str]) -> Optional[str]:
+    """The reference stores ``"hex:" + <option text>`` verbatim (case kept)."""
+    if value is None:
+        return None
+    given = text[4:] if text and text.startswith("hex:") else text
+    return "hex:" + (given if given else value.hex())
+
+
 def _setup_payload(req: GenerateRequest):
     from .core.onboarding import SetupPayload, validate_payload
 
@@ -283,8 +291,8 @@ def _factory_data_json(req: GenerateRequest, identity: dict, attestation, verifi
         ("spake2_salt", identity["spake2_salt"]),
         ("spake2_verifier", verifier),
         ("discriminator", identity["discriminator"]),
-        ("rd_uid", rd_uid),
-        ("enable_key", enable_key),
+        ("rd_uid", _hex_as_given(rd_uid, req.rd_uid)),
+        ("enable_key", _hex_as_given(enable_key, req.enable_key)),
         ("product_finish", identity["product_finish"]),
         ("primary_color", identity["primary_color"]),
         ("user", user),

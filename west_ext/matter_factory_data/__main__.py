@@ -1,0 +1,7 @@
+"""``python -m matter_factory_data``: the console script."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
