@@ -15,10 +15,8 @@ from typing import Optional
 
 from ..errors import InputError
 from .model import BYTES, FIELDS_BY_KEY, TEXT, UINT, Field
+from .onboarding import passcode_problem  # one list of forbidden passcodes for the project
 
-INVALID_PASSCODES = frozenset(
-    [11111111 * d for d in range(10)] + [12345678, 87654321]
-)
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _HEX = re.compile(r"^(?:[0-9A-Fa-f]{2})*$")
@@ -35,10 +33,9 @@ def problem_for(key: str, value: object) -> Optional[str]:
     if field.kind == TEXT:
         if not isinstance(value, str):
             return f"must be text, got {type(value).__name__}"
-        problem = length_problem(field, len(value.encode("utf-8")))
-        if problem is None and key == "date":
-            problem = date_problem(value)
-        return problem
+        if key == "date":
+            return date_problem(value)
+        return length_problem(field, len(value.encode("utf-8")))
     if field.kind == BYTES:
         if not isinstance(value, (bytes, bytearray)):
             return f"must be bytes, got {type(value).__name__}"
@@ -63,16 +60,6 @@ def length_problem(field: Field, length: int) -> Optional[str]:
     assert field.minimum is not None and field.maximum is not None
     if not field.minimum <= length <= field.maximum:
         return f"is {length} bytes long (accepted: {field.range_text()})"
-    return None
-
-
-def passcode_problem(passcode: int) -> Optional[str]:
-    """Matter spec 5.1.7.1: 1..99999998 and not a trivially guessable value."""
-    if not 1 <= passcode <= 99999998:
-        return f"{passcode} is out of range (accepted: 1..99999998)"
-    if passcode in INVALID_PASSCODES:
-        return (f"{passcode} is a forbidden passcode (Matter spec 5.1.7.1 forbids "
-                "00000000, 11111111, ..., 99999999, 12345678 and 87654321)")
     return None
 
 
