@@ -9,27 +9,25 @@ previous outputs untouched. Secret files are created with mode 0600.
 from __future__ import annotations
 
 import os
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import OutputError
 
 
-@dataclass(frozen=True)
-class OutputFile:
+class OutputFile(NamedTuple):
     path: Path
     data: bytes
     secret: bool = False
     what: str = ""
 
 
-@dataclass
 class OutputSet:
     """Files to be written together; ``overwrite`` allows replacing existing files."""
 
-    overwrite: bool = False
-    files: list[OutputFile] = field(default_factory=list)
+    def __init__(self, overwrite: bool = False) -> None:
+        self.overwrite = overwrite
+        self.files: list[OutputFile] = []
 
     def add(self, path: "str | os.PathLike[str]", data: bytes, *, secret: bool = False,
             what: str = "") -> Path:
@@ -97,8 +95,9 @@ def _existing_parent(path: Path) -> Path:
 
 def _stage(out: OutputFile) -> str:
     """Write ``out`` to a temporary file next to its target; return the temp path."""
-    fd, temp = tempfile.mkstemp(prefix=f".{out.path.name}.", suffix=".tmp",
-                                dir=out.path.parent)
+    temp = str(out.path.parent / f".{out.path.name}.{os.urandom(6).hex()}.tmp")
+    # O_EXCL: never follow or reuse a file someone else put there; 0600 until chmod below.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as stream:
             # No fsync: rename is atomic against crashes and kills, which is what

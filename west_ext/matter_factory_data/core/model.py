@@ -8,8 +8,7 @@ reference JSON schema's, whichever is stricter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 FACTORY_DATA_VERSION = 1
 HEX_PREFIX = "hex:"
@@ -21,8 +20,7 @@ BYTES = "bytes"  # binary, JSON "hex:..." string, stored as a CBOR byte string
 USER = "user"  # any JSON object, stored as a nested CBOR map
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One factory data key."""
 
     key: str

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
 from ..errors import InputError
 from . import validate
@@ -23,8 +22,7 @@ ERROR = "error"  # the device rejects or misreads the data
 WARNING = "warning"  # the device accepts it, but it is unwise or not what was meant
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One finding of :func:`lint`."""
 
     severity: str

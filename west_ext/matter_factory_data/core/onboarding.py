@@ -8,7 +8,7 @@ Optional TLV extension data is neither produced nor accepted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 from matter_factory_data.errors import OnboardingError
 
@@ -65,8 +65,7 @@ _RANGES = {
 }
 
 
-@dataclass(frozen=True)
-class SetupPayload:
+class SetupPayload(NamedTuple):
     """The fields of a Matter QR code payload (no TLV extension)."""
 
     vendor_id: int
@@ -78,14 +77,13 @@ class SetupPayload:
     version: int = 0
 
 
-@dataclass(frozen=True)
-class ManualCode:
+class ManualCode(NamedTuple):
     """What a manual pairing code carries: only 4 bits of the discriminator."""
 
     short_discriminator: int
     passcode: int
-    vendor_id: int | None = None
-    product_id: int | None = None
+    vendor_id: Optional[int] = None
+    product_id: Optional[int] = None
 
 
 # --------------------------------------------------------------------------- validation
