@@ -17,34 +17,54 @@ SVG_BOX_SIZE = 10
 BORDER = 4
 
 
-def _render(text: str, image_factory: type, box_size: int) -> bytes:
-    """Return the file bytes of the QR symbol of ``text`` (error correction M)."""
+def _make_qr(text: str, **options):
+    """The ``qrcode.QRCode`` of ``text`` (error correction M, smallest version that fits)."""
     import qrcode
     from qrcode.constants import ERROR_CORRECT_M
     from qrcode.exceptions import DataOverflowError
 
-    qr = qrcode.QRCode(
-        error_correction=ERROR_CORRECT_M,
-        box_size=box_size,
-        border=BORDER,
-        image_factory=image_factory,
-    )
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=BORDER, **options)
     qr.add_data(text)
     try:
         qr.make(fit=True)
     except (DataOverflowError, ValueError):  # qrcode 8.2 raises "Invalid version (was 41 ...)"
         message = f"Text of {len(text)} characters is too long for a QR code."
         raise OnboardingError(message) from None
+    return qr
+
+
+def _render(text: str, image_factory: type, box_size: int) -> bytes:
+    """Return the file bytes of the QR symbol of ``text`` drawn by a qrcode image factory."""
+    qr = _make_qr(text, box_size=box_size, image_factory=image_factory)
     buffer = io.BytesIO()
     qr.make_image().save(buffer)
     return buffer.getvalue()
 
 
-def qr_png(text: str) -> bytes:
-    """Return a black-on-white 1-bit PNG of the QR code of ``text``."""
-    from qrcode.image.pure import PyPNGImage
+def _packed_rows(matrix: list, box_size: int) -> list:
+    """1-bit greyscale rows (0 black, 1 white), each module ``box_size`` pixels square."""
+    rows = []
+    for modules in matrix:
+        bits = "".join(("0" if dark else "1") * box_size for dark in modules)
+        bits += "1" * (-len(bits) % 8)
+        rows.extend([int(bits, 2).to_bytes(len(bits) // 8, "big")] * box_size)
+    return rows
 
-    return _render(text, PyPNGImage, PNG_BOX_SIZE)
+
+def qr_png(text: str) -> bytes:
+    """Return a black-on-white 1-bit PNG of the QR code of ``text``.
+
+    The module matrix comes from ``qrcode``; rows are handed to PyPNG already packed,
+    which is ~10x faster than drawing the image pixel by pixel.
+    """
+    import png
+
+    matrix = _make_qr(text).get_matrix()  # includes the quiet zone
+    size = len(matrix) * PNG_BOX_SIZE
+    buffer = io.BytesIO()
+    png.Writer(size, size, greyscale=True, bitdepth=1).write_packed(
+        buffer, _packed_rows(matrix, PNG_BOX_SIZE))
+    return buffer.getvalue()
 
 
 def qr_svg(text: str) -> bytes:
