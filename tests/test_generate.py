@@ -241,3 +241,8 @@ def test_defaults_main_job(cli, tmp_path):
     assert data["enable_key"] == "hex:00112233445566778899AABBCCDDEEFF"
     assert (tmp_path / "out" / "factory_data.txt").read_text() == \
         "Manualcode : 34970112332\nQRCode : MT:Y.K9042C00KA0648G00"
+
+
+def test_verbose_lists_sizes_and_modes(cli, golden, tmp_path):
+    result = run_ok(cli, *golden_args(golden, tmp_path / "fd"), "-v")
+    assert f"{tmp_path / 'fd.bin'} (1367 bytes, mode 0600)" in result.out

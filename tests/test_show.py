@@ -146,3 +146,14 @@ def test_json_to_image_and_back_is_lossless(obj):
 def test_user_data_round_trips(user):
     device_map = nrf_cbor.json_to_device_map({"version": 1, "user": user})
     assert nrf_cbor.decode_image(nrf_cbor.encode_image(device_map))["user"] == user
+
+
+def test_show_asks_for_offset_when_the_hex_has_several_segments(cli, golden, tmp_path):
+    from matter_factory_data.core.hexfile import to_hex_text
+
+    firmware = to_hex_text(0x0, b"\x11" * 64).replace(":00000001FF\n", "")
+    data = (golden / "factory_data.bin").read_bytes()
+    (tmp_path / "merged.hex").write_text(firmware + to_hex_text(0xF7000, data))
+    result = cli("show", tmp_path / "merged.hex")
+    assert result.code == 2
+    assert "holds 2 segments (at 0x0, 0xf7000); give --offset" in result.err

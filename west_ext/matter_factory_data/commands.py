@@ -55,7 +55,7 @@ def generate_command(args: argparse.Namespace, ui) -> int:
     result = generate(GenerateRequest.from_namespace(args))
     for warning in result.warnings:
         ui.warn(warning)
-    written = result.outputs.commit()
+    result.outputs.commit()
     for label, value in result.summary:
         ui.info(f"{label + ':':22} {value}")
     if args.print_codes and result.setup_payload is not None:
@@ -63,8 +63,10 @@ def generate_command(args: argparse.Namespace, ui) -> int:
 
         ui.info(f"{'QR code:':22} {qr_code(result.setup_payload)}")
         ui.info(f"{'manual code:':22} {manual_code(result.setup_payload)}")
-    for path in written:
-        ui.info(f"{'wrote:':22} {path}")
+    for out in result.outputs.files:
+        detail = f" ({len(out.data)} bytes{', mode 0600' if out.secret else ''})" \
+            if args.verbose else ""
+        ui.info(f"{'wrote:':22} {out.path}{detail}")
     return 0
 
 

@@ -42,6 +42,10 @@ def segment_at(segments: list[tuple[int, bytes]], address: int | None,
     if not segments:
         raise InputError(f"{source}: the Intel HEX file holds no data")
     if address is None:
+        if len(segments) > 1:
+            where = ", ".join(f"0x{s:x}" for s, _ in segments)
+            raise InputError(f"{source}: holds {len(segments)} segments (at {where}); give "
+                             "--offset with the address of the factory data partition")
         return segments[0]
     for start, data in segments:
         if start <= address < start + len(data):
