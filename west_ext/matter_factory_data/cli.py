@@ -251,6 +251,38 @@ def run_codes(args: argparse.Namespace, ui: UI) -> int:
     return codes_command(args, ui)
 
 
+# --- check -------------------------------------------------------------------
+
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("-d", "--build-dir", metavar="DIR",
+                        help="a west build directory: uses its partitions.yml, zephyr/.config "
+                             "(SoC, write protection), zephyr/zephyr.elf and "
+                             "zephyr/factory_data.bin (sysbuild: the default image's)")
+    source.add_argument("--pm-static", metavar="FILE", help="a pm_static.yml to check")
+    source.add_argument("--partitions", metavar="FILE",
+                        help="a partitions.yml (Partition Manager output) to check")
+    parser.add_argument("--soc", metavar="SOC",
+                        help="the SoC, e.g. nrf52840, nrf5340 (application core), "
+                             "nrf5340_cpunet, nrf9161, nrf54l15 (default with -d: CONFIG_SOC)")
+    parser.add_argument("--data", metavar="FILE",
+                        help="the factory data image (.bin, or .hex to also check its address)")
+    parser.add_argument("--elf", metavar="FILE",
+                        help="the firmware zephyr.elf: no loadable section may lie in factory_data")
+    parser.add_argument("--write-protect", action=argparse.BooleanOptionalAction, default=None,
+                        help="check the fprotect block around factory_data against "
+                             "settings_storage (default with -d: "
+                             "CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT; otherwise off)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only problems, not the layout report")
+
+
+def run_check(args: argparse.Namespace, ui: UI) -> int:
+    from .layout_check import run_check as check_command
+
+    return check_command(args, ui)
+
+
 # --- the command table, shared with the west command --------------------------
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
@@ -263,6 +295,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "verify": ("check an image against its certificates, verifier and onboarding codes",
                add_verify_arguments, run_verify),
     "codes": ("print the QR payload and manual pairing code", add_codes_arguments, run_codes),
+    "check": ("check the factory_data partition of a pm_static.yml, partitions.yml or build "
+              "directory", add_check_arguments, run_check),
 }
 
 

@@ -1,0 +1,269 @@
+"""``check``: the flash layout checks of the factory_data partition, on files or a build dir.
+
+Reads a ``pm_static.yml`` / ``partitions.yml`` (or finds one in a build directory with the
+SoC, firmware ELF, factory data image and write-protect setting next to it), runs
+:func:`~matter_factory_data.core.layout.check_layout`, prints the Partition Manager report
+and every finding, and raises :class:`~matter_factory_data.errors.PartitionError` when
+any finding is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+from .core import hexfile
+from .core.layout import (ERROR, FACTORY_DATA, Finding, LoadSection, Partition, check_layout,
+                          draw_report, parse_layout, soc_info)
+from .credentials import read_file
+from .errors import InputError, PartitionError
+
+
+class CheckInputs(NamedTuple):
+    """What to check, after the build directory (if any) was searched."""
+
+    layout: Path
+    soc: str
+    data: Optional[Path] = None
+    elf: Optional[Path] = None
+    write_protect: bool = False
+    also_draw: tuple[Path, ...] = ()  # other domains' partitions_<DOMAIN>.yml
+
+
+class CheckResult(NamedTuple):
+    partitions: list[Partition]
+    findings: list[Finding]
+    image_size: Optional[int]
+
+
+# --- reading inputs ------------------------------------------------------------
+
+def load_layout(path: Path) -> list[Partition]:
+    """The partitions of a pm_static.yml / partitions.yml file (YAML anchors resolved)."""
+    import yaml
+
+    raw = read_file(path, "layout file")
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({_yaml_problem(exc)}); fix the syntax "
+                         "(entries look like 'factory_data: {address: 0xfb000, size: 0x1000}')"
+                         ) from None
+    return parse_layout(data, source=str(path))
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """``while parsing ... at line 1, column 15: expected ... at line 2, column 17``."""
+    parts = []
+    for text, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
+                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
+        if text:
+            parts.append(f"{text} at line {mark.line + 1}, column {mark.column + 1}" if mark
+                         else text)
+    return ": ".join(parts) or type(exc).__name__
+
+
+def load_image(path: Path, address: int) -> tuple[int, Optional[int]]:
+    """Size (terminator included) and, for a .hex, start address of a factory data image."""
+    raw = read_file(path, "--data")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        raise InputError(f"--data {path}: give the .bin or .hex image, not the JSON (make it "
+                         "with the partition command)")
+    if suffix not in (".hex", ".ihex"):
+        return len(raw), None
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise InputError(f"--data {path}: not an Intel HEX file (non-ASCII content)") from None
+    segments = hexfile.from_hex_text(text, f"--data {path}")
+    if len(segments) == 1:
+        return len(segments[0][1]), segments[0][0]
+    start, data = hexfile.segment_at(segments, address, f"--data {path}")
+    return len(data), start
+
+
+def load_elf_sections(path: Path) -> list[LoadSection]:
+    """Sections of ``path`` that occupy flash (allocated, with contents), at their LMA."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    raw = read_file(path, "--elf")
+    try:
+        elf = ELFFile(io.BytesIO(raw))
+        loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+        return [LoadSection(sec.name, _load_address(sec, loads), sec["sh_size"])
+                for sec in elf.iter_sections()
+                if sec["sh_flags"] & SH_FLAGS.SHF_ALLOC and sec["sh_type"] != "SHT_NOBITS"
+                and sec["sh_size"]]
+    except (ELFError, ValueError, OSError, KeyError, IndexError, AssertionError) as exc:
+        raise InputError(f"--elf {path}: not a readable ELF file ({exc}); give the firmware's "
+                         "zephyr.elf") from None
+
+
+def _load_address(section, loads) -> int:
+    """Where ``section`` is stored in flash: its segment's physical address (LMA)."""
+    for segment in loads:
+        if segment.section_in_segment(section):
+            return section["sh_addr"] - segment["p_vaddr"] + segment["p_paddr"]
+    return section["sh_addr"]
+
+
+def read_kconfig(path: Path) -> dict[str, str]:
+    """``CONFIG_X=value`` lines of a .config, string values unquoted."""
+    values = {}
+    for line in read_file(path, ".config").decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.startswith("CONFIG_"):
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            values[name] = value
+    return values
+
+
+def soc_from_kconfig(config: dict[str, str]) -> Optional[str]:
+    """CONFIG_SOC, with the core of an nRF5340 from CONFIG_SOC_NRF5340_CPU*."""
+    soc = config.get("CONFIG_SOC")
+    if not soc:
+        return None
+    if soc.lower().startswith("nrf5340") and "cpu" not in soc.lower():
+        net = any(k.startswith("CONFIG_SOC_NRF5340_CPUNET") and v == "y"
+                  for k, v in config.items())
+        return "nrf5340_cpunet" if net else "nrf5340_cpuapp"
+    return soc
+
+
+# --- build directories -----------------------------------------------------------
+
+def app_build_dir(build_dir: Path) -> Path:
+    """The default image's build directory: ``build_dir`` itself, or the sysbuild one."""
+    import yaml
+
+    domains_file = build_dir / "domains.yaml"
+    if not domains_file.is_file():
+        return build_dir
+    try:
+        domains = yaml.safe_load(read_file(domains_file, "domains file")) or {}
+        default = domains["default"]
+        listed = {d["name"]: d.get("build_dir") for d in domains.get("domains", [])}
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError):
+        raise InputError(f"{domains_file}: not a sysbuild domains file (no 'default' domain); "
+                         "rebuild, or check a layout file with --pm-static FILE --soc SOC"
+                         ) from None
+    for candidate in (build_dir / str(default), listed.get(default)):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return build_dir / str(default)
+
+
+def inputs_from_build_dir(build_dir: Path, args: argparse.Namespace) -> CheckInputs:
+    if not build_dir.is_dir():
+        raise InputError(f"-d/--build-dir {build_dir}: not a directory; give the directory of "
+                         "'west build -d'")
+    app = app_build_dir(build_dir)
+    layout = next((p for p in (build_dir / "partitions.yml", app / "partitions.yml")
+                   if p.is_file()), None)
+    if layout is None:
+        raise InputError(f"{build_dir}: no partitions.yml (looked in {build_dir} and {app}); "
+                         "the build does not use Partition Manager: build with it, or check a "
+                         "layout file with --pm-static FILE --soc SOC")
+    config_path = app / "zephyr" / ".config"
+    config = read_kconfig(config_path) if config_path.is_file() else {}
+    soc = args.soc or soc_from_kconfig(config)
+    if not soc:
+        raise InputError(f"{config_path}: no CONFIG_SOC to tell the SoC; give --soc "
+                         "(e.g. --soc nrf52840)")
+    write_protect = args.write_protect
+    if write_protect is None:
+        write_protect = config.get("CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT") == "y"
+    return CheckInputs(layout, soc, _existing(args.data, app / "zephyr" / "factory_data.bin"),
+                       _existing(args.elf, app / "zephyr" / "zephyr.elf"), write_protect,
+                       tuple(sorted(build_dir.glob("partitions_*.yml"))))
+
+
+def _existing(given: Optional[str], default: Path) -> Optional[Path]:
+    if given:
+        return Path(given)
+    return default if default.is_file() else None
+
+
+def inputs_from_args(args: argparse.Namespace) -> CheckInputs:
+    if args.build_dir:
+        return inputs_from_build_dir(Path(args.build_dir), args)
+    option, layout = ("--pm-static", args.pm_static) if args.pm_static else \
+        ("--partitions", args.partitions)
+    if not args.soc:
+        raise InputError(f"{option} {layout}: give --soc too (e.g. --soc nrf52840; the page "
+                         "size and flash size depend on it)")
+    return CheckInputs(Path(layout), args.soc, Path(args.data) if args.data else None,
+                       Path(args.elf) if args.elf else None, bool(args.write_protect))
+
+
+# --- the command -------------------------------------------------------------------
+
+def check_files(inputs: CheckInputs) -> CheckResult:
+    """Read every input of ``inputs`` and run the layout checks (the build step calls this)."""
+    soc = soc_info(inputs.soc, source="--soc")
+    partitions = load_layout(inputs.layout)
+    fd = next((p for p in partitions if p.name == FACTORY_DATA), None)
+    image_size = image_address = None
+    if inputs.data is not None and fd is not None:
+        image_size, image_address = load_image(inputs.data, fd.address)
+    sections = load_elf_sections(inputs.elf) if inputs.elf is not None else []
+    findings = check_layout(partitions, soc=soc, image_size=image_size,
+                            image_address=image_address, write_protect=inputs.write_protect,
+                            elf_segments=sections)
+    return CheckResult(partitions, findings, image_size)
+
+
+def domain_of(path: Path) -> str:
+    """``CPUNET`` for ``partitions_CPUNET.yml``; empty for any other name."""
+    match = re.fullmatch(r"partitions_(.+)\.ya?ml", path.name)
+    return match.group(1) if match else ""
+
+
+def _use_colour(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.name != "nt" and "NO_COLOR" not in os.environ
+
+
+def _describe(inputs: CheckInputs, soc: str) -> str:
+    extras = [f"image {inputs.data}" if inputs.data else "",
+              f"firmware {inputs.elf}" if inputs.elf else "",
+              "write protection on" if inputs.write_protect else ""]
+    extra = ", ".join(e for e in extras if e)
+    return f"checking {inputs.layout} for {soc}" + (f" ({extra})" if extra else "")
+
+
+def _success(result: CheckResult, soc: str) -> str:
+    fd = next(p for p in result.partitions if p.name == FACTORY_DATA)
+    used = "" if result.image_size is None else f", image {result.image_size} of {fd.size} bytes"
+    return f"layout OK: {fd.where()} on {soc}{used}"
+
+
+def run_check(args: argparse.Namespace, ui) -> int:
+    inputs = inputs_from_args(args)
+    soc = soc_info(inputs.soc, source="--soc").name
+    result = check_files(inputs)
+    if not args.quiet:
+        ui.info(_describe(inputs, soc))
+        colour = _use_colour(ui.out)
+        ui.info(draw_report(result.partitions, domain_of(inputs.layout), colour=colour)
+                .rstrip("\n"))
+        for other in inputs.also_draw:
+            ui.info(draw_report(load_layout(other), domain_of(other), colour=colour).rstrip("\n"))
+    for finding in result.findings:
+        report = ui.error if finding.severity == ERROR else ui.warn
+        report(f"{inputs.layout}: {finding.line}")
+    errors = sum(f.severity == ERROR for f in result.findings)
+    if errors:
+        raise PartitionError(f"{inputs.layout}: layout check failed with {errors} "
+                             f"error{'s' if errors > 1 else ''}")
+    if not args.quiet:
+        ui.info(_success(result, soc))
+    return 0
