@@ -6,9 +6,8 @@ added to the caller's :class:`~matter_factory_data.outputs.OutputSet`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from .errors import CredentialError, InputError
 from .outputs import OutputSet
@@ -19,8 +18,7 @@ DEV_CD_SIGNER_CERT = "CD_signing_cert.der"
 DEV_CD_SIGNER_KEY = "CD_signing_key.der"
 
 
-@dataclass(frozen=True)
-class Attestation:
+class Attestation(NamedTuple):
     """What goes into the factory data: DER certificates and the raw DAC key."""
 
     dac_cert: bytes
@@ -39,25 +37,32 @@ def read_file(path: "str | Path", option: str) -> bytes:
 def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
                           password: Optional[str], paa_cert: Optional[str],
                           vendor_id: int, product_id: int) -> Attestation:
-    """Load the given DER files and check that they are consistent."""
-    from .core import certs
+    """Load the given DER/PEM files and check that they are consistent.
 
-    dac = certs.load_certificate(read_file(dac_cert, "--dac_cert"), source=f"--dac_cert {dac_cert}")
-    pai = certs.load_certificate(read_file(pai_cert, "--pai_cert"), source=f"--pai_cert {pai_cert}")
-    key = certs.load_private_key(read_file(dac_key, "--dac_key"), source=f"--dac_key {dac_key}",
-                                 password=password.encode("utf-8") if password else None)
+    Uses :mod:`.core.certview` only: no ``cryptography.x509`` (or serialization,
+    unless the key is encrypted) is imported on this path.
+    """
+    from .core import certview
+
+    dac = certview.parse_certificate(read_file(dac_cert, "--dac_cert"),
+                                     source=f"--dac_cert {dac_cert}")
+    pai = certview.parse_certificate(read_file(pai_cert, "--pai_cert"),
+                                     source=f"--pai_cert {pai_cert}")
+    key = certview.parse_private_key(read_file(dac_key, "--dac_key"),
+                                     source=f"--dac_key {dac_key}",
+                                     password=password.encode("utf-8") if password else None)
     paa = None
     if paa_cert:
-        paa = certs.load_certificate(read_file(paa_cert, "--paa_cert"),
-                                     source=f"--paa_cert {paa_cert}")
-    certs.check_key_matches_certificate(key, dac, key_source=f"--dac_key {dac_key}",
-                                        cert_source=f"--dac_cert {dac_cert}")
-    certs.check_attestation_chain(dac=dac, pai=pai, paa=paa, vendor_id=vendor_id,
-                                  product_id=product_id,
-                                  sources={"dac": f"--dac_cert {dac_cert}",
-                                           "pai": f"--pai_cert {pai_cert}",
-                                           "paa": f"--paa_cert {paa_cert}"})
-    return Attestation(certs.cert_der(dac), certs.cert_der(pai), certs.raw_private_scalar(key))
+        paa = certview.parse_certificate(read_file(paa_cert, "--paa_cert"),
+                                         source=f"--paa_cert {paa_cert}")
+    certview.check_key_matches_certificate(key, dac, key_source=f"--dac_key {dac_key}",
+                                           cert_source=f"--dac_cert {dac_cert}")
+    certview.check_attestation_chain(dac=dac, pai=pai, paa=paa, vendor_id=vendor_id,
+                                     product_id=product_id,
+                                     sources={"dac": f"--dac_cert {dac_cert}",
+                                              "pai": f"--pai_cert {pai_cert}",
+                                              "paa": f"--paa_cert {paa_cert}"})
+    return Attestation(dac.der, pai.der, key)
 
 
 def load_signer(cert_path: str, key_path: str, cert_option: str, key_option: str):

@@ -6,24 +6,28 @@ Matter vendor and product ID subject attributes (UTF8String of four upper-case
 hex digits).  Every failure raises :class:`~matter_factory_data.errors.CredentialError`
 (or :class:`~matter_factory_data.errors.InputError` for bad generation arguments)
 with a one-sentence message naming the ``source`` the caller gave.
+
+Reading and the checks themselves live in :mod:`.certview` (one implementation,
+without ``cryptography.x509``, for ``generate``); this module wraps them for
+``cryptography`` objects and generates certificates and keys.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import inspect
-import re
 import secrets
 from typing import Union
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
+from cryptography.x509.oid import NameOID
 
 from ..errors import CredentialError, InputError
+from . import certview
 
 __all__ = [
     "MATTER_VID_OID",
@@ -50,8 +54,8 @@ __all__ = [
     "subject_key_id",
 ]
 
-MATTER_VID_OID = x509.ObjectIdentifier("1.3.6.1.4.1.37244.2.1")
-MATTER_PID_OID = x509.ObjectIdentifier("1.3.6.1.4.1.37244.2.2")
+MATTER_VID_OID = x509.ObjectIdentifier(certview.MATTER_VID_OID)
+MATTER_PID_OID = x509.ObjectIdentifier(certview.MATTER_PID_OID)
 
 #: Not-after value meaning "no well-defined expiration date" (RFC 5280 4.1.2.5).
 NO_WELL_DEFINED_EXPIRY = _dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=_dt.timezone.utc)
@@ -61,9 +65,7 @@ SUPPORTS_DETERMINISTIC_SIGNING = (
     "ecdsa_deterministic" in inspect.signature(x509.CertificateBuilder.sign).parameters
 )
 
-_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-_ID_RE = re.compile(r"[0-9A-F]{4}")
-_CN_ID_RE = re.compile(r"M(vid|pid):([0-9A-Za-z]*)")
+_P256_ORDER = certview.P256_ORDER
 _MAX_SERIAL = (1 << 159) - 1  # positive and at most 20 DER octets
 
 KeyOrCert = Union[
@@ -72,104 +74,35 @@ KeyOrCert = Union[
 
 
 # --------------------------------------------------------------------------- loading
+#
+# Reading and every check are implemented once, in :mod:`.certview` (which needs
+# neither cryptography.x509 nor serialization); the functions here take and give
+# ``cryptography`` objects for the generation code and ``verify``.
 
 
-def _is_pem(data: bytes) -> bool:
-    return b"-----BEGIN" in data[:4096]
+def _view(cert: x509.Certificate, source: str) -> certview.CertView:
+    """The :class:`~.certview.CertView` of a loaded certificate (structure only, no profile)."""
+    return certview.parse_certificate(
+        cert.public_bytes(serialization.Encoding.DER), source=source, profile=False
+    )
 
 
 def load_certificate(data: bytes, *, source: str) -> x509.Certificate:
     """Load a DER or PEM certificate with an EC P-256 key signed with ecdsa-with-SHA256."""
+    view = certview.parse_certificate(data, source=source)
     try:
-        if _is_pem(data):
-            cert = x509.load_pem_x509_certificate(data)
-        else:
-            cert = x509.load_der_x509_certificate(data)
+        return x509.load_der_x509_certificate(view.der)
     except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
-        raise CredentialError(
-            f"{source} is not a readable X.509 certificate; expected one DER or PEM encoded "
-            "X.509 v3 certificate."
-        ) from None
-    if cert.version is not x509.Version.v3:
-        raise CredentialError(
-            f"{source} is an X.509 {cert.version.name} certificate; only X.509 v3 is accepted."
-        )
-    try:
-        public_key = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm):
-        public_key = None
-    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
-        public_key.curve, ec.SECP256R1
-    ):
-        raise CredentialError(
-            f"{source} does not hold an EC P-256 public key; Matter accepts only "
-            "prime256v1 (secp256r1) keys."
-        )
-    if cert.signature_algorithm_oid != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
-        raise CredentialError(
-            f"{source} is signed with {cert.signature_algorithm_oid.dotted_string}; Matter "
-            "accepts only ecdsa-with-SHA256 (1.2.840.10045.4.3.2)."
-        )
-    return cert
-
-
-def _deserialize_key(data: bytes, password: bytes | None) -> object:
-    if _is_pem(data):
-        return serialization.load_pem_private_key(data, password=password)
-    return serialization.load_der_private_key(data, password=password)
+        # Package-internal helper: the one wording of this message.
+        raise certview._unreadable_certificate(source, "cryptography cannot load it") from None
 
 
 def load_private_key(
     data: bytes, *, source: str, password: bytes | str | None = None
 ) -> ec.EllipticCurvePrivateKey:
     """Load a DER (SEC1, PKCS#8, encrypted PKCS#8) or PEM EC P-256 private key."""
-    if isinstance(password, str):
-        password = password.encode("utf-8")
-    if password == b"":
-        password = None
-    not_a_key = CredentialError(
-        f"{source} is not a readable private key; expected an EC P-256 key as SEC1 or PKCS#8 "
-        "(optionally encrypted) in DER or PEM."
-    )
-    try:
-        key = _deserialize_key(data, None)
-    except TypeError:  # the key is encrypted
-        if password is None:
-            raise CredentialError(
-                f"{source} is an encrypted private key but no password was given; give the "
-                "password it was encrypted with."
-            ) from None
-        try:
-            key = _deserialize_key(data, password)
-        except ValueError:
-            raise CredentialError(
-                f"{source} could not be decrypted with the given password; give the password "
-                "the key was encrypted with."
-            ) from None
-        except (TypeError, UnsupportedAlgorithm):
-            raise CredentialError(
-                f"{source} is encrypted with an unsupported scheme; accepted are PKCS#8 "
-                "keys encrypted with PBES2 (such as AES-256-CBC with PBKDF2)."
-            ) from None
-    except (ValueError, UnsupportedAlgorithm):
-        raise not_a_key from None
-    else:
-        if password is not None:
-            raise CredentialError(
-                f"{source} is not encrypted but a password was given; give no password for "
-                "an unencrypted key."
-            )
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise CredentialError(
-            f"{source} is a {type(key).__name__.lstrip('_')} key; Matter accepts only EC "
-            "P-256 (prime256v1) private keys."
-        )
-    if not isinstance(key.curve, ec.SECP256R1):
-        raise CredentialError(
-            f"{source} is an EC key on curve {key.curve.name}; Matter accepts only P-256 "
-            "(prime256v1, secp256r1)."
-        )
-    return key
+    scalar = certview.parse_private_key(data, source=source, password=password)
+    return ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
 
 
 def raw_private_scalar(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -179,64 +112,18 @@ def raw_private_scalar(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def private_key_from_scalar(scalar: bytes, *, source: str) -> ec.EllipticCurvePrivateKey:
     """The P-256 key of a raw 32-byte big-endian scalar (the nRF factory-data ``dac_key``)."""
-    value = int.from_bytes(scalar, "big") if isinstance(scalar, (bytes, bytearray)) else 0
-    if len(scalar) != 32 or not 1 <= value < _P256_ORDER:
-        raise CredentialError(
-            f"{source} is not a P-256 private key scalar; expected 32 big-endian bytes with a "
-            "value from 1 to the curve order minus 1."
-        )
+    value = int.from_bytes(certview.check_scalar(scalar, source=source), "big")
     return ec.derive_private_key(value, ec.SECP256R1())
 
 
 # --------------------------------------------------------------------------- Matter IDs
 
 
-def _parse_id(text: str, what: str, source: str) -> int:
-    if not _ID_RE.fullmatch(text):
-        raise CredentialError(
-            f"{source} has a malformed Matter {what} {text!r} in its subject; expected "
-            "exactly four upper-case hexadecimal digits such as 'FFF1'."
-        )
-    return int(text, 16)
-
-
-def _subject_id(cert: x509.Certificate, oid: x509.ObjectIdentifier, what: str,
-                source: str) -> int | None:
-    attributes = cert.subject.get_attributes_for_oid(oid)
-    if len(attributes) > 1:
-        raise CredentialError(
-            f"{source} has {len(attributes)} Matter {what} attributes in its subject; "
-            "at most one is accepted."
-        )
-    if attributes:
-        value = attributes[0].value
-        text = value if isinstance(value, str) else value.decode("latin-1")
-        return _parse_id(text, what, source)
-    # Fallback encoding (spec 6.2.2.2): "Mvid:FFF1" / "Mpid:8006" inside the common name.
-    tag = "vid" if oid == MATTER_VID_OID else "pid"
-    found: list[str] = []
-    for attribute in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-        value = attribute.value
-        if isinstance(value, str):
-            found += [m.group(2) for m in _CN_ID_RE.finditer(value) if m.group(1) == tag]
-    if not found:
-        return None
-    if len(found) > 1:
-        raise CredentialError(
-            f"{source} has {len(found)} 'M{tag}:' {what} values in its common name; at most "
-            "one is accepted."
-        )
-    return _parse_id(found[0], what, source)
-
-
 def matter_ids(cert: x509.Certificate, *, source: str = "the certificate") -> tuple[
     int | None, int | None
 ]:
     """(vendor ID, product ID) from the subject; ``None`` where absent."""
-    return (
-        _subject_id(cert, MATTER_VID_OID, "vendor ID", source),
-        _subject_id(cert, MATTER_PID_OID, "product ID", source),
-    )
+    return certview.matter_ids(_view(cert, source), source=source)
 
 
 # --------------------------------------------------------------------------- checks
@@ -264,30 +151,10 @@ def check_key_matches_certificate(
     cert_source: str,
 ) -> None:
     """Raise unless ``key`` is the private key of ``cert``."""
-    if public_key_bytes(key) != public_key_bytes(cert):
-        raise CredentialError(
-            f"{key_source} does not match {cert_source}: its public key differs from the "
-            "certificate's; give the private key that belongs to this certificate."
-        )
-
-
-_LABELS = {NameOID.COMMON_NAME: "CN", MATTER_VID_OID: "VID", MATTER_PID_OID: "PID"}
-
-
-def _name(name: x509.Name) -> str:
-    """A distinguished name in certificate order, e.g. ``CN=Matter Test PAA, VID=FFF1``."""
-    return ", ".join(
-        f"{_LABELS.get(a.oid, a.oid.dotted_string)}={a.value!s}" for a in name
+    certview.check_public_key_matches_certificate(
+        public_key_bytes(key), _view(cert, cert_source), key_source=key_source,
+        cert_source=cert_source,
     )
-
-
-def _extension(cert: x509.Certificate, kind: type) -> object | None:
-    try:
-        return cert.extensions.get_extension_for_class(kind).value
-    except x509.ExtensionNotFound:
-        return None
-    except (x509.DuplicateExtension, ValueError):  # duplicate or malformed extensions
-        return None
 
 
 def check_issued_by(
@@ -295,54 +162,10 @@ def check_issued_by(
     issuer_source: str,
 ) -> None:
     """Raise unless ``issuer`` (a CA) issued and signed ``child``."""
-    if child.issuer != issuer.subject:
-        raise CredentialError(
-            f"{child_source} was not issued by {issuer_source}: its issuer is "
-            f"'{_name(child.issuer)}' but the issuer certificate's subject is "
-            f"'{_name(issuer.subject)}'; give the certificate that issued it."
-        )
-    constraints = _extension(issuer, x509.BasicConstraints)
-    if not isinstance(constraints, x509.BasicConstraints) or not constraints.ca:
-        raise CredentialError(
-            f"{issuer_source} is not a CA certificate (basicConstraints cA is not true), so it "
-            f"cannot have issued {child_source}; give a PAA or PAI certificate."
-        )
-    authority = _extension(child, x509.AuthorityKeyIdentifier)
-    issuer_skid = _extension(issuer, x509.SubjectKeyIdentifier)
-    if (
-        isinstance(authority, x509.AuthorityKeyIdentifier)
-        and authority.key_identifier is not None
-        and isinstance(issuer_skid, x509.SubjectKeyIdentifier)
-        and authority.key_identifier != issuer_skid.digest
-    ):
-        raise CredentialError(
-            f"{child_source} was not issued by {issuer_source}: its authority key identifier "
-            f"{authority.key_identifier.hex().upper()} differs from the issuer's subject key "
-            f"identifier {issuer_skid.digest.hex().upper()}; give the certificate that issued it."
-        )
-    public = issuer.public_key()
-    try:
-        if not isinstance(public, ec.EllipticCurvePublicKey):
-            raise InvalidSignature
-        public.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        raise CredentialError(
-            f"{child_source} was not signed by the key of {issuer_source}: the signature does "
-            "not verify; give the certificate that issued it."
-        ) from None
-
-
-def _hex_id(value: int | None) -> str:
-    return "none" if value is None else f"0x{value:04X}"
-
-
-def _check_id(actual: int | None, expected: int, *, cert_source: str, what: str,
-              expected_source: str) -> None:
-    if actual != expected:
-        raise CredentialError(
-            f"{cert_source} has Matter {what} {_hex_id(actual)} but {expected_source} is "
-            f"{_hex_id(expected)}; the certificate's {what} must equal it."
-        )
+    certview.check_issued_by(
+        _view(child, child_source), _view(issuer, issuer_source), child_source=child_source,
+        issuer_source=issuer_source,
+    )
 
 
 def check_attestation_chain(
@@ -354,30 +177,13 @@ def check_attestation_chain(
     ``sources`` names the inputs in messages; keys ``dac``, ``pai``, ``paa``,
     ``vendor_id`` and ``product_id`` (missing keys get generic names).
     """
-    dac_src = sources.get("dac", "the DAC certificate")
-    pai_src = sources.get("pai", "the PAI certificate")
-    paa_src = sources.get("paa", "the PAA certificate")
-    vid_src = sources.get("vendor_id", "the vendor ID")
-    pid_src = sources.get("product_id", "the product ID")
-
-    check_issued_by(dac, pai, child_source=dac_src, issuer_source=pai_src)
-    if paa is not None:
-        check_issued_by(pai, paa, child_source=pai_src, issuer_source=paa_src)
-
-    dac_vid, dac_pid = matter_ids(dac, source=dac_src)
-    _check_id(dac_vid, vendor_id, cert_source=dac_src, what="vendor ID", expected_source=vid_src)
-    _check_id(dac_pid, product_id, cert_source=dac_src, what="product ID",
-              expected_source=pid_src)
-    pai_vid, pai_pid = matter_ids(pai, source=pai_src)
-    _check_id(pai_vid, vendor_id, cert_source=pai_src, what="vendor ID", expected_source=vid_src)
-    if pai_pid is not None:
-        _check_id(pai_pid, product_id, cert_source=pai_src, what="product ID",
-                  expected_source=pid_src)
-    if paa is not None:
-        paa_vid, _ = matter_ids(paa, source=paa_src)
-        if paa_vid is not None:
-            _check_id(paa_vid, vendor_id, cert_source=paa_src, what="vendor ID",
-                      expected_source=vid_src)
+    names = {"dac": "the DAC certificate", "pai": "the PAI certificate",
+             "paa": "the PAA certificate", **sources}
+    certview.check_attestation_chain(
+        dac=_view(dac, names["dac"]), pai=_view(pai, names["pai"]),
+        paa=None if paa is None else _view(paa, names["paa"]), vendor_id=vendor_id,
+        product_id=product_id, sources=sources,
+    )
 
 
 # --------------------------------------------------------------------------- generation
@@ -488,27 +294,23 @@ def _build(
 
 def subject_key_id(cert: x509.Certificate, *, source: str = "the certificate") -> bytes:
     """The subjectKeyIdentifier extension value of ``cert``."""
-    value = _extension(cert, x509.SubjectKeyIdentifier)
-    if not isinstance(value, x509.SubjectKeyIdentifier):
-        raise CredentialError(
-            f"{source} has no subjectKeyIdentifier extension; Matter attestation and CD "
-            "signing certificates must carry one."
-        )
-    return value.digest
+    return certview.subject_key_id(_view(cert, source), source=source)
 
 
 def _check_issuer(issuer_cert: x509.Certificate, issuer_key: ec.EllipticCurvePrivateKey) -> bytes:
     """Validate the issuer pair and return its subject key identifier."""
-    check_key_matches_certificate(
-        issuer_key, issuer_cert, key_source="The issuer key", cert_source="the issuer certificate"
+    source = "The issuer certificate"
+    view = _view(issuer_cert, source)
+    certview.check_public_key_matches_certificate(
+        public_key_bytes(issuer_key), view, key_source="The issuer key",
+        cert_source="the issuer certificate",
     )
-    constraints = _extension(issuer_cert, x509.BasicConstraints)
-    if not isinstance(constraints, x509.BasicConstraints) or not constraints.ca:
+    if not view.is_ca:
         raise CredentialError(
             "The issuer certificate is not a CA certificate (basicConstraints cA is not true); "
             "give a PAA to issue a PAI or a PAI to issue a DAC."
         )
-    return subject_key_id(issuer_cert, source="The issuer certificate")
+    return certview.subject_key_id(view, source=source)
 
 
 def make_paa(
