@@ -40,3 +40,15 @@ class VerificationError(FactoryDataError):
 
 class MissingProgram(FactoryDataError, FileNotFoundError):
     """An external program (nrfjprog, nrfutil, STM32_Programmer_CLI) is not on PATH."""
+
+
+class CommandFailed(FactoryDataError):
+    """An external program exited with a non-zero status ("command exited with status N: ...")."""
+
+    def __init__(self, argv, returncode: int, hint: str = "") -> None:
+        import shlex
+
+        self.argv = list(argv)
+        self.returncode = returncode
+        message = f"command exited with status {returncode}: {shlex.join(self.argv)}"
+        super().__init__(f"{message} ({hint})" if hint else message)
