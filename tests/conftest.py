@@ -1,6 +1,5 @@
 """Shared fixtures: test isolation and the reference material in ../shared/golden."""
 
-import os
 from pathlib import Path
 
 import pytest

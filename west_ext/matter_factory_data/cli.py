@@ -283,6 +283,69 @@ def run_check(args: argparse.Namespace, ui: UI) -> int:
     return check_command(args, ui)
 
 
+# --- build-step ----------------------------------------------------------------
+
+def add_build_step_arguments(parser: argparse.ArgumentParser) -> None:
+    """Run by cmake/matter_factory_data.cmake; errors name the Kconfig symbol or file."""
+    parser.add_argument("--dotconfig", required=True, metavar="FILE",
+                        help="the build's zephyr/.config")
+    parser.add_argument("--out-dir", required=True, metavar="DIR",
+                        help="where factory_data.* go (and the kept identity)")
+    parser.add_argument("--partitions", metavar="FILE",
+                        help="Partition Manager's partitions.yml (first source)")
+    parser.add_argument("--pm-static", metavar="FILE",
+                        help="the application's pm_static.yml (second source)")
+    parser.add_argument("--dt-address", type=any_int, metavar="N",
+                        help="address of the devicetree node factory_data_partition")
+    parser.add_argument("--dt-size", type=any_int, metavar="N", help="its size")
+    parser.add_argument("--firmware-hex", metavar="FILE", help="the firmware zephyr.hex")
+    parser.add_argument("--merged-hex", metavar="FILE",
+                        help="write the firmware plus the factory data here")
+    parser.add_argument("--dac-cert", dest="dac_cert", metavar="FILE",
+                        help="expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_CERT")
+    parser.add_argument("--dac-key", dest="dac_key", metavar="FILE",
+                        help="expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_KEY")
+    parser.add_argument("--pai-cert", dest="pai_cert", metavar="FILE",
+                        help="expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_PAI_CERT")
+    parser.add_argument("--check-only", action="store_true",
+                        help="check the values and the layout, write nothing (configure time)")
+
+
+def run_build_step(args: argparse.Namespace, ui: UI) -> int:
+    from .build_step import build_step
+
+    return build_step(args, ui)
+
+
+# --- flash -------------------------------------------------------------------
+
+def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
+    """Program only the factory data hex, erasing only the pages it covers."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("-d", "--build-dir", metavar="DIR",
+                        help="west build directory (default: build/, or the current directory "
+                             "when it is one); sysbuild: the default image's "
+                             "zephyr/factory_data.hex and zephyr/.config")
+    source.add_argument("--hex", metavar="FILE", help="the factory data .hex to program")
+    parser.add_argument("--tool", choices=("nrfjprog", "nrfutil"),
+                        help="programmer (default: nrfjprog if on PATH, else nrfutil)")
+    parser.add_argument("--snr", "--dev-id", dest="snr", metavar="SNR",
+                        help="serial number of the debugger (J-Link) to use")
+    parser.add_argument("--family", type=str.upper, choices=("NRF52", "NRF53", "NRF54L", "NRF91"),
+                        help="SoC family (default with a build directory: from zephyr/.config; "
+                             "needed by nrfjprog with --hex)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the commands, run nothing (no tool needs to be installed)")
+    parser.add_argument("--no-reset", action="store_true",
+                        help="do not reset the device after programming")
+
+
+def run_flash(args: argparse.Namespace, ui: UI) -> int:
+    from .flash import flash_command
+
+    return flash_command(args, ui)
+
+
 # --- the command table, shared with the west command --------------------------
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
@@ -297,6 +360,10 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "codes": ("print the QR payload and manual pairing code", add_codes_arguments, run_codes),
     "check": ("check the factory_data partition of a pm_static.yml, partitions.yml or build "
               "directory", add_check_arguments, run_check),
+    "build-step": ("the factory data step of a Zephyr build (run by the module's CMake)",
+                   add_build_step_arguments, run_build_step),
+    "flash": ("program only the factory data hex into a connected nRF device "
+              "(nrfjprog or nrfutil)", add_flash_arguments, run_flash),
 }
 
 

@@ -20,6 +20,7 @@ from .core import hexfile
 from .core.layout import (ERROR, FACTORY_DATA, Finding, LoadSection, Partition, check_layout,
                           draw_report, parse_layout, soc_info)
 from .credentials import read_file
+from .build_dir import app_build_dir, read_kconfig
 from .errors import InputError, PartitionError
 
 
@@ -114,18 +115,6 @@ def _load_address(section, loads) -> int:
     return section["sh_addr"]
 
 
-def read_kconfig(path: Path) -> dict[str, str]:
-    """``CONFIG_X=value`` lines of a .config, string values unquoted."""
-    values = {}
-    for line in read_file(path, ".config").decode("utf-8", "replace").splitlines():
-        name, sep, value = line.partition("=")
-        if sep and name.startswith("CONFIG_"):
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-            values[name] = value
-    return values
-
-
 def soc_from_kconfig(config: dict[str, str]) -> Optional[str]:
     """CONFIG_SOC, with the core of an nRF5340 from CONFIG_SOC_NRF5340_CPU*."""
     soc = config.get("CONFIG_SOC")
@@ -139,27 +128,6 @@ def soc_from_kconfig(config: dict[str, str]) -> Optional[str]:
 
 
 # --- build directories -----------------------------------------------------------
-
-def app_build_dir(build_dir: Path) -> Path:
-    """The default image's build directory: ``build_dir`` itself, or the sysbuild one."""
-    import yaml
-
-    domains_file = build_dir / "domains.yaml"
-    if not domains_file.is_file():
-        return build_dir
-    try:
-        domains = yaml.safe_load(read_file(domains_file, "domains file")) or {}
-        default = domains["default"]
-        listed = {d["name"]: d.get("build_dir") for d in domains.get("domains", [])}
-    except (yaml.YAMLError, KeyError, TypeError, AttributeError):
-        raise InputError(f"{domains_file}: not a sysbuild domains file (no 'default' domain); "
-                         "rebuild, or check a layout file with --pm-static FILE --soc SOC"
-                         ) from None
-    for candidate in (build_dir / str(default), listed.get(default)):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return build_dir / str(default)
-
 
 def inputs_from_build_dir(build_dir: Path, args: argparse.Namespace) -> CheckInputs:
     if not build_dir.is_dir():

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Benchmark: the Zephyr module's CMake in the stand-in project (tests/cmake_standin).
+
+Measures, as the median of N fresh build directories:
+  * configure time of the stand-in without the module (-DWITH_MODULE=OFF) and with it
+    (the difference is the module's cost, mostly the `build-step --check-only` process);
+  * the first build (factory data generation + merged.hex);
+  * a no-op rebuild: time of `ninja`, and whether it ran anything (target: zero work).
+
+    python bench/bench_cmake.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STANDIN = HERE.parent / "tests" / "cmake_standin"
+PM_STATIC = HERE.parent / "tests" / "data" / "layout" / "nrf52840_pm_static.yml"
+CONFIG = """\
+CONFIG_SOC="nrf52840"
+CONFIG_CHIP_FACTORY_DATA=y
+CONFIG_CHIP_FACTORY_DATA_BUILD=y
+CONFIG_CHIP_FACTORY_DATA_MERGE_WITH_FIRMWARE=y
+CONFIG_CHIP_FACTORY_DATA_GENERATE_ONBOARDING_CODES=y
+CONFIG_CHIP_ROTATING_DEVICE_ID=y
+CONFIG_CHIP_DEVICE_GENERATE_ROTATING_DEVICE_UID=y
+"""
+
+
+def timed(cmd: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = (time.perf_counter() - start) * 1000
+    if proc.returncode:
+        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+    return elapsed, proc.stdout + proc.stderr
+
+
+def one_run(root: Path, with_module: bool) -> dict:
+    app, build = root / "app", root / "build"
+    app.mkdir()
+    shutil.copy(PM_STATIC, app / "pm_static.yml")
+    (build / "zephyr").mkdir(parents=True)
+    (build / "zephyr" / ".config").write_text(CONFIG)
+    configure, _ = timed(["cmake", "-G", "Ninja", "-S", str(STANDIN), "-B", str(build),
+                          f"-DAPP_DIR={app}", f"-DPYTHON_EXECUTABLE={sys.executable}",
+                          f"-DWITH_MODULE={'ON' if with_module else 'OFF'}",
+                          "-DSTANDIN_DT_ADDR=0xfb000", "-DSTANDIN_DT_SIZE=0x1000"])
+    first, _ = timed(["ninja", "-C", str(build)])
+    noop, out = timed(["ninja", "-C", str(build)])
+    return {"configure": configure, "build": first, "noop": noop,
+            "noop_work": "no work to do" not in out}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if not (shutil.which("cmake") and shutil.which("ninja")):
+        sys.exit("cmake and ninja are needed")
+    results: dict[bool, list[dict]] = {False: [], True: []}
+    for _ in range(args.runs):
+        for with_module in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                results[with_module].append(one_run(Path(tmp), with_module))
+    med = {m: {k: statistics.median(r[k] for r in rs) for k in ("configure", "build", "noop")}
+           for m, rs in results.items()}
+    print(f"runs: {args.runs} (median wall, ms)")
+    print(f"configure without module: {med[False]['configure']:7.1f}")
+    print(f"configure with module:    {med[True]['configure']:7.1f}  "
+          f"(+{med[True]['configure'] - med[False]['configure']:.1f})")
+    print(f"first build with module:  {med[True]['build']:7.1f}")
+    print(f"no-op rebuild:            {med[True]['noop']:7.1f}")
+    work = any(r["noop_work"] for r in results[True])
+    print(f"no-op rebuild ran work:   {'YES (target missed)' if work else 'no (target met)'}")
+    return 1 if work else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""``build-step``: the factory data step of a Zephyr build (cmake/matter_factory_data.cmake).
+
+Reads the build's ``.config``, maps the Kconfig symbols to a :class:`GenerateRequest`,
+resolves the factory_data partition (partitions.yml, then pm_static.yml, then the
+devicetree; sources that exist must agree), runs the layout check and writes
+``factory_data.{json,hex,bin}`` (+ codes) and, when asked, ``merged.hex`` -- all in one
+atomic commit. The identity is kept in the output directory: a generated rd_uid and the
+development PAI/DAC are reused on the next run, so rebuilding never changes the device.
+
+Every error names the Kconfig symbol or the file it comes from, on one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Optional
+
+from .build_dir import read_kconfig
+from .errors import InputError, PartitionError
+
+STATE_FILE = "factory_data_state.json"  # VID/PID of the kept certificates, the kept rd_uid
+PREFIX = "factory_data"
+
+# Kconfig symbol -> (generate option, Kconfig default, kind); kinds: str, int, hex, bool
+_P = "CONFIG_CHIP_DEVICE_"
+_F = "CONFIG_CHIP_FACTORY_DATA_"
+SYMBOLS: dict[str, tuple[Optional[str], str, str]] = {
+    _P + "SERIAL_NUMBER": ("sn", "11223344556677889900", "str"),
+    _P + "VENDOR_ID": ("vendor_id", "65521", "int"),
+    _P + "PRODUCT_ID": ("product_id", "32768", "int"),
+    _P + "VENDOR_NAME": ("vendor_name", "Nordic Semiconductor ASA", "str"),
+    _P + "PRODUCT_NAME": ("product_name", "not-specified", "str"),
+    _P + "MANUFACTURING_DATE": ("date", "2022-01-01", "str"),
+    _P + "HARDWARE_VERSION": ("hw_ver", "0", "int"),
+    _P + "HARDWARE_VERSION_STRING": ("hw_ver_str", "prerelease", "str"),
+    _P + "SPAKE2_IT": ("spake2_it", "1000", "int"),
+    _P + "SPAKE2_SALT": ("spake2_salt", "U1BBS0UyUCBLZXkgU2FsdA==", "str"),
+    _P + "DISCRIMINATOR": ("discriminator", "0xF00", "hex"),
+    _P + "SPAKE2_PASSCODE": ("passcode", "20202021", "int"),
+    _P + "SPAKE2_TEST_VERIFIER": (
+        "spake2_verifier",
+        "uWFwqugDNGiEck/po7KHwwMwwqZgN10XuyBajPGuyzUEV/iree4lOrao5GuwnlQ65CJzbeUB49s31EH+"
+        "NEkg0JVI5MGCQGMMT/SRPFNRODm3wH/MBiehuFc6FJ/NH6Rmzw==", "str"),
+    _P + "ROTATING_DEVICE_UID": ("rd_uid", "91a9c12a7c80700a31ddcfa7fce63e44", "str"),
+    _P + "ENABLE_KEY": ("enable_key", "00112233445566778899AABBCCDDEEFF", "str"),
+    _P + "PRODUCT_FINISH": ("product_finish", "other", "str"),
+    _P + "PRODUCT_COLOR": ("product_color", "", "str"),
+    _F + "USER_CERTS_DAC_CERT": ("dac_cert", "", "str"),
+    _F + "USER_CERTS_DAC_KEY": ("dac_key", "", "str"),
+    _F + "USER_CERTS_PAI_CERT": ("pai_cert", "", "str"),
+    _F + "ROTATING_DEVICE_UID_MAX_LEN": (None, "16", "int"),
+    _F + "BUILD": (None, "n", "bool"),
+    _F + "MERGE_WITH_FIRMWARE": (None, "y", "bool"),
+    _F + "GENERATE_ONBOARDING_CODES": ("generate_onboarding", "y", "bool"),
+    _F + "GENERATE_CD": ("gen_cd", "n", "bool"),
+    _F + "GENERATE_SPAKE2_VERIFIER": (None, "y", "bool"),
+    _F + "WRITE_PROTECT": (None, "y", "bool"),
+    _F + "USE_DEFAULT_CERTS": (None, "y", "bool"),
+    _F + "CERT_SOURCE_GENERATED": (None, "n", "bool"),
+    _F + "CERT_SOURCE_USER": (None, "n", "bool"),
+    "CONFIG_CHIP_ROTATING_DEVICE_ID": (None, "n", "bool"),
+    _P + "GENERATE_ROTATING_DEVICE_UID": (None, "y", "bool"),
+}
+
+# The Kconfig ranges (kconfig/Kconfig), checked before anything else.
+RANGES = {
+    _P + "VENDOR_ID": (0, 0xFFFF), _P + "PRODUCT_ID": (0, 0xFFFF),
+    _P + "HARDWARE_VERSION": (0, 0xFFFF), _P + "DISCRIMINATOR": (0, 0xFFF),
+    _P + "SPAKE2_PASSCODE": (1, 99999998), _P + "SPAKE2_IT": (1000, 100000),
+    _F + "ROTATING_DEVICE_UID_MAX_LEN": (16, 32),
+}
+
+OPTION_TO_SYMBOL = {opt: sym for sym, (opt, _, _) in SYMBOLS.items() if opt}
+
+
+# --- .config ---------------------------------------------------------------------
+
+class Kconfig:
+    """Typed access to the symbols, defaults applied; errors name the symbol and its value."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def raw(self, symbol: str) -> str:
+        default = SYMBOLS[symbol][1] if symbol in SYMBOLS else ""
+        return self.values.get(symbol, default)
+
+    def is_set(self, symbol: str) -> bool:
+        return self.raw(symbol) == "y"
+
+    def string(self, symbol: str) -> str:
+        return self.raw(symbol)
+
+    def integer(self, symbol: str) -> int:
+        text = self.raw(symbol)
+        try:
+            value = int(text, 16) if SYMBOLS.get(symbol, ("", "", ""))[2] == "hex" else int(text, 0)
+        except ValueError:
+            raise InputError(f"{symbol}={text}: not an integer; fix it in prj.conf") from None
+        low, high = RANGES.get(symbol, (None, None))
+        if low is not None and not low <= value <= high:
+            shown = f"0x{low:x}..0x{high:x}" if SYMBOLS[symbol][2] == "hex" else f"{low}..{high}"
+            raise InputError(f"{symbol}={text}: out of range (accepted: {shown}); fix it in "
+                             "prj.conf")
+        return value
+
+    def describe(self, symbol: str) -> str:
+        raw = self.raw(symbol)
+        return f"{symbol}={raw}" if SYMBOLS.get(symbol, ("", "", "str"))[2] != "str" \
+            else f'{symbol}="{raw}"'
+
+
+# --- Kconfig -> GenerateRequest ---------------------------------------------------------
+
+def expand_path(text: str) -> str:
+    """``${VAR}`` and ``@VAR@`` from the environment (CMake passes already-expanded paths)."""
+    text = re.sub(r"@([A-Za-z_][A-Za-z0-9_]*)@", lambda m: os.environ.get(m.group(1), ""), text)
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: os.environ.get(m.group(1), ""),
+                  text)
+
+
+def load_state(out_dir: Path) -> dict:
+    try:
+        state = json.loads((out_dir / STATE_FILE).read_text("utf-8"))
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def build_request(config: Kconfig, out_dir: Path, args, state: dict,
+                  token_bytes=os.urandom):
+    """The GenerateRequest for ``config``, and the state to keep for the next run."""
+    import base64
+    import binascii
+
+    from .pipeline import GenerateRequest
+
+    values: dict = {}
+    for symbol, (option, _, kind) in SYMBOLS.items():
+        if option is None or option in ("spake2_verifier", "rd_uid", "dac_cert", "dac_key",
+                                        "pai_cert", "enable_key", "product_color"):
+            continue
+        if kind in ("int", "hex"):
+            values[option] = config.integer(symbol)
+        elif kind == "bool":
+            values[option] = config.is_set(symbol)
+        else:
+            values[option] = config.string(symbol)
+    salt_symbol = _P + "SPAKE2_SALT"
+    try:
+        values["spake2_salt"] = base64.b64decode(config.string(salt_symbol), validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"{config.describe(salt_symbol)}: not valid base64") from None
+    if not config.is_set(_F + "GENERATE_SPAKE2_VERIFIER"):
+        symbol = _P + "SPAKE2_TEST_VERIFIER"
+        try:
+            values["spake2_verifier"] = base64.b64decode(config.string(symbol), validate=True)
+        except (binascii.Error, ValueError):
+            raise InputError(f"{config.describe(symbol)}: not valid base64 (used because "
+                             f"{_F}GENERATE_SPAKE2_VERIFIER is not set)") from None
+    for option in ("enable_key", "product_color"):
+        text = config.string(OPTION_TO_SYMBOL[option])
+        values[option] = text if text else None
+    new_state = {}
+    values.update(_rd_uid(config, state, new_state, token_bytes))
+    values.update(_certificates(config, out_dir, args, state, new_state, values))
+    for symbol in RANGES:  # every ranged symbol, also those not passed to the generator
+        config.integer(symbol)
+    values.update(output=str(out_dir / PREFIX), overwrite=True)
+    return GenerateRequest(**values), new_state
+
+
+def _rd_uid(config: Kconfig, state: dict, new_state: dict, token_bytes) -> dict:
+    if not config.is_set("CONFIG_CHIP_ROTATING_DEVICE_ID"):
+        return {}
+    max_len = config.integer(_F + "ROTATING_DEVICE_UID_MAX_LEN")
+    if config.is_set(_P + "GENERATE_ROTATING_DEVICE_UID"):
+        kept = state.get("rd_uid")
+        if not (isinstance(kept, str) and re.fullmatch(r"(?:[0-9a-f]{2}){16,32}", kept)):
+            kept = token_bytes(16).hex()
+        new_state["rd_uid"] = kept
+        return {"rd_uid": kept}
+    symbol = _P + "ROTATING_DEVICE_UID"
+    text = config.string(symbol)
+    if re.fullmatch(r"(?:[0-9A-Fa-f]{2})+", text) and len(text) // 2 > max_len:
+        raise InputError(f"{config.describe(symbol)}: {len(text) // 2} bytes, more than "
+                         f"{_F}ROTATING_DEVICE_UID_MAX_LEN={max_len} the firmware can read")
+    return {"rd_uid": text}
+
+
+def _certificates(config: Kconfig, out_dir: Path, args, state: dict, new_state: dict,
+                  values: dict) -> dict:
+    if config.is_set(_F + "CERT_SOURCE_USER"):
+        paths = {}
+        for option in ("dac_cert", "dac_key", "pai_cert"):
+            symbol = OPTION_TO_SYMBOL[option]
+            given = getattr(args, option.replace("-", "_"), None)
+            path = given or expand_path(config.string(symbol))
+            if not path:
+                raise InputError(f"{symbol} is empty: give the file path (needed by "
+                                 f"{_F}CERT_SOURCE_USER)")
+            if not os.path.isfile(path):
+                raise InputError(f'{symbol}="{config.string(symbol)}": no such file {path}')
+            paths[option] = path
+        return paths
+    ids = [values["vendor_id"], values["product_id"]]
+    files = {o: out_dir / f"{n}.der" for o, n in (("dac_cert", "DAC_cert"),
+                                                  ("dac_key", "DAC_key"),
+                                                  ("pai_cert", "PAI_cert"))}
+    new_state["certs_for"] = ids
+    if state.get("certs_for") == ids and all(p.is_file() for p in files.values()):
+        return {o: str(p) for o, p in files.items()}
+    return {"gen_certs": True}
+
+
+def symbolize(message: str, config: Kconfig) -> str:
+    """Replace generator option names (``--discriminator``) by their Kconfig symbols."""
+    def repl(match: re.Match) -> str:
+        symbol = OPTION_TO_SYMBOL.get(match.group(1))
+        return config.describe(symbol) if symbol else match.group(0)
+
+    return re.sub(r"--([a-z_0-9]+)", repl, message)
+
+
+# --- the partition ---------------------------------------------------------------------
+
+class Source:
+    def __init__(self, label: str, address: int, size: int, layout: Optional[Path]) -> None:
+        self.label, self.address, self.size, self.layout = label, address, size, layout
+
+
+def _from_file(path: Path, option: str) -> Source:
+    from .core.layout import FACTORY_DATA
+    from .layout_check import load_layout
+
+    if not path.is_file():
+        raise InputError(f"{option} {path}: cannot read the file (it does not exist)")
+    partitions = load_layout(path)
+    fd = next((p for p in partitions if p.name == FACTORY_DATA), None)
+    if fd is None:
+        raise PartitionError(f"{path}: no factory_data partition; add 'factory_data: "
+                             "{address: ..., size: 0x1000}' to it")
+    return Source(str(path), fd.address, fd.size, path)
+
+
+def resolve_partition(args) -> tuple[Source, list[Source]]:
+    """The first existing source (partitions.yml, pm_static.yml, devicetree), and all of them."""
+    sources = []
+    if args.partitions and (Path(args.partitions).is_file() or not args.check_only):
+        sources.append(_from_file(Path(args.partitions), "--partitions"))
+    if args.pm_static:
+        sources.append(_from_file(Path(args.pm_static), "--pm-static"))
+    if (args.dt_address is None) != (args.dt_size is None):
+        raise InputError("--dt-address and --dt-size go together")
+    if args.dt_address is not None:
+        sources.append(Source("devicetree node factory_data_partition", args.dt_address,
+                              args.dt_size, None))
+    if not sources:
+        raise PartitionError("no factory_data partition: add it to pm_static.yml or label a "
+                             "devicetree partition factory_data_partition")
+    first = sources[0]
+    for other in sources[1:]:
+        if (other.address, other.size) != (first.address, first.size):
+            raise PartitionError(
+                f"{first.label} places factory_data at 0x{first.address:x} (size 0x{first.size:x}) "
+                f"but {other.label} at 0x{other.address:x} (size 0x{other.size:x}); make them "
+                "agree")
+    return first, sources
+
+
+def check_partition(source: Source, config: Kconfig, image_size: Optional[int] = None) -> None:
+    """Layout check of the chosen source; the first error stops the step."""
+    from .core.layout import ERROR, FACTORY_DATA, Partition, check_layout
+    from .layout_check import load_layout, soc_from_kconfig
+
+    soc = soc_from_kconfig(config.values)
+    if not soc:
+        raise InputError("CONFIG_SOC is not set in .config: cannot tell the flash page size")
+    partitions = load_layout(source.layout) if source.layout else \
+        [Partition(FACTORY_DATA, source.address, source.size)]
+    findings = check_layout(partitions, soc=soc, image_size=image_size,
+                            write_protect=config.is_set(_F + "WRITE_PROTECT"))
+    errors = [f for f in findings if f.severity == ERROR]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise PartitionError(f"{source.label}: {errors[0].line}{more}")
+
+
+# --- merged.hex --------------------------------------------------------------------------
+
+def merged_hex(firmware: str, factory_hex: str, address: int, size: int) -> bytes:
+    """The firmware hex plus the factory data; refuses firmware data inside the partition."""
+    import io
+
+    from intelhex import IntelHex, IntelHexError
+
+    from .credentials import read_file
+
+    image = IntelHex()
+    try:
+        image.loadhex(io.StringIO(read_file(firmware, "--firmware-hex").decode("ascii")))
+    except (IntelHexError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"--firmware-hex {firmware}: not a valid Intel HEX file ({exc})") \
+            from None
+    inside = [a for a in image.addresses() if address <= a < address + size]
+    if inside:
+        raise PartitionError(f"--firmware-hex {firmware}: the firmware has data at "
+                             f"0x{inside[0]:x}, inside factory_data (0x{address:x}..0x"
+                             f"{address + size:x}); the firmware overlaps the partition")
+    data = IntelHex()
+    data.loadhex(io.StringIO(factory_hex))
+    image.merge(data, overlap="error")
+    out = io.StringIO()
+    image.write_hex_file(out, write_start_addr=True)
+    return out.getvalue().encode("ascii")
+
+
+# --- the command -------------------------------------------------------------------------
+
+def build_step(args, ui) -> int:
+    from .pipeline import generate
+
+    config = Kconfig(read_kconfig(args.dotconfig, option="--dotconfig"))
+    out_dir = Path(args.out_dir)
+    if bool(args.firmware_hex) != bool(args.merged_hex):
+        raise InputError("--firmware-hex and --merged-hex go together")
+    state = load_state(out_dir)
+    req, new_state = build_request(config, out_dir, args, state)
+    source, _ = resolve_partition(args)
+    check_partition(source, config)
+    req.offset, req.size = source.address, source.size
+    try:
+        result = generate(req)
+    except (InputError, PartitionError) as exc:
+        message = symbolize(str(exc), config)
+        message = message.replace(f"(--size 0x{source.size:x})", f"({source.label})")
+        raise type(exc)(message) from None
+    if args.check_only:
+        return 0
+    for warning in result.warnings:
+        ui.warn(symbolize(warning, config))
+    outputs = result.outputs
+    if req.gen_certs:  # the DAC/PAI just made are kept; note for which VID/PID
+        new_state["certs_for"] = [req.vendor_id, req.product_id]
+    outputs.add(out_dir / STATE_FILE, (json.dumps(new_state, sort_keys=True) + "\n").encode(),
+                what="factory data state")
+    if args.merged_hex:
+        factory_hex = next(f.data for f in outputs.files if f.path.suffix == ".hex")
+        outputs.add(args.merged_hex, merged_hex(args.firmware_hex, factory_hex.decode("ascii"),
+                                                source.address, source.size),
+                    what="merged firmware and factory data")
+    outputs.commit()
+    image = len(result.image or b"")
+    ui.info(f"factory data: {image} of {source.size} bytes at 0x{source.address:x} "
+            f"({source.label}) -> {out_dir / PREFIX}.hex"
+            + (f", {args.merged_hex}" if args.merged_hex else ""))
+    return 0
