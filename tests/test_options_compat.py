@@ -88,3 +88,23 @@ def test_help_does_not_import_heavy_modules():
             "print('HEAVY', heavy, file=sys.stderr)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "HEAVY []" in run.stderr, run.stderr
+
+
+@pytest.fixture
+def cli_run(request):
+    return request.getfixturevalue("cli")
+
+
+def test_only_the_chosen_command_parser_is_built_but_all_are_listed(cli_run):
+    parser = cli_module().build_parser(["codes"])
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == ["codes"]
+    everything = cli_module().build_parser([])
+    sub = next(a for a in everything._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(cli_module().COMMANDS)
+    result = cli_run("generat")  # a typo still gets the list of commands
+    assert result.code == 2 and "invalid choice: 'generat'" in result.err and "codes" in result.err
+
+
+def cli_module():
+    return cli

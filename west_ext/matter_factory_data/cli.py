@@ -367,22 +367,26 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
 }
 
 
-def add_commands(subparsers, parser_class=Parser) -> None:
-    """Register every command on an argparse sub-parser action."""
+def add_commands(subparsers, only: Optional[str] = None) -> None:
+    """Register the commands on an argparse sub-parser action (just ``only`` when given)."""
     for name, (help_text, add_arguments, run) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        add_arguments(sub)
-        sub.set_defaults(run=run, command=name)
+        if only is None or name == only:
+            sub = subparsers.add_parser(name, help=help_text, description=help_text)
+            add_arguments(sub)
+            sub.set_defaults(run=run, command=name)
 
 
-def build_parser() -> Parser:
+def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
+    """The console script's parser. When ``argv`` names a command, only that command's
+    sub-parser is built: building all of them costs ~15 ms of every run."""
     parser = Parser(prog=PROG, description="Matter factory data for nRF Connect SDK / Zephyr.")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
     subparsers.required = True
-    add_commands(subparsers)
+    chosen = argv[0] if argv and argv[0] in COMMANDS else None
+    add_commands(subparsers, only=chosen)
     return parser
 
 
@@ -407,8 +411,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     ui = UI()
     try:
         return run(args, ui)
