@@ -112,3 +112,23 @@ def test_default_test_verifier_belongs_to_the_default_passcode(kconf):
     assert verifier == compute_verifier(int(syms["CHIP_DEVICE_SPAKE2_PASSCODE"].str_value),
                                         base64.b64decode(syms["CHIP_DEVICE_SPAKE2_SALT"].str_value),
                                         int(syms["CHIP_DEVICE_SPAKE2_IT"].str_value))
+
+
+def test_build_step_defaults_and_ranges_equal_the_kconfig(kconf):
+    """build_step keeps its own table of defaults and ranges; it must not drift from Kconfig."""
+    from matter_factory_data.build_step import RANGES, SYMBOLS
+
+    for symbol, (_, default, kind) in SYMBOLS.items():
+        sym = kconf.syms[symbol[len("CONFIG_"):]]
+        if kind == "bool":
+            assert sym.type == kconfiglib.BOOL, symbol
+            continue
+        declared = next((str(d[0].str_value) for d in sym.defaults), "")
+        if kind == "hex":
+            assert int(declared, 16) == int(default, 16), symbol
+        else:
+            assert declared == default, symbol
+    for symbol, (low, high) in RANGES.items():
+        sym = kconf.syms[symbol[len("CONFIG_"):]]
+        (low_node, high_node, *_), = sym.ranges
+        assert (int(low_node.str_value, 0), int(high_node.str_value, 0)) == (low, high), symbol

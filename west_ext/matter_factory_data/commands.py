@@ -78,9 +78,8 @@ def partition_command(args: argparse.Namespace, ui) -> int:
                        size=args.size, overwrite=args.overwrite)
     errors = [p for p in result.problems if p.severity == ERROR]
     if args.strict and errors:
-        raise InputError(f"--input {args.input}: {errors[0]} (and {len(errors) - 1} more "
-                         "problem(s); see `show`)" if len(errors) > 1 else
-                         f"--input {args.input}: {errors[0]}")
+        more = f" (and {len(errors) - 1} more problem(s); see `show`)" if len(errors) > 1 else ""
+        raise InputError(f"--input {args.input}: {errors[0]}{more}")
     for problem in result.problems:
         ui.warn(f"{args.input}: {problem}")
     written = result.outputs.commit()
