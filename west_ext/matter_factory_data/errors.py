@@ -34,6 +34,12 @@ class OutputError(FactoryDataError, OSError):
     """An output cannot be written (exists without --overwrite, unwritable directory, ...)."""
 
 
+class Interrupted(FactoryDataError):
+    """The user stopped a long job (Ctrl-C); what was finished is kept."""
+
+    exit_code = 130
+
+
 class VerificationError(FactoryDataError):
     """`verify` found a mismatch between an image and its credentials."""
 

@@ -101,11 +101,11 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     outputs = OutputSet(overwrite=req.overwrite)
     result = GenerateResult(outputs)
     identity = _identity(req)
-    partition = _partition(req)
-    user = _user_data(req.user)
+    partition = partition_of(req)
+    user = user_data(req.user)
     verifier = _verifier(req)
     rd_uid = _rd_uid(req, token_bytes)
-    enable_key = _sized_hex(req.enable_key, "enable_key", "--enable_key")
+    enable_key = sized_hex(req.enable_key, "enable_key", "--enable_key")
     setup = _setup_payload(req) if req.generate_onboarding else None
     if req.chip_cert_path:
         result.warnings.append("--chip_cert_path is not needed: certificates are made in-process")
@@ -113,7 +113,7 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     data = _factory_data_json(req, identity, attestation, verifier, rd_uid, enable_key, user)
     result.factory_data = data
     if req.schema:
-        _check_schema(data, req.schema)
+        check_schema(data, req.schema)
     device_map = nrf_cbor.json_to_device_map(data, "generated data")
     _self_check(device_map, partition, result)
     outputs.add(Path(f"{prefix}.json"), nrf_cbor.json_text(data).encode("ascii"),
@@ -151,13 +151,13 @@ def _identity(req: GenerateRequest) -> dict:
             identity[name] = getattr(req, name)
     for name, value in identity.items():
         validate.require(name, value, f"--{name}")
-    identity["product_finish"] = _enum(req.product_finish, PRODUCT_FINISHES, {}, "--product_finish")
-    identity["primary_color"] = _enum(req.product_color, PRODUCT_COLORS, COLOR_ALIASES,
+    identity["product_finish"] = enum_value(req.product_finish, PRODUCT_FINISHES, {}, "--product_finish")
+    identity["primary_color"] = enum_value(req.product_color, PRODUCT_COLORS, COLOR_ALIASES,
                                       "--product_color")
     return identity
 
 
-def _enum(value: Optional[str], table: dict, aliases: dict, option: str) -> Optional[int]:
+def enum_value(value: Optional[str], table: dict, aliases: dict, option: str) -> Optional[int]:
     if value is None:
         return None
     name = aliases.get(value.lower(), value.lower())
@@ -166,7 +166,7 @@ def _enum(value: Optional[str], table: dict, aliases: dict, option: str) -> Opti
     return table[name]
 
 
-def _partition(req: GenerateRequest) -> Optional[tuple[int, int]]:
+def partition_of(req: GenerateRequest) -> Optional[tuple[int, int]]:
     if req.offset is None and req.size is None:
         return None
     if req.offset is None or req.size is None:
@@ -178,7 +178,7 @@ def _partition(req: GenerateRequest) -> Optional[tuple[int, int]]:
     return req.offset, req.size
 
 
-def _user_data(text: Optional[str]) -> Optional[dict]:
+def user_data(text: Optional[str]) -> Optional[dict]:
     if text is None:
         return None
     try:
@@ -211,7 +211,7 @@ def _verifier(req: GenerateRequest) -> bytes:
     return req.spake2_verifier
 
 
-def _sized_hex(text: Optional[str], key: str, option: str) -> Optional[bytes]:
+def sized_hex(text: Optional[str], key: str, option: str) -> Optional[bytes]:
     if text is None or text == "":
         return None
     value = validate.parse_hex(text, option)
@@ -221,7 +221,7 @@ def _sized_hex(text: Optional[str], key: str, option: str) -> Optional[bytes]:
 
 def _rd_uid(req: GenerateRequest, token_bytes: Callable[[int], bytes]) -> Optional[bytes]:
     if req.rd_uid:
-        return _sized_hex(req.rd_uid, "rd_uid", "--rd_uid")
+        return sized_hex(req.rd_uid, "rd_uid", "--rd_uid")
     return token_bytes(16) if req.generate_rd_uid else None
 
 
@@ -287,35 +287,21 @@ def _factory_data_json(req: GenerateRequest, identity: dict, attestation, verifi
                        rd_uid: Optional[bytes], enable_key: Optional[bytes],
                        user: Optional[dict]) -> dict:
     """The JSON form, in the reference order; empty values are left out as the reference does."""
-    entries: list[tuple[str, Any]] = [
-        ("version", FACTORY_DATA_VERSION),
-        *((k, identity.get(k)) for k in ("sn", "vendor_id", "product_id", "vendor_name",
-                                         "product_name", "product_label", "product_url",
-                                         "part_number", "date", "hw_ver", "hw_ver_str")),
-        ("dac_cert", attestation.dac_cert),
-        ("dac_key", attestation.dac_key),
-        ("pai_cert", attestation.pai_cert),
-        ("passcode", req.passcode if req.include_passcode else None),
-        ("spake2_it", identity["spake2_it"]),
-        ("spake2_salt", identity["spake2_salt"]),
-        ("spake2_verifier", verifier),
-        ("discriminator", identity["discriminator"]),
-        ("rd_uid", _hex_as_given(rd_uid, req.rd_uid)),
-        ("enable_key", _hex_as_given(enable_key, req.enable_key)),
-        ("product_finish", identity["product_finish"]),
-        ("primary_color", identity["primary_color"]),
-        ("user", user),
-    ]
-    data = {}
-    for key, value in entries:
-        if isinstance(value, (bytes, bytearray)):
-            value = "hex:" + bytes(value).hex()
-        if value or (isinstance(value, int) and not isinstance(value, bool) and value == 0):
-            data[key] = value
-    return data
+    return nrf_cbor.factory_data_json({
+        **identity,
+        "version": FACTORY_DATA_VERSION,
+        "dac_cert": attestation.dac_cert,
+        "dac_key": attestation.dac_key,
+        "pai_cert": attestation.pai_cert,
+        "passcode": req.passcode if req.include_passcode else None,
+        "spake2_verifier": verifier,
+        "rd_uid": _hex_as_given(rd_uid, req.rd_uid),
+        "enable_key": _hex_as_given(enable_key, req.enable_key),
+        "user": user,
+    })
 
 
-def _check_schema(data: dict, schema_path: str) -> None:
+def check_schema(data: dict, schema_path: str) -> None:
     """``-s/--schema``: validate the JSON like the reference (Draft 2020-12, no format checker)."""
     from .credentials import read_file
 

@@ -371,6 +371,31 @@ def make_dac(
     )
 
 
+class DacIssuer:
+    """Issues many DACs from one PAI: the issuer is checked and the subject built once."""
+
+    def __init__(
+        self, *, issuer_cert: x509.Certificate, issuer_key: ec.EllipticCurvePrivateKey,
+        common_name: str, vendor_id: int, product_id: int, not_before: _dt.datetime | None,
+        deterministic: bool = False,
+    ) -> None:
+        _check_id_arg(vendor_id, "vendor ID", optional=False)
+        _check_id_arg(product_id, "product ID", optional=False)
+        self._skid = _check_issuer(issuer_cert, issuer_key)
+        self._subject = _subject(common_name, vendor_id, product_id)
+        self._issuer = issuer_cert.subject
+        self._issuer_key = issuer_key
+        self._not_before = not_before
+        self._deterministic = deterministic
+
+    def issue(self, key: ec.EllipticCurvePrivateKey, serial: int) -> x509.Certificate:
+        return _build(
+            subject=self._subject, key=key, issuer=self._issuer, issuer_key=self._issuer_key,
+            issuer_skid=self._skid, ca=False, path_length=None, serial=serial,
+            not_before=self._not_before, not_after=None, deterministic=self._deterministic,
+        )
+
+
 # --------------------------------------------------------------------------- output
 
 

@@ -112,6 +112,7 @@ class CertView(NamedTuple):
     key_usage: Optional[int]           # KEY_USAGE_* bits; None without the extension
     subject_key_id: Optional[bytes]
     authority_key_id: Optional[bytes]  # keyIdentifier of authorityKeyIdentifier
+    serial_number: int = 0
 
 
 #: (is_ca, path_length, key_usage, subject_key_id, authority_key_id) of no extensions.
@@ -288,7 +289,7 @@ def _read_certificate(data: bytes, source: str) -> tuple[CertView, int, bool]:
         raise der.DerError(source, f"the TBSCertificate has {len(items)} of the 6 required "
                                    "fields after the version")
     serial, inner_algorithm, issuer, validity, subject, spki, *optional = items
-    der.read_integer(serial, source=source, what="the serial number")
+    serial_number = der.read_integer(serial, source=source, what="the serial number")
     if inner_algorithm.encoded != algorithm.encoded:
         raise der.DerError(source, "the signature algorithm inside the TBSCertificate differs "
                                    "from the one of the signature")
@@ -315,7 +316,8 @@ def _read_certificate(data: bytes, source: str) -> tuple[CertView, int, bool]:
             (sequence,) = _fields(element, der.context(3), source, "the extensions", (1,))
             extensions = _read_extensions(sequence, source)
     view = CertView(data, tbs.encoded, signature_algorithm, signature_bits, issuer.encoded,
-                    subject.encoded, subject_attributes, public_key, *extensions)
+                    subject.encoded, subject_attributes, public_key, *extensions,
+                    serial_number=serial_number)
     return view, version, public_key is not None
 
 

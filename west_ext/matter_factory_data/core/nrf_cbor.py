@@ -15,7 +15,7 @@ from ..errors import InputError
 from . import validate
 from .model import (BYTES, DEVICE_MATCH_ORDER, DEVICE_MAX_PARTITION_SIZE,
                     DEVICE_RD_UID_MAX_LEN, FACTORY_DATA_VERSION, FIELDS_BY_KEY, HEX_PREFIX,
-                    REQUIRED_KEYS, TEXT, UINT, USER)
+                    KEY_ORDER, REQUIRED_KEYS, TEXT, UINT, USER)
 
 TERMINATOR = b"\x00"
 ERROR = "error"  # the device rejects or misreads the data
@@ -37,6 +37,19 @@ class Problem(NamedTuple):
 # ---------------------------------------------------------------------------
 # JSON form <-> device map
 # ---------------------------------------------------------------------------
+
+def factory_data_json(values: Mapping[str, Any]) -> dict:
+    """The JSON form of typed values, in the reference key order, as the reference writes it:
+    bytes as ``"hex:.."``, empty values (None, "", False) left out, 0 kept."""
+    data = {}
+    for key in KEY_ORDER:
+        value = values.get(key)
+        if isinstance(value, (bytes, bytearray)):
+            value = HEX_PREFIX + bytes(value).hex()
+        if value or (isinstance(value, int) and not isinstance(value, bool) and value == 0):
+            data[key] = value
+    return data
+
 
 def json_to_device_map(obj: Mapping[str, Any], source: str = "JSON") -> dict:
     """Convert the JSON form as the reference partition script does.

@@ -1,0 +1,101 @@
+"""One device of a batch: from its identity to the bytes of every file it gets.
+
+Pure: the caller writes the files. The onboarding codes are derived from the values read
+back from the encoded image, so the label can never disagree with what the device holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, NamedTuple, Optional
+
+from . import hexfile, nrf_cbor, onboarding, spake2p
+from .model import FACTORY_DATA_VERSION
+from .series import DeviceIdentity
+
+IMAGE_NAME = "factory_data.bin"
+QR_FORMATS = ("png", "svg", "none")
+
+
+class DeviceTemplate(NamedTuple):
+    """What every device of the batch shares."""
+
+    common: dict  # typed common field values (vendor_id, names, date, spake2_it, ...)
+    pai_cert: bytes  # DER
+    partition: tuple[int, int]  # offset, size
+    include_passcode: bool
+    qr: str  # one of QR_FORMATS
+
+
+class BuiltDevice(NamedTuple):
+    files: dict  # file name -> bytes, all secret (the image holds the DAC key)
+    row: dict  # the manifest row, without the image path
+
+
+def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any) -> BuiltDevice:
+    """Every file of one device; ``issuer`` is a :class:`~.certs.DacIssuer`."""
+    from . import certs
+
+    key = certs.new_key(identity.dac_key_seed)
+    dac = issuer.issue(key, identity.dac_serial)
+    values = dict(template.common)
+    values.update(
+        version=FACTORY_DATA_VERSION, sn=identity.sn, dac_cert=certs.cert_der(dac),
+        dac_key=certs.raw_private_scalar(key), pai_cert=template.pai_cert,
+        passcode=identity.passcode if template.include_passcode else None,
+        spake2_salt=identity.spake2_salt, discriminator=identity.discriminator,
+        spake2_verifier=spake2p.compute_verifier(identity.passcode, identity.spake2_salt,
+                                                 values["spake2_it"]),
+        rd_uid=identity.rd_uid)
+    data = nrf_cbor.factory_data_json(values)
+    offset, size = template.partition
+    image = image_bytes(nrf_cbor.json_to_device_map(data, "device data"), size)
+    payload = payload_from_image(image, identity.passcode)
+    files = {
+        IMAGE_NAME: image,
+        "factory_data.hex": hexfile.to_hex_text(offset, image).encode("ascii"),
+        "factory_data.json": nrf_cbor.json_text(data).encode("ascii"),
+        "factory_data.txt": onboarding.onboarding_text(payload).encode("ascii"),
+    }
+    qr_text = onboarding.qr_code(payload)
+    qr_image = render_qr(qr_text, template.qr)
+    if qr_image is not None:
+        files[f"qr.{template.qr}"] = qr_image
+    row = {
+        "index": identity.index, "sn": identity.sn, "vendor_id": f"0x{payload.vendor_id:04X}",
+        "product_id": f"0x{payload.product_id:04X}", "discriminator": payload.discriminator,
+        "qr_payload": qr_text, "manual_code": onboarding.manual_code(payload),
+        "dac_serial": f"{identity.dac_serial:x}",
+        "image_sha256": hashlib.sha256(image).hexdigest(), "passcode": identity.passcode,
+    }
+    return BuiltDevice(files, row)
+
+
+def image_bytes(device_map: dict, size: int) -> bytes:
+    image = nrf_cbor.encode_image(device_map)
+    if len(image) > size:
+        from ..errors import PartitionError
+
+        raise PartitionError(f"the factory data of serial number "
+                             f"{device_map.get('sn', b'').decode('utf-8', 'replace')} needs "
+                             f"{len(image)} bytes, more than the partition's {size}")
+    return image
+
+
+def payload_from_image(image: bytes, passcode: int) -> onboarding.SetupPayload:
+    """The setup payload of what the device will read (only the passcode is not in it)."""
+    stored = nrf_cbor.decode_image(image)
+    return onboarding.SetupPayload(vendor_id=stored["vendor_id"], product_id=stored["product_id"],
+                                   discriminator=stored["discriminator"], passcode=passcode)
+
+
+def render_qr(qr_text: str, qr_format: str) -> Optional[bytes]:
+    """The QR image in a fixed mask (see qrimage.FAST_MASK_PATTERN), or None for ``none``."""
+    from . import qrimage
+
+    fast = {"mask_pattern": qrimage.FAST_MASK_PATTERN, "version": qrimage.MT_PAYLOAD_VERSION}
+    if qr_format == "png":
+        return qrimage.qr_png(qr_text, **fast)
+    if qr_format == "svg":
+        return qrimage.qr_svg(qr_text, **fast)
+    return None

@@ -1,0 +1,291 @@
+"""The identities of a production series: one distinct set of values per device.
+
+Pure: no files, no printing. :class:`Randomness` gives reproducible values per device
+index and purpose with a seed (HMAC-SHA256 of the seed), else OS CSPRNG bytes.
+:class:`IdentityAllocator` hands out serial numbers, passcodes, discriminators, salts,
+rotating device ID unique IDs and DAC serials and refuses to hand out any of them twice,
+including values recorded from devices made earlier in the series.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import string
+from typing import Iterable, NamedTuple, Optional
+
+from ..errors import InputError
+from .onboarding import INVALID_PASSCODES, PASSCODE_MAX, PASSCODE_MIN
+
+DISCRIMINATOR_COUNT = 4096
+SALT_LENGTH = 32
+RD_UID_LENGTH = 16
+RANDOM_SN_BYTES = 8  # 16 upper-case hex digits
+SN_MAX_BYTES = 32
+_INT_TYPES = set("dxXob")
+
+
+class Randomness:
+    """Bytes for (device index, purpose): reproducible from ``seed``, else from the OS."""
+
+    def __init__(self, seed: Optional[str]) -> None:
+        self.seeded = seed is not None
+        self._key = (hashlib.sha256(b"matter-factory-data series\0" + seed.encode("utf-8"))
+                     .digest() if seed is not None else b"")
+
+    def bytes(self, index: int, purpose: str, length: int) -> bytes:
+        if not self.seeded:
+            return os.urandom(length)
+        out = b""
+        block = 0
+        while len(out) < length:
+            message = f"{purpose}\0{index}\0{block}".encode("ascii")
+            out += hmac.new(self._key, message, hashlib.sha256).digest()
+            block += 1
+        return out[:length]
+
+    def below(self, index: int, purpose: str, bound: int) -> int:
+        """A uniform integer in ``[0, bound)`` (bias below 2**-100)."""
+        return int.from_bytes(self.bytes(index, purpose, 16), "big") % bound
+
+
+def seed_fingerprint(seed: Optional[str]) -> Optional[str]:
+    """What the batch records about its seed: enough to recognise it, not to recover it."""
+    if seed is None:
+        return None
+    return hashlib.sha256(b"matter-factory-data seed fingerprint\0" + seed.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- serial numbers
+
+class SerialTemplate:
+    """``SN-{n:06d}``: ``{n}`` is the device index, with an integer format (d, x, X, o, b).
+
+    Integer formats never truncate, so two indexes never give the same serial number;
+    without a template, serial numbers are random (16 hex digits) and checked for repeats.
+    """
+
+    def __init__(self, template: Optional[str]) -> None:
+        self.text = template
+        if template is not None:
+            self._check_syntax(template)
+
+    @property
+    def is_random(self) -> bool:
+        return self.text is None
+
+    def _check_syntax(self, template: str) -> None:
+        accepted = "accepted: text with {n} or {n:FORMAT}, FORMAT an integer format such as 06d or 08X"
+        try:
+            fields = [f for f in string.Formatter().parse(template) if f[1] is not None]
+        except ValueError as exc:
+            raise InputError(f"--sn_template {template!r}: {exc} ({accepted})") from None
+        if not fields:
+            raise InputError(f"--sn_template {template!r}: gives every device the same serial "
+                             f"number ({accepted})")
+        for _, name, spec, conversion in fields:
+            if name != "n" or conversion or "{" in (spec or ""):
+                raise InputError(f"--sn_template {template!r}: only {{n}} may be used "
+                                 f"({accepted})")
+            if spec and spec[-1] not in _INT_TYPES and not spec[-1].isdigit():
+                raise InputError(f"--sn_template {template!r}: format {spec!r} can make two "
+                                 f"devices share a serial number ({accepted})")
+        try:
+            template.format(n=1)
+        except ValueError as exc:
+            raise InputError(f"--sn_template {template!r}: {exc} ({accepted})") from None
+
+    def format(self, index: int) -> str:
+        assert self.text is not None
+        return self.text.format(n=index)
+
+    def check_range(self, last_index: int) -> None:
+        """Every serial up to ``last_index`` fits the 1..32 bytes the device holds."""
+        if self.text is None:
+            return
+        for index in (1, last_index):  # lengths only grow with the index
+            length = len(self.format(index).encode("utf-8"))
+            if not 1 <= length <= SN_MAX_BYTES:
+                raise InputError(
+                    f"--sn_template {self.text!r}: device {index} would get the serial number "
+                    f"{self.format(index)!r} of {length} bytes (accepted: 1..{SN_MAX_BYTES})")
+
+
+# --------------------------------------------------------------------------- discriminators
+
+class DiscriminatorPool:
+    """Discriminators without repetition while there are unused ones.
+
+    Sequential: ``start + index - 1`` (mod 4096). Seeded: a permutation of 0..4095 drawn
+    from the seed, one per 4096 devices, so device ``i`` gets the same value whether or
+    not the run was interrupted. Unseeded: a random value among the least used.
+    """
+
+    def __init__(self, *, sequential: bool, start: int, allow_shared: bool,
+                 randomness: Randomness) -> None:
+        self.sequential, self.start, self.allow_shared = sequential, start, allow_shared
+        self.randomness = randomness
+        self.users: dict[int, list[int]] = {}
+        self._free: list[int] = []
+        self._permutations: dict[int, list[int]] = {}
+
+    def record(self, value: int, index: int) -> None:
+        """Take note of a discriminator given or made earlier."""
+        self.users.setdefault(value, []).append(index)
+        self._free = []  # rebuilt on the next random draw
+
+    def allocate(self, index: int) -> int:
+        if self.sequential:
+            value = (self.start + index - 1) % DISCRIMINATOR_COUNT
+        elif self.randomness.seeded:
+            position, cycle = (index - 1) % DISCRIMINATOR_COUNT, (index - 1) // DISCRIMINATOR_COUNT
+            value = self._permutation(cycle)[position]
+        else:
+            value = self._least_used(index)
+        if value in self.users and not self.allow_shared:
+            raise InputError(f"device {index}: discriminator {value} is already used by device "
+                             f"{self.users[value][0]}; pass --allow_shared_discriminators or "
+                             "make fewer devices")
+        self.users.setdefault(value, []).append(index)
+        return value
+
+    def _permutation(self, cycle: int) -> list[int]:
+        if cycle not in self._permutations:
+            values = list(range(DISCRIMINATOR_COUNT))
+            for last in range(DISCRIMINATOR_COUNT - 1, 0, -1):  # Fisher-Yates
+                other = self.randomness.below(cycle, f"discriminators{last}", last + 1)
+                values[last], values[other] = values[other], values[last]
+            self._permutations = {cycle: values}
+        return self._permutations[cycle]
+
+    def _least_used(self, index: int) -> int:
+        if not self._free:
+            uses = [len(self.users.get(v, ())) for v in range(DISCRIMINATOR_COUNT)]
+            fewest = min(uses)
+            self._free = [v for v in range(DISCRIMINATOR_COUNT) if uses[v] == fewest]
+        return self._free.pop(self.randomness.below(index, "discriminator", len(self._free)))
+
+    def shared_with(self, value: int, index: int) -> list[int]:
+        return [i for i in self.users.get(value, ()) if i != index]
+
+
+# --------------------------------------------------------------------------- identities
+
+class DeviceIdentity(NamedTuple):
+    """The per-device values; ``dac_key_seed`` is None when the key comes from the OS."""
+
+    index: int
+    sn: str
+    passcode: int
+    discriminator: int
+    spake2_salt: bytes
+    rd_uid: bytes
+    dac_serial: int
+    dac_key_seed: Optional[bytes]
+
+
+class Given(NamedTuple):
+    """Per-device values given in a CSV row (None: generate it)."""
+
+    sn: Optional[str] = None
+    passcode: Optional[int] = None
+    discriminator: Optional[int] = None
+    spake2_salt: Optional[bytes] = None
+    rd_uid: Optional[bytes] = None
+
+
+class IdentityAllocator:
+    """Hands out identities; no serial, rd_uid, passcode+discriminator pair or DAC serial twice."""
+
+    def __init__(self, *, randomness: Randomness, template: SerialTemplate,
+                 discriminators: DiscriminatorPool) -> None:
+        self.randomness, self.template, self.discriminators = randomness, template, discriminators
+        self.serials: set[str] = set()
+        self.rd_uids: set[bytes] = set()
+        self.pairs: set[tuple[int, int]] = set()
+        self.dac_serials: set[int] = set()
+
+    def record(self, index: int, sn: str, passcode: Optional[int], discriminator: int,
+               rd_uid: Optional[bytes], dac_serial: int) -> None:
+        """Take note of a device made earlier (from the manifest or a recovered device)."""
+        where = f"device {index}"
+        self._claim(self.serials, sn, f"{where}: serial number {sn!r}")
+        if rd_uid is not None:
+            self._claim(self.rd_uids, rd_uid, f"{where}: rd_uid {rd_uid.hex()}")
+        if passcode is not None:
+            self._claim(self.pairs, (passcode, discriminator),
+                        f"{where}: passcode and discriminator {discriminator}")
+        self._claim(self.dac_serials, dac_serial, f"{where}: DAC serial {dac_serial:x}")
+        self.discriminators.record(discriminator, index)
+
+    @staticmethod
+    def _claim(used: set, value, what: str) -> None:
+        if value in used:
+            raise InputError(f"{what} is already used by another device of the series")
+        used.add(value)
+
+    def allocate(self, index: int, given: Given = Given()) -> DeviceIdentity:
+        sn = given.sn if given.sn is not None else self._serial(index)
+        self._claim(self.serials, sn, f"device {index}: serial number {sn!r}")
+        discriminator = (self.discriminators.allocate(index) if given.discriminator is None
+                         else self._given_discriminator(index, given.discriminator))
+        passcode = given.passcode
+        if passcode is None:
+            passcode = self._passcode(index, discriminator)
+        self._claim(self.pairs, (passcode, discriminator),
+                    f"device {index}: passcode and discriminator {discriminator}")
+        rd_uid = given.rd_uid if given.rd_uid is not None else self._fresh(
+            self.rd_uids, lambda attempt: self.randomness.bytes(index, f"rd_uid{attempt}",
+                                                                 RD_UID_LENGTH))
+        self._claim(self.rd_uids, rd_uid, f"device {index}: rd_uid {rd_uid.hex()}")
+        dac_serial = self._fresh(self.dac_serials, lambda attempt: self._dac_serial(index, attempt))
+        self.dac_serials.add(dac_serial)
+        salt = (given.spake2_salt if given.spake2_salt is not None
+                else self.randomness.bytes(index, "salt", SALT_LENGTH))
+        key_seed = self.randomness.bytes(index, "dac_key", 32) if self.randomness.seeded else None
+        return DeviceIdentity(index, sn, passcode, discriminator, salt, rd_uid, dac_serial,
+                              key_seed)
+
+    def _serial(self, index: int) -> str:
+        if not self.template.is_random:
+            return self.template.format(index)
+        return self._fresh(self.serials, lambda attempt: self.randomness.bytes(
+            index, f"sn{attempt}", RANDOM_SN_BYTES).hex().upper())
+
+    def _given_discriminator(self, index: int, value: int) -> int:
+        if value in self.discriminators.users and not self.discriminators.allow_shared:
+            raise InputError(f"device {index}: discriminator {value} is already used by device "
+                             f"{self.discriminators.users[value][0]}; pass "
+                             "--allow_shared_discriminators to allow it")
+        self.discriminators.record(value, index)
+        return value
+
+    def _passcode(self, index: int, discriminator: int) -> int:
+        span = PASSCODE_MAX - PASSCODE_MIN + 1
+        for attempt in range(1000):
+            passcode = PASSCODE_MIN + self.randomness.below(index, f"passcode{attempt}", span)
+            if passcode not in INVALID_PASSCODES and (passcode, discriminator) not in self.pairs:
+                return passcode
+        raise AssertionError("no free passcode in 1000 draws")  # about 1e-7000 likely
+
+    def _dac_serial(self, index: int, attempt: int) -> int:
+        # 20 octets in DER: bit 158 set, bit 159 clear (positive, at most 20 octets).
+        raw = int.from_bytes(self.randomness.bytes(index, f"dac_serial{attempt}", 20), "big")
+        return (raw & ((1 << 158) - 1)) | (1 << 158)
+
+    @staticmethod
+    def _fresh(used: set, draw):
+        for attempt in range(100):
+            value = draw(attempt)
+            if value not in used:
+                return value
+        raise AssertionError("100 random draws in a row were already used")
+
+
+def duplicates(values: Iterable[tuple[int, object]]) -> dict[object, list[int]]:
+    """``{value: [indexes]}`` for every value held by more than one index."""
+    seen: dict[object, list[int]] = {}
+    for index, value in values:
+        seen.setdefault(value, []).append(index)
+    return {value: indexes for value, indexes in seen.items() if len(indexes) > 1}
