@@ -1,0 +1,232 @@
+"""``verify DIR`` on a batch: every device re-decoded and checked, and the series for repeats.
+
+Per device (in a process pool): the image exists and has the manifest's SHA-256; the
+image's serial number, VID/PID, discriminator and DAC serial are the manifest's; the
+device parser accepts it; the DAC key matches the DAC, the DAC is signed by the series'
+PAI (and the PAI by --paa_cert when given), VID/PID agree with the certificates; the
+verifier derives from the passcode (taken from the QR payload); the QR payload, manual
+code and factory_data.txt decode to the image's values; the .json and .hex hold the
+image; the QR image shows the manifest's payload. Across the series: no serial number,
+rd_uid, passcode+discriminator pair, DAC serial or DAC key twice (discriminators only
+when the batch was not allowed to share them).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Iterator, NamedTuple, Optional
+
+from .batch import MANIFEST, PAI_CERT, STATE
+from .errors import InputError, Interrupted, VerificationError
+
+
+def is_batch_dir(path: str) -> bool:
+    return Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
+
+
+class DeviceReport(NamedTuple):
+    index: str
+    problems: list  # one sentence each; never a secret
+    facts: dict  # what must be unique across the series
+
+
+_CONTEXT: dict = {}
+
+
+def _init(directory: str, pai_der: bytes, paa_der: Optional[bytes], qr: str) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _CONTEXT.update(directory=Path(directory), pai=pai_der, paa=paa_der, qr=qr)
+
+
+def check_device(row: dict) -> DeviceReport:
+    """Every check of one manifest row; problems are collected, not raised."""
+    from .core import nrf_cbor, onboarding
+    from .errors import FactoryDataError
+    from .verification import Expectations, verify
+
+    directory, problems = _CONTEXT["directory"], []
+    index = row.get("index", "?")
+    try:
+        image = (directory / row["image"]).read_bytes()
+    except OSError as exc:
+        return DeviceReport(index, [f"image {row['image']}: {exc.strerror}"], {})
+    if hashlib.sha256(image).hexdigest() != row["image_sha256"]:
+        problems.append(f"{row['image']}: SHA-256 differs from the manifest (changed after "
+                        "it was made)")
+    try:
+        data = nrf_cbor.decode_image(image, row["image"])
+        payload = onboarding.parse_qr_code(row["qr_payload"])
+    except FactoryDataError as exc:
+        return DeviceReport(index, problems + [str(exc)], {})
+    problems += _manifest_mismatches(row, data)
+    codes = [("manifest qr_payload", row["qr_payload"]),
+             ("manifest manual_code", row["manual_code"])]
+    device_dir = (directory / row["image"]).parent
+    codes += _codes_file(device_dir / "factory_data.txt", problems)
+    checks = verify(data, Expectations(pai_cert=_CONTEXT["pai"], paa_cert=_CONTEXT["paa"],
+                                       passcode=payload.passcode, codes=codes))
+    problems += [c.message for c in checks if not c.ok]
+    if "passcode" in row and row["passcode"] != str(payload.passcode):
+        problems.append("manifest passcode differs from the passcode in its QR payload")
+    problems += _sibling_files(device_dir, image, data, row["qr_payload"])
+    return DeviceReport(index, problems, _facts(data, payload))
+
+
+def _manifest_mismatches(row: dict, data: dict) -> list:
+    from .core import certview
+
+    found = {
+        "sn": bytes(data.get("sn", b"")).decode("utf-8", "replace"),
+        "vendor_id": f"0x{data.get('vendor_id', -1):04X}",
+        "product_id": f"0x{data.get('product_id', -1):04X}",
+        "discriminator": str(data.get("discriminator")),
+    }
+    try:
+        found["dac_serial"] = f"{certview.parse_certificate(bytes(data['dac_cert']), source='dac_cert').serial_number:x}"
+    except Exception:  # reported by the credential checks
+        found["dac_serial"] = "?"
+    return [f"manifest {key} {row[key]!r} differs from the image's {value!r}"
+            for key, value in found.items() if row.get(key) != value]
+
+
+def _codes_file(path: Path, problems: list) -> list:
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path.name}: cannot read it ({exc})")
+        return []
+    codes = []
+    for line in text.splitlines():
+        label, _, value = line.partition(":")
+        if label.strip() in ("Manualcode", "QRCode"):
+            codes.append((f"{path.name} {label.strip()}", value.strip()))
+    if len(codes) != 2:
+        problems.append(f"{path.name}: expected a Manualcode and a QRCode line")
+    return codes
+
+
+def _sibling_files(device_dir: Path, image: bytes, data: dict, qr_payload: str) -> list:
+    from .core import device, hexfile, nrf_cbor
+
+    problems = []
+    try:
+        stored = json.loads((device_dir / "factory_data.json").read_bytes())
+        if nrf_cbor.json_to_device_map(stored, "factory_data.json") != data:
+            problems.append("factory_data.json does not hold the image's values")
+    except (OSError, ValueError) as exc:
+        problems.append(f"factory_data.json: unreadable ({exc})")
+    try:
+        segments = hexfile.from_hex_text((device_dir / "factory_data.hex").read_text("ascii"))
+        if [s[1] for s in segments] != [image]:
+            problems.append("factory_data.hex does not hold the image")
+    except (OSError, ValueError) as exc:
+        problems.append(f"factory_data.hex: unreadable ({exc})")
+    qr = _CONTEXT["qr"]
+    if qr in ("png", "svg"):
+        path = device_dir / f"qr.{qr}"
+        try:
+            if path.read_bytes() != device.render_qr(qr_payload, qr):
+                problems.append(f"{path.name} does not show the manifest's QR payload")
+        except OSError as exc:
+            problems.append(f"{path.name}: {exc.strerror}")
+    return problems
+
+
+def _facts(data: dict, payload) -> dict:
+    from .core import certview
+
+    facts = {"sn": bytes(data.get("sn", b"")), "rd_uid": data.get("rd_uid"),
+             "passcode+discriminator": (payload.passcode, payload.discriminator),
+             "discriminator": payload.discriminator}
+    try:
+        dac = certview.parse_certificate(bytes(data["dac_cert"]), source="dac_cert")
+        facts["DAC serial"] = dac.serial_number
+        facts["DAC key"] = hashlib.sha256(bytes(data["dac_key"])).digest()[:16]
+    except Exception:  # reported by the credential checks
+        pass
+    return facts
+
+
+# --------------------------------------------------------------------------- the series
+
+def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[str],
+                 jobs: Optional[int], ui) -> int:
+    from .credentials import read_file
+
+    root = Path(directory)
+    state = _state(root)
+    pai_path = pai_cert or str(root / PAI_CERT)
+    pai_der = read_file(pai_path, "--pai_cert")
+    paa_der = read_file(paa_cert, "--paa_cert") if paa_cert else None
+    allow_shared = bool(state["params"].get("allow_shared_discriminators"))
+    seen: dict = {}
+    repeats: list = []
+    failed = checked = 0
+    for report in _reports(root, pai_der, paa_der, state["params"].get("qr", "none"), jobs):
+        checked += 1
+        if report.problems:
+            failed += 1
+            for problem in report.problems:
+                ui.info(f"FAIL  device {report.index}: {problem}")
+        for what, value in report.facts.items():
+            if value is None or (what == "discriminator" and allow_shared):
+                continue
+            first = seen.setdefault((what, value), report.index)
+            if first != report.index:
+                repeats.append(f"devices {first} and {report.index} share a {what}")
+    for line in repeats:
+        ui.info(f"FAIL  {line}")
+    if failed or repeats:
+        raise VerificationError(f"{directory}: {failed} of {checked} devices failed, "
+                                f"{len(repeats)} repeated identities")
+    ui.info(f"{directory}: all {checked} devices passed; no repeated identity")
+    return 0
+
+
+def _state(root: Path) -> dict:
+    try:
+        state = json.loads((root / STATE).read_text(encoding="utf-8"))
+        state["params"]["qr"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{root}: not a batch directory ({STATE} unreadable: {exc})") from None
+    return state
+
+
+def _rows(root: Path) -> Iterator[dict]:
+    with open(root / MANIFEST, encoding="utf-8", newline="") as stream:
+        for row in csv.DictReader(stream):
+            yield row
+
+
+def _reports(root: Path, pai_der: bytes, paa_der: Optional[bytes], qr: str,
+             jobs: Optional[int]) -> Iterator[DeviceReport]:
+    import multiprocessing
+    import os
+
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1:
+        _CONTEXT.update(directory=root, pai=pai_der, paa=paa_der, qr=qr)
+        for row in _rows(root):
+            yield check_device(row)
+        return
+    window = threading.BoundedSemaphore(jobs * 64)
+
+    def bounded() -> Iterator[dict]:
+        for row in _rows(root):
+            window.acquire()
+            yield row
+
+    context = multiprocessing.get_context("fork")
+    try:
+        with context.Pool(jobs, _init, (str(root), pai_der, paa_der, qr)) as pool:
+            for report in pool.imap(check_device, bounded(), chunksize=4):
+                window.release()
+                yield report
+    except KeyboardInterrupt:
+        raise Interrupted("verification interrupted") from None
