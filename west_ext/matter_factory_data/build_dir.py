@@ -22,6 +22,10 @@ PathLike = Union[str, Path]
 FACTORY_DATA_HEX = (Path("zephyr", "factory_data.hex"),
                     Path("matter_factory_data", "zephyr", "factory_data.hex"))
 
+#: Written by the CMake module at configure time, relative to the app build:
+#: ``{"argv": [<the build-step arguments>]}`` (read by ``generate -d`` and ``merge``).
+STEP_FILE = Path("zephyr", "factory_data_step.json")
+
 #: Families as nrfjprog spells them (``-f``), plus NRF54L which only nrfutil programs.
 FAMILIES = ("NRF52", "NRF53", "NRF54L", "NRF91")
 
@@ -45,7 +49,8 @@ def is_zephyr_build(path: PathLike) -> bool:
     return re.search(r"^(ZEPHYR_BASE|ZEPHYR_TOOLCHAIN_VARIANT)[:=]", text, re.M) is not None
 
 
-def find_build_dir(given: Optional[PathLike], cwd: Optional[PathLike] = None) -> Path:
+def find_build_dir(given: Optional[PathLike], cwd: Optional[PathLike] = None,
+                   hint: str = "give -d BUILD_DIR or --hex FILE") -> Path:
     """The build directory ``west build`` would use: ``given``, ``build/``, or cwd."""
     if given is not None:
         path = Path(given)
@@ -58,7 +63,7 @@ def find_build_dir(given: Optional[PathLike], cwd: Optional[PathLike] = None) ->
         if is_zephyr_build(candidate):
             return candidate
     raise InputError(f"no Zephyr build directory found (tried {default} and {here}: no "
-                     "CMakeCache.txt naming ZEPHYR_BASE); give -d BUILD_DIR or --hex FILE")
+                     f"CMakeCache.txt naming ZEPHYR_BASE); {hint}")
 
 
 def app_build_dir(build_dir: PathLike) -> Path:
@@ -86,7 +91,7 @@ def app_build_dir(build_dir: PathLike) -> Path:
                      f"is missing (tried {', '.join(map(str, tried))})")
 
 
-def factory_data_hex(app_dir: PathLike) -> Path:
+def factory_data_hex(app_dir: PathLike, hint: str = "give --hex FILE") -> Path:
     """``<app build>/zephyr/factory_data.hex`` (or the non-PM location)."""
     tried = [Path(app_dir) / rel for rel in FACTORY_DATA_HEX]
     for candidate in tried:
@@ -95,7 +100,49 @@ def factory_data_hex(app_dir: PathLike) -> Path:
     raise InputError(f"no factory data hex in the build (tried {', '.join(map(str, tried))}); "
                      "build with factory data generation enabled "
                      "(SB_CONFIG_MATTER_FACTORY_DATA_GENERATE / "
-                     "CONFIG_CHIP_FACTORY_DATA_BUILD) or give --hex FILE")
+                     f"CONFIG_CHIP_FACTORY_DATA_BUILD) or {hint}")
+
+
+def build_dotconfig(app_dir: PathLike) -> Path:
+    """``<app build>/zephyr/.config``; refused when the build was never configured."""
+    path = Path(app_dir) / "zephyr" / ".config"
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; the build was never configured (run "
+                         "west build first)")
+    return path
+
+
+def step_arguments(app_dir: PathLike) -> list[str]:
+    """The build-step arguments CMake recorded in ``<app build>/zephyr/factory_data_step.json``."""
+    import json
+
+    path = Path(app_dir) / STEP_FILE
+    if not path.is_file():
+        raise InputError(f"{path}: not found: the build was not configured with "
+                         "CONFIG_CHIP_FACTORY_DATA_BUILD=y (or by an older matter-factory-data "
+                         "module); set it in prj.conf, or run `menuconfig -d` or "
+                         "`west build -- -DCONFIG_CHIP_FACTORY_DATA_BUILD=y`, then build again")
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not a factory data step file ({exc}); reconfigure the "
+                         "build (west build --cmake-only)") from None
+    argv = recorded.get("argv") if isinstance(recorded, dict) else None
+    if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)):
+        raise InputError(f"{path}: not a factory data step file (no 'argv' list of strings); "
+                         "reconfigure the build (west build --cmake-only)")
+    return argv
+
+
+def cache_kconfig_names(build_dir: PathLike, image: str = "") -> set[str]:
+    """Names of the sticky ``CONFIG_*`` entries (from ``-DCONFIG_X=...``) in a CMakeCache.txt;
+    with ``image``, also a sysbuild cache's ``<image>_CONFIG_X``, reported as ``CONFIG_X``."""
+    try:
+        text = (Path(build_dir) / "CMakeCache.txt").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    prefix = f"(?:{re.escape(image)}_)?" if image else ""
+    return set(re.findall(rf"^{prefix}(CONFIG_[A-Za-z0-9_]+)(?::[A-Z]+)?=", text, re.M))
 
 
 _SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")

@@ -47,6 +47,8 @@ def apply_development_defaults(args: argparse.Namespace) -> None:
 def generate_command(args: argparse.Namespace, ui) -> int:
     from .pipeline import GenerateRequest, generate
 
+    if args.build_dir is not None:
+        return generate_in_build(args, ui)
     if args.defaults:
         apply_development_defaults(args)
     if not args.output:
@@ -68,6 +70,65 @@ def generate_command(args: argparse.Namespace, ui) -> int:
             if args.verbose else ""
         ui.info(f"{'wrote:':22} {out.path}{detail}")
     return 0
+
+
+# --- generate -d: the build's own step, re-run by hand ---------------------------------
+
+#: Options ``generate -d`` accepts besides -d itself (the build's values come from its .config).
+BUILD_DIR_GENERATE_OPTIONS = ("build_dir", "verbose")
+
+
+def generate_in_build(args: argparse.Namespace, ui) -> int:
+    """``generate -d``: run build-step with the arguments CMake recorded, so the outputs are
+    the very files the build writes (factory_data.*, merged.hex)."""
+    from . import build_dir
+    from .build_step import build_step
+
+    _refuse_generate_options(args)
+    build = build_dir.find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR")
+    app = build_dir.app_build_dir(build)
+    step_args = recorded_build_step(app)
+    if args.verbose:
+        import shlex
+
+        ui.info("build-step " + shlex.join(build_dir.step_arguments(app)))
+    return build_step(step_args, ui)
+
+
+def _refuse_generate_options(args: argparse.Namespace) -> None:
+    from .cli import Parser, add_generate_arguments
+
+    parser = Parser(prog="generate")
+    add_generate_arguments(parser)
+    for action in parser._actions:
+        if action.dest in BUILD_DIR_GENERATE_OPTIONS or not action.option_strings \
+                or action.default == argparse.SUPPRESS:  # --help
+            continue
+        if getattr(args, action.dest, action.default) != action.default:
+            option = max(action.option_strings, key=len)
+            raise InputError(f"generate: {option} cannot be combined with -d/--build-dir: the "
+                             "build's values come from its zephyr/.config (change them in "
+                             "prj.conf or with `menuconfig -d`); accepted with -d: -v")
+
+
+def recorded_build_step(app_dir) -> argparse.Namespace:
+    """The build-step arguments of an app build (``zephyr/factory_data_step.json``), parsed by
+    the build-step sub-parser of cli.py; always a writing run (never --check-only)."""
+    from . import build_dir
+    from .cli import Parser, add_build_step_arguments
+
+    source = Path(app_dir) / build_dir.STEP_FILE
+
+    class RecordedParser(Parser):
+        def error(self, message: str):  # type: ignore[override]
+            raise InputError(f"{source}: the recorded build-step arguments are not accepted "
+                             f"({message}); reconfigure the build (west build --cmake-only)")
+
+    parser = RecordedParser(prog="build-step", add_help=False)
+    add_build_step_arguments(parser)
+    args = parser.parse_args(build_dir.step_arguments(app_dir))
+    args.check_only = False
+    return args
 
 
 def partition_command(args: argparse.Namespace, ui) -> int:
@@ -97,6 +158,12 @@ def show_command(args: argparse.Namespace, ui) -> int:
     from . import images
     from .core import nrf_cbor
 
+    if args.build_dir is not None:
+        from . import build_dir
+
+        build = build_dir.find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR or FILE")
+        args.file = str(build_dir.factory_data_hex(build_dir.app_build_dir(build),
+                                                   hint="give FILE"))
     loaded = images.load(args.file, args.offset)
     data = nrf_cbor.device_map_to_json(loaded.device_map)
     ui.info(json.dumps(data, indent=2) if args.pretty else nrf_cbor.json_text(data))
