@@ -169,6 +169,8 @@ def common_values(args) -> tuple[dict, tuple[int, int]]:
 
     given = {name: getattr(args, name, None) for name in COMMON_OPTIONS}
     fields = _fields_file(args.fields) if getattr(args, "fields", None) else {}
+    if getattr(args, "build_dir", None) is not None:
+        fields = {**build_dir_values(args.build_dir), **fields}
     for name, value in fields.items():
         if given.get(name) is None:
             given[name] = value
@@ -200,6 +202,30 @@ def common_values(args) -> tuple[dict, tuple[int, int]]:
     if size <= 0:
         raise InputError(f"--size: {size} must be a positive number of bytes")
     return common, (offset, size)
+
+
+def build_dir_values(given: str) -> dict:
+    """The common values of a west build: its Kconfig symbols and its factory_data partition,
+    from the build-step arguments its CMake recorded."""
+    from . import build_dir
+    from .build_step import OPTION_TO_SYMBOL, Kconfig, resolve_partition
+    from .cli import Parser, add_build_step_arguments
+
+    app = build_dir.app_build_dir(build_dir.find_build_dir(given or None,
+                                                           hint="give -d BUILD_DIR"))
+    parser = Parser(prog="build-step")
+    add_build_step_arguments(parser)
+    step = parser.parse_args(build_dir.step_arguments(app))
+    config = Kconfig(build_dir.read_kconfig(step.dotconfig, "--dotconfig"))
+    values: dict = {}
+    for option in ("vendor_id", "product_id", "hw_ver", "spake2_it"):
+        values[option] = config.integer(OPTION_TO_SYMBOL[option])
+    for option in ("vendor_name", "product_name", "date", "hw_ver_str", "enable_key",
+                   "product_finish", "product_color"):
+        values[option] = config.string(OPTION_TO_SYMBOL[option]) or None
+    source, _ = resolve_partition(step)
+    values["offset"], values["size"] = source.address, source.size
+    return values
 
 
 _INT_FIELDS = ("vendor_id", "product_id", "hw_ver", "spake2_it", "offset", "size")
@@ -341,13 +367,11 @@ def _attestation(args, out_dir: Path, common: dict, not_before):
 
     if bool(args.pai_cert) != bool(args.pai_key):
         raise InputError("--pai_cert and --pai_key go together: give both")
-    if bool(args.paa_cert) != bool(args.paa_key):
-        raise InputError("--paa_cert and --paa_key go together (to make the PAI), or give "
-                         "--pai_cert and --pai_key")
     if args.pai_cert:
         if args.paa_key:
-            raise InputError("give --pai_cert/--pai_key (sign DACs with that PAI) or "
-                             "--paa_cert/--paa_key (make a PAI), not both")
+            raise InputError("give --pai_cert/--pai_key (sign DACs with that PAI, checked "
+                             "against --paa_cert when given) or --paa_cert/--paa_key (make a "
+                             "PAI), not both")
         cert, key = load_signer(args.pai_cert, args.pai_key, "--pai_cert", "--pai_key")
         _check_pai(cert, common, f"--pai_cert {args.pai_cert}", args.paa_cert)
         return cert, key, False, [(PAI_CERT, certs.cert_der(cert), False)]
@@ -356,6 +380,9 @@ def _attestation(args, out_dir: Path, common: dict, not_before):
         cert, key = load_signer(str(kept_cert), str(kept_key), "the series' PAI",
                                 "the series' PAI key")
         return cert, key, True, []
+    if bool(args.paa_cert) != bool(args.paa_key):
+        raise InputError("--paa_cert and --paa_key go together (to make the PAI), or give "
+                         "--pai_cert and --pai_key")
     if args.paa_cert:
         paa, paa_key = load_signer(args.paa_cert, args.paa_key, "--paa_cert", "--paa_key")
         extra = []
@@ -419,7 +446,7 @@ def _check_pai(cert, common: dict, source: str, paa_path: Optional[str]) -> None
 
         paa = certs.load_certificate(read_file(paa_path, "--paa_cert"),
                                      source=f"--paa_cert {paa_path}")
-        certs.check_issued_by(cert, paa, subject_source=source,
+        certs.check_issued_by(cert, paa, child_source=source,
                               issuer_source=f"--paa_cert {paa_path}")
 
 
@@ -521,10 +548,8 @@ def open_series(plan: Plan) -> None:
         _check_same_series(state_path, plan.params)
         _missing_series_files(plan)
         return
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputError(f"-o {out}: exists and is not a batch directory (no {STATE}); give a "
-                          "new or empty directory")
-    outputs = OutputSet()
+    _clear_unfinished_start(out)
+    outputs = OutputSet(overwrite=True)  # only leftovers of an unfinished start can be there
     state = {"tool": "matter-factory-data batch", "format": STATE_FORMAT, "params": plan.params}
     for name, data, secret in plan.extra_files:
         outputs.add(out / name, data, secret=secret)
@@ -536,6 +561,39 @@ def open_series(plan: Plan) -> None:
     (out / DEVICES).mkdir(mode=0o700, exist_ok=True)
 
 
+#: The files a series starts with; batch.json is written last.
+SERIES_FILES = frozenset({"PAA_cert.der", "PAA_key.der", PAI_CERT, PAI_KEY, "CD.der",
+                          "CD_signing_cert.der", "CD_signing_key.der", MANIFEST, STATE})
+
+
+def _clear_unfinished_start(out: Path) -> None:
+    """Refuse a directory holding anything but what a killed start of a series leaves
+    (series files, their staging files); remove the staging files."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputError(f"-o {out}: exists and is not a directory; give a new or empty one")
+    entries = list(out.iterdir())
+    foreign = [e.name for e in entries if not _is_start_leftover(e)]
+    if foreign:
+        raise OutputError(f"-o {out}: exists and is not a batch directory (no {STATE}; holds "
+                          f"{foreign[0]!r}); give a new or empty directory")
+    for entry in entries:
+        if entry.name.endswith(".tmp"):
+            entry.unlink()
+
+
+def _is_start_leftover(entry: Path) -> bool:
+    name = entry.name
+    if name == LOCK:
+        return True
+    if name == DEVICES:
+        return entry.is_dir() and not any(entry.iterdir())
+    if name.startswith(".") and name.endswith(".tmp"):  # outputs.py staging: .NAME.RANDOM.tmp
+        name = name[1:].rsplit(".", 2)[0]
+    return name in SERIES_FILES and entry.is_file()
+
+
 def _check_same_series(state_path: Path, params: dict) -> None:
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))
@@ -543,11 +601,26 @@ def _check_same_series(state_path: Path, params: dict) -> None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise OutputError(f"{state_path}: unreadable batch state ({exc}); give another -o "
                           "directory") from None
-    for key in sorted(set(params) | set(recorded)):
-        if params.get(key) != recorded.get(key):
-            raise OutputError(f"-o {state_path.parent}: holds a different batch (its {key} "
-                              f"differs: {_short(recorded.get(key))} there, {_short(params.get(key))} "
-                              "now); use another directory or the same options")
+    difference = _first_difference(recorded, params)
+    if difference is not None:
+        key, there, now = difference
+        raise OutputError(f"-o {state_path.parent}: holds a different batch (its {key} "
+                          f"differs: {_short(there)} there, {_short(now)} now); use another "
+                          "directory or the same options")
+
+
+def _first_difference(recorded: Any, current: Any, path: str = "") -> Optional[tuple]:
+    """(key, recorded value, current value) of the first difference, nested keys joined by '.'."""
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        for key in sorted(set(recorded) | set(current)):
+            found = _first_difference(recorded.get(key), current.get(key),
+                                      f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+        return None
+    if recorded != current:
+        return path.split(".")[-1] if path.startswith("common.") else path, recorded, current
+    return None
 
 
 def _short(value: Any) -> str:
@@ -728,8 +801,41 @@ def write_device_dir(devices_dir: Path, index: int, files: dict) -> None:
 
 # --------------------------------------------------------------------------- running
 
+LOCK = ".lock"
+
+
+def lock_series(out: Path):
+    """Hold an exclusive lock on DIR/.lock for the run: a second run on the same series
+    would hand out the same device indexes. Released when the process ends, even on kill -9."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stream = open(out / LOCK, "a+")
+    except OSError as exc:
+        raise OutputError(f"-o {out}: cannot create it ({exc.strerror or exc})") from None
+    try:
+        fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        stream.close()
+        raise OutputError(f"-o {out}: another batch run is working on this directory; wait "
+                          "for it to finish (or stop it) and run again") from None
+    return stream
+
+
 def run_batch(args, ui) -> int:
     plan = make_plan(args)
+    lock = lock_series(plan.out_dir)
+    try:
+        return _run_locked(plan, ui)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _run_locked(plan: Plan, ui) -> int:
     open_series(plan)
     columns = columns_for(plan.params)
     manifest = Manifest(plan.out_dir / MANIFEST, columns)
@@ -738,24 +844,26 @@ def run_batch(args, ui) -> int:
                                     allow_shared=plan.allow_shared, randomness=randomness)
     allocator = series.IdentityAllocator(randomness=randomness, template=plan.sn_template,
                                          discriminators=pool)
-    done = _resume(plan, manifest, allocator, columns, ui)
+    done, recovered = _resume(plan, manifest, allocator, columns, ui)
     missing = [i for i in range(1, plan.count + 1) if i not in done]
     if not missing:
+        _write_rows(manifest, columns, [recovered[i] for i in sorted(recovered)])
         ui.info(f"{plan.out_dir}: all {plan.count} devices are made "
                 f"({len(done)} in {MANIFEST}); nothing to do")
         return 0
     if done:
         ui.info(f"resuming: {len(done)} devices already made, {len(missing)} to go")
-    _make_missing(plan, manifest, allocator, missing, columns, len(done), ui)
+    _make_missing(plan, manifest, allocator, missing, columns, len(done), recovered, ui)
     ui.info(f"made {len(missing)} devices in {plan.out_dir} ({MANIFEST}: "
             f"{len(done) + len(missing)} rows)")
     return 0
 
 
-def _resume(plan: Plan, manifest: Manifest, allocator, columns: list, ui) -> set:
-    """Take note of every finished device; write the rows a kill left unwritten."""
+def _resume(plan: Plan, manifest: Manifest, allocator, columns: list, ui) -> tuple[set, dict]:
+    """Take note of every finished device; return them and the rows a kill left unwritten."""
     devices_dir = plan.out_dir / DEVICES
     done: set = set()
+    recovered: dict = {}
     for row in manifest.read():
         index = int(row["index"]) if row["index"].isdigit() else -1
         image = _read_image(plan.out_dir, row)
@@ -772,12 +880,19 @@ def _resume(plan: Plan, manifest: Manifest, allocator, columns: list, ui) -> set
             row = recover_row(plan.out_dir, int(entry), columns, allocator.discriminators)
             image = (devices_dir / entry / IMAGE_NAME).read_bytes()
             allocator.record(*_recorded_identity(row, image, f"{devices_dir / entry}"))
-            with manifest.open_for_append() as stream:
-                csv.DictWriter(stream, columns, extrasaction="ignore").writerow(row)
-            ui.info(f"recovered device {entry}: it was complete but its manifest row was not "
-                    "written")
+            recovered[int(entry)] = row
             done.add(int(entry))
-    return done
+    if recovered:
+        ui.info(f"recovered {len(recovered)} complete device(s) whose manifest row was not "
+                "written")
+    return done, recovered
+
+
+def _write_rows(manifest: Manifest, columns: list, rows: list) -> None:
+    with manifest.open_for_append() as stream:
+        writer = csv.DictWriter(stream, columns, extrasaction="ignore")
+        for row in rows:
+            writer.writerow(row)
 
 
 def _read_image(out_dir: Path, row: dict) -> bytes:
@@ -790,12 +905,34 @@ def _read_image(out_dir: Path, row: dict) -> bytes:
             from None
 
 
+class Window:
+    """Lets a producer run at most ``size`` items ahead of its consumer (so memory stays flat);
+    after stop() the producer ends instead of waiting, so a pool can be shut down."""
+
+    def __init__(self, size: int) -> None:
+        self._free = threading.Semaphore(size)
+        self._stopped = threading.Event()
+
+    def enter(self) -> bool:
+        while not self._stopped.is_set():
+            if self._free.acquire(timeout=0.1):
+                return True
+        return False
+
+    def leave(self) -> None:
+        self._free.release()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
 def _jobs(plan: Plan, allocator, missing: list, columns: list,
-          window: threading.BoundedSemaphore) -> Iterator[tuple]:
-    """Identities made just in time, at most a window ahead of the writer (memory stays flat)."""
+          window: Window) -> Iterator[tuple]:
+    """Identities made just in time, at most a window ahead of the writer."""
     given = _read_csv(plan.csv_path) if plan.csv_path else None
     for index in missing:
-        window.acquire()
+        if not window.enter():
+            return
         identity = allocator.allocate(index, given[index - 1] if given else series.Given())
         shared = (allocator.discriminators.shared_with(identity.discriminator, index)
                   if SHARED_COLUMN in columns else [])
@@ -803,12 +940,13 @@ def _jobs(plan: Plan, allocator, missing: list, columns: list,
 
 
 def _make_missing(plan: Plan, manifest: Manifest, allocator, missing: list, columns: list,
-                  done: int, ui) -> None:
+                  done: int, recovered: dict, ui) -> None:
+    """Make the missing devices; the recovered rows are written in index order among them."""
     import multiprocessing
 
     from .core import certs
 
-    window = threading.BoundedSemaphore(max(64, plan.jobs * CHUNK * 8))
+    window = Window(max(64, plan.jobs * CHUNK * 8))
     initargs = (plan.template, certs.cert_der(plan.pai_cert), certs.key_der(plan.pai_key),
                 dac_common_name(plan.template.common), plan.not_before, plan.seed is not None,
                 str(plan.out_dir / DEVICES))
@@ -818,9 +956,11 @@ def _make_missing(plan: Plan, manifest: Manifest, allocator, missing: list, colu
         writer = csv.DictWriter(stream, columns, extrasaction="ignore")
 
         def record(row: dict) -> None:
+            for index in sorted(i for i in recovered if i < row["index"]):
+                writer.writerow(recovered.pop(index))  # keep the rows in index order
             writer.writerow(row)
             stream.flush()
-            window.release()
+            window.leave()
             progress.advance()
 
         try:
@@ -833,8 +973,14 @@ def _make_missing(plan: Plan, manifest: Manifest, allocator, missing: list, colu
                                                       else "spawn")
                 workers = min(plan.jobs, len(missing))
                 with context.Pool(workers, _init_worker, (*initargs, True)) as pool:
-                    for row in pool.imap(_make_device, jobs, chunksize=CHUNK):
-                        record(row)
+                    try:
+                        for row in pool.imap(_make_device, jobs, chunksize=CHUNK):
+                            record(row)
+                    finally:
+                        window.stop()  # before the pool is terminated: see Window
+            for index in sorted(recovered):
+                writer.writerow(recovered.pop(index))
+                stream.flush()
         except OSError as exc:
             progress.finish()
             raise OutputError(f"cannot write a device: {exc.strerror or exc} "

@@ -16,11 +16,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import threading
 from pathlib import Path
 from typing import Iterator, NamedTuple, Optional
 
-from .batch import MANIFEST, PAI_CERT, STATE
+from .batch import DEVICES, MANIFEST, PAI_CERT, STATE, Window, device_dir_name
 from .errors import InputError, Interrupted, VerificationError
 
 
@@ -168,8 +167,12 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
     seen: dict = {}
     repeats: list = []
     failed = checked = 0
+    listed: set = set()
     for report in _reports(root, pai_der, paa_der, state["params"].get("qr", "none"), jobs):
         checked += 1
+        if report.index in listed:
+            repeats.append(f"device {report.index} is listed twice in {MANIFEST}")
+        listed.add(report.index)
         if report.problems:
             failed += 1
             for problem in report.problems:
@@ -180,6 +183,7 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
             first = seen.setdefault((what, value), report.index)
             if first != report.index:
                 repeats.append(f"devices {first} and {report.index} share a {what}")
+    repeats += _unlisted_devices(root, listed)
     for line in repeats:
         ui.info(f"FAIL  {line}")
     if failed or repeats:
@@ -187,6 +191,18 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
                                 f"{len(repeats)} repeated identities")
     ui.info(f"{directory}: all {checked} devices passed; no repeated identity")
     return 0
+
+
+def _unlisted_devices(root: Path, listed: set) -> list:
+    """Device directories without a manifest row: identities issued but not recorded."""
+    import os
+
+    devices = root / DEVICES
+    names = sorted(os.listdir(devices)) if devices.is_dir() else []
+    listed_names = {device_dir_name(int(i)) for i in listed if str(i).isdigit()}
+    return [f"device {int(name) if name.isdigit() else name} ({DEVICES}/{name}) has no row in "
+            f"{MANIFEST} (rerun the batch command to record it, or remove it if it was copied "
+            "there)" for name in names if not name.startswith(".") and name not in listed_names]
 
 
 def _state(root: Path) -> dict:
@@ -215,18 +231,22 @@ def _reports(root: Path, pai_der: bytes, paa_der: Optional[bytes], qr: str,
         for row in _rows(root):
             yield check_device(row)
         return
-    window = threading.BoundedSemaphore(jobs * 64)
+    window = Window(jobs * 64)
 
     def bounded() -> Iterator[dict]:
         for row in _rows(root):
-            window.acquire()
+            if not window.enter():
+                return
             yield row
 
     context = multiprocessing.get_context("fork")
     try:
         with context.Pool(jobs, _init, (str(root), pai_der, paa_der, qr)) as pool:
-            for report in pool.imap(check_device, bounded(), chunksize=4):
-                window.release()
-                yield report
+            try:
+                for report in pool.imap(check_device, bounded(), chunksize=4):
+                    window.leave()
+                    yield report
+            finally:
+                window.stop()
     except KeyboardInterrupt:
         raise Interrupted("verification interrupted") from None

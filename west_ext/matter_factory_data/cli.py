@@ -41,6 +41,16 @@ class UI:
     def error(self, message: str) -> None:
         print(f"error: {message}", file=self.err)
 
+    def is_terminal(self) -> bool:
+        """Whether a live progress line can be drawn (stderr is a terminal)."""
+        isatty = getattr(self.err, "isatty", None)
+        return bool(isatty and isatty())
+
+    def progress(self, text: str) -> None:
+        """Part of a live progress line: no newline added."""
+        self.err.write(text)
+        self.err.flush()
+
 
 # --- value parsers (same spelling and parsing as the reference scripts) --------
 
@@ -69,6 +79,19 @@ def base64_bytes(text: str) -> bytes:
             f"{text!r} is not valid base64 (accepted: A-Z a-z 0-9 + / with = padding)") from None
 
 
+# --- build directories ---------------------------------------------------------
+
+#: ``-d`` given without a value: find the build directory as ``west build`` does.
+FIND_BUILD_DIR = ""
+
+
+def add_build_dir_argument(parser, help_text: str) -> None:
+    """``-d/--build-dir [DIR]``: a bare ``-d`` means build/, else the current directory."""
+    parser.add_argument("-d", "--build-dir", metavar="DIR", nargs="?", const=FIND_BUILD_DIR,
+                        help=help_text + " (a bare -d: build/, or the current directory when "
+                             "it is a build directory, as west build finds it)")
+
+
 # --- generate ----------------------------------------------------------------
 
 FINISH_CHOICES = ("other", "matte", "satin", "polished", "rugged", "fabric")
@@ -79,6 +102,8 @@ COLOR_CHOICES = ("black", "navy", "green", "teal", "maroon", "purple", "olive", 
 
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     """The reference generator's options, same spelling, plus a few of ours (see README)."""
+    add_build_dir_argument(parser, "re-run the factory data step of this west build with the "
+                                   "arguments its CMake recorded (no other option but -v)")
     parser.add_argument("-s", "--schema", metavar="FILE",
                         help="also validate the JSON against this JSON schema (draft 2020-12)")
     parser.add_argument("-o", "--output", metavar="PREFIX",
@@ -89,6 +114,14 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include_passcode", action="store_true",
                         help="store the passcode in the factory data (development only)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_field_arguments(parser)
+    parser.add_argument("--print_codes", action="store_true",
+                        help="also print the QR payload and manual code (they reveal the "
+                             "passcode)")
+
+
+def add_field_arguments(parser: argparse.ArgumentParser) -> None:
+    """The factory data field options, shared by generate and batch (same spelling)."""
     mandatory = parser.add_argument_group("Mandatory keys")
     mandatory.add_argument("--sn", help="serial number, 1..32 bytes")
     mandatory.add_argument("--vendor_id", type=any_int, help="vendor ID, 0..0xFFF4")
@@ -154,8 +187,6 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     ours.add_argument("--defaults", action="store_true",
                       help="fill every option not given from the development defaults "
                            "(the Kconfig defaults; makes a development certificate chain)")
-    ours.add_argument("--print_codes", action="store_true",
-                      help="also print the QR payload and manual code (they reveal the passcode)")
 
 
 def run_generate(args: argparse.Namespace, ui: UI) -> int:
@@ -191,7 +222,11 @@ def run_partition(args: argparse.Namespace, ui: UI) -> int:
 # --- show --------------------------------------------------------------------
 
 def add_show_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="factory data: .hex, .bin or .json")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", metavar="FILE", nargs="?",
+                        help="factory data: .hex, .bin or .json")
+    add_build_dir_argument(source, "show the factory_data.hex of this west build (sysbuild: "
+                                   "the default image's)")
     parser.add_argument("--offset", type=any_int,
                         help="address of the partition in a .hex holding more than one segment")
     parser.add_argument("--size", type=any_int, help="partition size, checked against the data")
@@ -209,8 +244,12 @@ def run_show(args: argparse.Namespace, ui: UI) -> int:
 # --- verify ------------------------------------------------------------------
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="factory data: .hex, .bin or .json")
+    parser.add_argument("file", metavar="FILE",
+                        help="factory data: .hex, .bin or .json, or a batch directory (checks "
+                             "every device against manifest.csv and the series' PAI)")
     parser.add_argument("--offset", type=any_int, help="partition address in a multi-segment .hex")
+    parser.add_argument("--jobs", type=any_int, metavar="N",
+                        help="batch directory: worker processes (default: one per CPU)")
     parser.add_argument("--dac_cert", metavar="FILE", help="expected DAC certificate")
     parser.add_argument("--pai_cert", metavar="FILE", help="expected PAI certificate")
     parser.add_argument("--paa_cert", metavar="FILE", help="PAA that must have signed the PAI")
@@ -223,6 +262,11 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace, ui: UI) -> int:
+    from .batch_verify import is_batch_dir, verify_batch
+
+    if is_batch_dir(args.file):
+        return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
+                            jobs=args.jobs, ui=ui)
     from .commands import verify_command
 
     return verify_command(args, ui)
@@ -346,6 +390,107 @@ def run_flash(args: argparse.Namespace, ui: UI) -> int:
     return flash_command(args, ui)
 
 
+# --- merge -------------------------------------------------------------------
+
+def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
+    """Firmware hex + factory data hex -> one hex; in a build directory all three default."""
+    add_build_dir_argument(parser, "take the defaults from this west build: zephyr/zephyr.hex, "
+                                   "factory_data.hex, output zephyr/merged.hex (sysbuild: the "
+                                   "default image's); used whenever one of the files is not "
+                                   "given")
+    parser.add_argument("--firmware", metavar="HEX", help="the firmware hex (zephyr.hex)")
+    parser.add_argument("--factory-data", metavar="HEX", help="the factory data hex")
+    parser.add_argument("-o", "--output", metavar="HEX",
+                        help="the merged hex to write (default in a build: the build's "
+                             "merged.hex, which is replaced)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output (not needed for the build's own "
+                             "merged.hex)")
+
+
+def run_merge(args: argparse.Namespace, ui: UI) -> int:
+    from .merge import merge_command
+
+    return merge_command(args, ui)
+
+
+# --- menuconfig ----------------------------------------------------------------
+
+def add_menuconfig_arguments(parser: argparse.ArgumentParser) -> None:
+    """kconfiglib's menuconfig over the factory data Kconfig, on a build or a .conf fragment."""
+    target = parser.add_mutually_exclusive_group()
+    add_build_dir_argument(target, "edit this west build's zephyr/.config (sysbuild: the "
+                                   "default image's); the default when a build directory is "
+                                   "found")
+    target.add_argument("--conf", metavar="FILE",
+                        help="edit a .conf fragment holding only factory data symbols (default "
+                             "outside a build directory: factory_data.conf); use it with "
+                             "west build -- -DEXTRA_CONF_FILE=FILE")
+    parser.add_argument("--set", metavar="SYMBOL=VALUE", action="append", default=[],
+                        help="set a symbol without the interactive UI (repeatable; CONFIG_ "
+                             "prefix optional; strings with or without quotes)")
+    parser.add_argument("--kconfig", metavar="FILE",
+                        help="the factory data Kconfig (default: the one of this package)")
+
+
+def run_menuconfig(args: argparse.Namespace, ui: UI) -> int:
+    from .menuconfig import menuconfig_command
+
+    return menuconfig_command(args, ui)
+
+
+# --- batch -------------------------------------------------------------------
+
+def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """generate's field options (common to every device) plus the series options."""
+    parser.add_argument("-o", "--output", metavar="DIR", required=True,
+                        help="the batch directory: a new or empty one, or the directory of the "
+                             "same series to resume or extend it")
+    parser.add_argument("--count", type=any_int, metavar="N",
+                        help="number of devices of the series (a rerun with a larger N "
+                             "continues it)")
+    parser.add_argument("--csv", metavar="FILE",
+                        help="per-device values, one row per device; columns among sn, "
+                             "passcode, discriminator, spake2_salt (base64), rd_uid (hex)")
+    parser.add_argument("--fields", metavar="FILE",
+                        help="common values as a JSON object keyed by option name "
+                             "(options given on the command line win)")
+    add_build_dir_argument(parser, "take the common values from this west build: its "
+                                   "CONFIG_CHIP_DEVICE_* symbols and factory_data partition "
+                                   "(--fields and options win)")
+    parser.add_argument("--pai_key", metavar="FILE",
+                        help="the key of --pai_cert: the PAI signs every DAC")
+    parser.add_argument("--sn_template", metavar="TEMPLATE",
+                        help="serial numbers from the device index n, e.g. 'SN-{n:06d}' "
+                             "(default: 16 random hex digits)")
+    parser.add_argument("--discriminators", choices=("random", "sequential"), default="random",
+                        help="random without repetition (default), or sequential from "
+                             "--discriminator (default 0)")
+    parser.add_argument("--allow_shared_discriminators", action="store_true",
+                        help="allow more than 4096 devices: discriminators are then shared and "
+                             "the manifest says with whom")
+    parser.add_argument("--jobs", type=any_int, metavar="N",
+                        help="worker processes (default: one per CPU)")
+    parser.add_argument("--qr", choices=("png", "svg", "none"), default="png",
+                        help="QR code image per device (default: png)")
+    parser.add_argument("--seed", metavar="TEXT",
+                        help="make every random choice reproducible (tests and fixtures only: "
+                             "whoever knows the seed knows every passcode and key)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print more details")
+    parser.add_argument("-s", "--schema", metavar="FILE",
+                        help="also validate a device's JSON against this JSON schema")
+    parser.add_argument("--include_passcode", action="store_true",
+                        help="store the passcode in the factory data and the manifest "
+                             "(development only)")
+    add_field_arguments(parser)
+
+
+def run_batch(args: argparse.Namespace, ui: UI) -> int:
+    from .batch import run_batch as batch_command
+
+    return batch_command(args, ui)
+
+
 # --- the command table, shared with the west command --------------------------
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
@@ -358,12 +503,20 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "verify": ("check an image against its certificates, verifier and onboarding codes",
                add_verify_arguments, run_verify),
     "codes": ("print the QR payload and manual pairing code", add_codes_arguments, run_codes),
+    "batch": ("factory data for N devices, each with its own identity (DAC, passcode, "
+              "discriminator, ...), in parallel, resumable, with a manifest",
+              add_batch_arguments, run_batch),
     "check": ("check the factory_data partition of a pm_static.yml, partitions.yml or build "
               "directory", add_check_arguments, run_check),
     "build-step": ("the factory data step of a Zephyr build (run by the module's CMake)",
                    add_build_step_arguments, run_build_step),
     "flash": ("program only the factory data hex into a connected nRF device "
               "(nrfjprog or nrfutil)", add_flash_arguments, run_flash),
+    "merge": ("merge the firmware hex and the factory data hex into one hex",
+              add_merge_arguments, run_merge),
+    "menuconfig": ("edit the factory data Kconfig symbols of a build's .config or of a .conf "
+                   "fragment (kconfiglib menuconfig, or --set)", add_menuconfig_arguments,
+                   run_menuconfig),
 }
 
 

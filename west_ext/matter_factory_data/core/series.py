@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import string
 from typing import Iterable, NamedTuple, Optional
 
@@ -23,7 +24,21 @@ SALT_LENGTH = 32
 RD_UID_LENGTH = 16
 RANDOM_SN_BYTES = 8  # 16 upper-case hex digits
 SN_MAX_BYTES = 32
-_INT_TYPES = set("dxXob")
+# An integer format spec: [[fill]align][sign][#][0][width][grouping][type].
+_SPEC = re.compile(r"^(?:(?P<fill>.)?(?P<align>[<>=^]))?[+\- ]?#?0?\d*[_,]?(?P<type>[dxXob])?$",
+                   re.S)
+
+
+def _injective_spec(spec: str) -> bool:
+    """Whether two different indexes always format differently: an integer presentation,
+    and padding only on the left with a character that cannot start a number (or '0')."""
+    match = _SPEC.match(spec)
+    if match is None:
+        return False
+    align, fill = match.group("align"), match.group("fill")
+    if align in ("<", "^"):
+        return False  # padding after the digits: 1 -> "10" == 10
+    return fill is None or fill == "0" or not fill.isalnum()
 
 
 class Randomness:
@@ -88,7 +103,7 @@ class SerialTemplate:
             if name != "n" or conversion or "{" in (spec or ""):
                 raise InputError(f"--sn_template {template!r}: only {{n}} may be used "
                                  f"({accepted})")
-            if spec and spec[-1] not in _INT_TYPES and not spec[-1].isdigit():
+            if not _injective_spec(spec or ""):
                 raise InputError(f"--sn_template {template!r}: format {spec!r} can make two "
                                  f"devices share a serial number ({accepted})")
         try:
