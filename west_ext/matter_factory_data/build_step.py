@@ -293,29 +293,16 @@ def check_partition(source: Source, config: Kconfig, image_size: Optional[int] =
 
 def merged_hex(firmware: str, factory_hex: str, address: int, size: int) -> bytes:
     """The firmware hex plus the factory data; refuses firmware data inside the partition."""
-    import io
-
-    from intelhex import IntelHex, IntelHexError
-
     from .credentials import read_file
+    from .merge import merge_images
 
-    image = IntelHex()
     try:
-        image.loadhex(io.StringIO(read_file(firmware, "--firmware-hex").decode("ascii")))
-    except (IntelHexError, ValueError, UnicodeDecodeError) as exc:
+        text = read_file(firmware, "--firmware-hex").decode("ascii")
+    except UnicodeDecodeError as exc:
         raise InputError(f"--firmware-hex {firmware}: not a valid Intel HEX file ({exc})") \
             from None
-    inside = [a for a in image.addresses() if address <= a < address + size]
-    if inside:
-        raise PartitionError(f"--firmware-hex {firmware}: the firmware has data at "
-                             f"0x{inside[0]:x}, inside factory_data (0x{address:x}..0x"
-                             f"{address + size:x}); the firmware overlaps the partition")
-    data = IntelHex()
-    data.loadhex(io.StringIO(factory_hex))
-    image.merge(data, overlap="error")
-    out = io.StringIO()
-    image.write_hex_file(out, write_start_addr=True)
-    return out.getvalue().encode("ascii")
+    return merge_images(text, factory_hex, address, size,
+                        firmware_label=f"--firmware-hex {firmware}")
 
 
 # --- the command -------------------------------------------------------------------------
