@@ -7,9 +7,16 @@
 # with CONFIG_CHIP_FACTORY_DATA_MERGE_WITH_FIRMWARE, merged.hex for `west flash`, or hands
 # the hex to Partition Manager when it is enabled.
 #
-# Partition sources, in this order: partitions.yml (Partition Manager), pm_static.yml
-# (PM_STATIC_YML_FILE, else <app>/pm_static.yml), the devicetree node labelled
-# factory_data_partition. Sources that exist must agree.
+# Partition sources, in this order: partitions.yml (Partition Manager), the static layout
+# Partition Manager would use (see _mfd_find_pm_static), the devicetree node labelled
+# factory_data_partition. Sources that exist must agree. An edit of partitions.yml or of the
+# static layout reruns the step.
+#
+# At configure time the step's arguments are recorded in
+# ${APPLICATION_BINARY_DIR}/zephyr/factory_data_step.json ({"argv": [...]}, absolute paths,
+# everything after `build-step`), so that `west factory-data generate -d BUILD` can replay it.
+# Relative certificate paths (CONFIG_CHIP_FACTORY_DATA_USER_CERTS_*) are taken relative to the
+# application source directory.
 
 set(MATTER_FACTORY_DATA_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." CACHE INTERNAL "")
 get_filename_component(MATTER_FACTORY_DATA_ROOT "${MATTER_FACTORY_DATA_ROOT}" ABSOLUTE)
@@ -33,6 +40,148 @@ function(_mfd_write_inputs_stamp stamp)
   endif()
 endfunction()
 
+# One line, as every error of this module: CMake prints it as is (leading space: no rewrap).
+# Pass the whole message as one quoted argument (it may contain ';').
+function(_mfd_fatal text)
+  message(FATAL_ERROR " matter-factory-data: ${text}")
+endfunction()
+
+# The board as nRF Connect SDK spells it in pm_static_<board>*.yml: the normalized board target
+# (hardware model v2: nrf52840dk/nrf52840 -> nrf52840dk_nrf52840), else BOARD (HWMv1 names such
+# as nrf52840dk_nrf52840 already are).
+function(_mfd_board_name out)
+  if(NORMALIZED_BOARD_TARGET)
+    set(board "${NORMALIZED_BOARD_TARGET}")
+  else()
+    set(board "${BOARD}${BOARD_QUALIFIERS}")
+  endif()
+  string(REGEX REPLACE "/+" "_" board "${board}")
+  string(TOLOWER "${board}" board)
+  set(${out} "${board}" PARENT_SCOPE)
+endfunction()
+
+# The static layout names Partition Manager tries, most specific first (sdk-nrf ncs_file() and
+# doc/nrf/scripts/partition_manager/partition_manager.rst). <rev> is BOARD_REVISION with '.'
+# -> '_'.
+#  * FILE_SUFFIX (NCS >= 2.7): pm_static_<board>_<rev>_<suffix>, pm_static_<board>_<rev>,
+#    pm_static_<board>_<suffix>, pm_static_<board>, pm_static_<suffix>, pm_static;
+#  * CONF_FILE_BUILD_TYPE (older NCS): pm_static_<board>_<rev>_<type>,
+#    pm_static_<board>_<type>, pm_static_<type>, pm_static;
+#  * neither: pm_static_<board>_<rev>, pm_static_<board>, pm_static.
+function(_mfd_pm_static_names out)
+  _mfd_board_name(board)
+  set(rev "")
+  if(NOT "${BOARD_REVISION}" STREQUAL "")
+    string(REPLACE "." "_" rev "${BOARD_REVISION}")
+  endif()
+  set(names "")
+  if(NOT "${FILE_SUFFIX}" STREQUAL "")
+    if(board)
+      if(rev)
+        list(APPEND names ${board}_${rev}_${FILE_SUFFIX} ${board}_${rev})
+      endif()
+      list(APPEND names ${board}_${FILE_SUFFIX} ${board})
+    endif()
+    list(APPEND names ${FILE_SUFFIX})
+  elseif(NOT "${CONF_FILE_BUILD_TYPE}" STREQUAL "")
+    if(board)
+      if(rev)
+        list(APPEND names ${board}_${rev}_${CONF_FILE_BUILD_TYPE})
+      endif()
+      list(APPEND names ${board}_${CONF_FILE_BUILD_TYPE})
+    endif()
+    list(APPEND names ${CONF_FILE_BUILD_TYPE})
+  elseif(board)
+    if(rev)
+      list(APPEND names ${board}_${rev})
+    endif()
+    list(APPEND names ${board})
+  endif()
+  list(TRANSFORM names PREPEND pm_static_)
+  list(APPEND names pm_static)
+  list(REMOVE_DUPLICATES names)
+  list(TRANSFORM names APPEND .yml)
+  set(${out} ${names} PARENT_SCOPE)
+endfunction()
+
+# The static layout Partition Manager uses, as sdk-nrf resolves it (cmake/partition_manager.cmake,
+# cmake/sysbuild/partition_manager.cmake): PM_STATIC_YML_FILE (read with zephyr_get(... SYSBUILD
+# GLOBAL), ${VAR} references expanded, relative to the application config directory), else the
+# first existing name of _mfd_pm_static_names in APPLICATION_CONFIG_DIR (default: the
+# application source directory), else - with Partition Manager enabled, the only case in which
+# NCS reads them - in BOARD_DIR. <out> is "" when there is none. Unlike Partition Manager, which
+# falls back silently, a PM_STATIC_YML_FILE that does not exist stops configure.
+function(_mfd_find_pm_static out)
+  if(APPLICATION_CONFIG_DIR)
+    set(conf_dir "${APPLICATION_CONFIG_DIR}")
+  else()
+    set(conf_dir "${APPLICATION_SOURCE_DIR}")
+  endif()
+
+  if(COMMAND zephyr_get)
+    zephyr_get(PM_STATIC_YML_FILE SYSBUILD GLOBAL)
+  elseif(NOT DEFINED PM_STATIC_YML_FILE AND DEFINED ENV{PM_STATIC_YML_FILE})
+    set(PM_STATIC_YML_FILE "$ENV{PM_STATIC_YML_FILE}")
+  endif()
+  if(NOT "${PM_STATIC_YML_FILE}" STREQUAL "")
+    string(CONFIGURE "${PM_STATIC_YML_FILE}" path)
+    get_filename_component(path "${path}" ABSOLUTE BASE_DIR "${conf_dir}")
+    if(IS_DIRECTORY "${path}")
+      string(CONCAT msg "PM_STATIC_YML_FILE=${PM_STATIC_YML_FILE}: ${path} is a directory; "
+                        "give the static layout file (pm_static.yml) or unset PM_STATIC_YML_FILE")
+      _mfd_fatal("${msg}")
+    elseif(NOT EXISTS "${path}")
+      string(CONCAT msg "PM_STATIC_YML_FILE=${PM_STATIC_YML_FILE}: no such file ${path}; fix "
+                        "the path or unset PM_STATIC_YML_FILE")
+      _mfd_fatal("${msg}")
+    endif()
+    set(${out} "${path}" PARENT_SCOPE)
+    return()
+  endif()
+
+  _mfd_pm_static_names(names)
+  set(board_dir "")
+  if(CONFIG_PARTITION_MANAGER_ENABLED)
+    set(board_dir "${BOARD_DIR}")
+  endif()
+  foreach(dir "${conf_dir}" "${board_dir}")
+    if("${dir}" STREQUAL "")
+      continue()
+    endif()
+    foreach(name ${names})
+      if(EXISTS "${dir}/${name}" AND NOT IS_DIRECTORY "${dir}/${name}")
+        get_filename_component(path "${dir}/${name}" ABSOLUTE)
+        set(${out} "${path}" PARENT_SCOPE)
+        return()
+      endif()
+    endforeach()
+  endforeach()
+  set(${out} "" PARENT_SCOPE)
+endfunction()
+
+# ${APPLICATION_BINARY_DIR}/zephyr/factory_data_step.json: {"argv": [<ARGN>]}, rewritten only
+# when the content changes (a reconfigure must not look like a change to anything reading it).
+function(_mfd_write_step_record file)
+  set(items "")
+  foreach(arg IN LISTS ARGN)
+    string(REPLACE "\\" "\\\\" arg "${arg}")
+    string(REPLACE "\"" "\\\"" arg "${arg}")
+    string(REPLACE "\n" "\\n" arg "${arg}")
+    string(REPLACE "\r" "\\r" arg "${arg}")
+    string(REPLACE "\t" "\\t" arg "${arg}")
+    list(APPEND items "\"${arg}\"")
+  endforeach()
+  string(JOIN ",\n    " body ${items})
+  set(content "{\n  \"argv\": [\n    ${body}\n  ]\n}\n")
+  set(old "")
+  if(EXISTS "${file}")
+    file(READ "${file}" old)
+  endif()
+  if(NOT old STREQUAL content)
+    file(WRITE "${file}" "${content}")
+  endif()
+endfunction()
+
 function(matter_factory_data_build_step)
   if(NOT PYTHON_EXECUTABLE)
     find_package(Python3 REQUIRED COMPONENTS Interpreter)
@@ -53,30 +202,30 @@ function(matter_factory_data_build_step)
   set(pm_enabled FALSE)
   if(CONFIG_PARTITION_MANAGER_ENABLED)
     set(pm_enabled TRUE)
-    if(DEFINED MFD_PARTITIONS_YML)
-      set(partitions_yml ${MFD_PARTITIONS_YML})
-    elseif(EXISTS ${APPLICATION_BINARY_DIR}/../partitions.yml)
-      set(partitions_yml ${APPLICATION_BINARY_DIR}/../partitions.yml)  # sysbuild
+    if(DEFINED MFD_PARTITIONS_YML)  # tests: relative to the build directory
+      get_filename_component(partitions_yml "${MFD_PARTITIONS_YML}" ABSOLUTE
+                             BASE_DIR "${CMAKE_BINARY_DIR}")
+    elseif(SYSBUILD OR EXISTS ${APPLICATION_BINARY_DIR}/../partitions.yml)
+      # sysbuild: Partition Manager runs at the top (after this image is configured).
+      get_filename_component(partitions_yml "${APPLICATION_BINARY_DIR}/../partitions.yml"
+                             ABSOLUTE)
     else()
       set(partitions_yml ${CMAKE_BINARY_DIR}/partitions.yml)
     endif()
     list(APPEND cmd --partitions ${partitions_yml})
     if(EXISTS ${partitions_yml})
       list(APPEND depends ${partitions_yml})
+    else()
+      # Not written yet. If a partition_manager target exists (it may be defined after this
+      # module, so this is decided at generate time), the step depends on it - as
+      # add_dependencies() would - and on the file it makes.
+      list(APPEND depends "$<$<TARGET_EXISTS:partition_manager>:partition_manager>"
+                          "$<$<TARGET_EXISTS:partition_manager>:${partitions_yml}>")
     endif()
   endif()
 
-  # 2. The application's pm_static.yml.
-  if(COMMAND zephyr_get)
-    zephyr_get(PM_STATIC_YML_FILE)
-  elseif(NOT DEFINED PM_STATIC_YML_FILE AND DEFINED ENV{PM_STATIC_YML_FILE})
-    set(PM_STATIC_YML_FILE $ENV{PM_STATIC_YML_FILE})
-  endif()
-  if(PM_STATIC_YML_FILE)
-    set(pm_static ${PM_STATIC_YML_FILE})
-  elseif(EXISTS ${APPLICATION_SOURCE_DIR}/pm_static.yml)
-    set(pm_static ${APPLICATION_SOURCE_DIR}/pm_static.yml)
-  endif()
+  # 2. The static layout (PM_STATIC_YML_FILE, pm_static_<board>_<suffix>.yml, ...).
+  _mfd_find_pm_static(pm_static)
   if(pm_static)
     list(APPEND cmd --pm-static ${pm_static})
     list(APPEND depends ${pm_static})
@@ -101,6 +250,7 @@ function(matter_factory_data_build_step)
       list(GET pair 1 opt)
       string(CONFIGURE "${CONFIG_CHIP_FACTORY_DATA_USER_CERTS_${sym}}" path)
       if(path)
+        get_filename_component(path "${path}" ABSOLUTE BASE_DIR "${APPLICATION_SOURCE_DIR}")
         list(APPEND cmd ${opt} ${path})
         if(EXISTS ${path})
           list(APPEND depends ${path})
@@ -122,8 +272,7 @@ function(matter_factory_data_build_step)
     else()
       string(STRIP "${out}${err}" line)
     endif()
-    # Leading space: CMake prints the line as is instead of wrapping it.
-    message(FATAL_ERROR " matter-factory-data: ${line}")
+    _mfd_fatal("${line}")
   endif()
 
   # The .config is not a dependency (Zephyr reconfigures when it changes): this stamp, rewritten
@@ -147,6 +296,12 @@ function(matter_factory_data_build_step)
     list(APPEND depends ${firmware_hex} zephyr_final)
     list(APPEND outputs ${merged_hex})
   endif()
+
+  # Everything after `build-step`, for `west factory-data generate -d BUILD`.
+  list(FIND cmd build-step at)
+  math(EXPR at "${at} + 1")
+  list(SUBLIST cmd ${at} -1 step_argv)
+  _mfd_write_step_record(${out_dir}/factory_data_step.json ${step_argv})
 
   add_custom_command(
     OUTPUT ${outputs}

@@ -1,5 +1,6 @@
 """`flash`: exact argv lists (dry run and fake tools on PATH), build-dir discovery, errors."""
 
+import argparse
 import json
 import shlex
 import shutil
@@ -12,7 +13,7 @@ import pytest
 from conftest import REPO_ROOT
 from matter_factory_data import build_dir
 from matter_factory_data.errors import FactoryDataError, InputError, MissingProgram
-from matter_factory_data.flash import erase_ranges
+from matter_factory_data.flash import erase_ranges, flash_command, is_net_core_build
 from matter_factory_data.runner import CommandFailed, Runner
 
 BUILDS = REPO_ROOT / "tests" / "data" / "builds"
@@ -20,6 +21,8 @@ FAKE_BIN = REPO_ROOT / "tests" / "fake_bin"
 PLAIN_HEX = BUILDS / "plain" / "zephyr" / "factory_data.hex"
 SYSBUILD_HEX = BUILDS / "sysbuild" / "light_bulb" / "zephyr" / "factory_data.hex"
 NRF54L_HEX = BUILDS / "nrf54l_no_pm" / "matter_factory_data" / "zephyr" / "factory_data.hex"
+NET_BUILD = BUILDS / "nrf5340_cpunet"
+NET_HEX = NET_BUILD / "zephyr" / "factory_data.hex"
 OPTIONS = "chip_erase_mode=ERASE_RANGES_TOUCHED_BY_FIRMWARE,verify=VERIFY_READ"
 
 
@@ -259,6 +262,7 @@ def test_unaligned_record_helper_targets_0xfb010():
     ("plain", PLAIN_HEX, "NRF52", "0xfb000..0xfbfff (1 page of 4 KiB)"),
     ("sysbuild", SYSBUILD_HEX, "NRF53", "0xf7000..0xf8fff (2 pages of 4 KiB)"),
     ("nrf54l_no_pm", NRF54L_HEX, "NRF54L", "0x172000..0x172fff (1 page of 4 KiB)"),
+    ("nrf5340_cpunet", NET_HEX, "NRF53", "0x103e800..0x103f7ff (2 pages of 2 KiB)"),
 ])
 def test_build_dir_gives_hex_and_family(cli, empty_path, build, hex_file, family, pages):
     result = cli("flash", "-d", BUILDS / build, "--tool", "nrfutil", "--dry-run")
@@ -387,3 +391,171 @@ def test_runner_runs_without_a_shell_and_reports_status():
     assert str(info.value) == (f"command exited with status 3: {shlex.quote(sys.executable)} "
                                "-c 'import sys; sys.exit(len(sys.argv[1]))' 'a;b'")
     assert ui.lines[0].startswith("running: ")
+
+
+# --- the nRF5340 network core ----------------------------------------------------------
+#
+# Addressed as the network coprocessor (nrfjprog --coprocessor CP_NETWORK, nrfutil --core
+# Network), 2 KiB pages, its own flash 0x1000000..0x1040000; the reset stays a whole-device
+# reset. NET_HEX: 2100 bytes at 0x103e800, i.e. two 2 KiB pages.
+
+NET_LINES = [f"factory data: {NET_HEX} (2100 bytes at 0x103e800, nRF5340 network core)",
+             "pages to erase: 0x103e800..0x103f7ff (2 pages of 2 KiB)"]
+
+
+def _net_cases():
+    hx = str(NET_HEX)
+    for snr in (None, "683999535"):
+        for reset in (True, False):
+            sel = ["-f", "NRF53"] + (["--snr", snr] if snr else [])
+            nrfjprog = [["nrfjprog", "--program", hx, "--sectorerase", "--verify", *sel,
+                         "--coprocessor", "CP_NETWORK"]]
+            if reset:
+                nrfjprog.append(["nrfjprog", "--reset", *sel])
+            yield Case("nrfjprog", snr, "NRF53", reset, nrfjprog)
+            sel = ["--serial-number", snr] if snr else []
+            nrfutil = [["nrfutil", "device", "program", "--firmware", hx, "--core", "Network",
+                        "--options", OPTIONS, *sel]]
+            if reset:
+                nrfutil.append(["nrfutil", "device", "reset", *sel])
+            yield Case("nrfutil", snr, "NRF53", reset, nrfutil)
+
+
+NET_CASES = list(_net_cases())
+NET_IDS = [f"{c.tool}-{'snr' if c.snr else 'nosnr'}-{'reset' if c.reset else 'noreset'}"
+           for c in NET_CASES]
+
+
+def _net_build_argv(case: Case, *extra):
+    argv = ["flash", "-d", NET_BUILD, "--tool", case.tool, *extra]
+    if case.snr:
+        argv += ["--snr", case.snr]
+    if not case.reset:
+        argv.append("--no-reset")
+    return argv
+
+
+@pytest.mark.parametrize("case", NET_CASES, ids=NET_IDS)
+def test_net_core_build_dry_run_prints_exact_commands(cli, case, empty_path):
+    """A network core build (CONFIG_SOC_NRF5340_CPUNET=y) needs no option at all."""
+    result = cli(*_net_build_argv(case, "--dry-run"))
+    assert result.code == 0, result
+    assert result.err == ""
+    lines = result.out.splitlines()
+    assert lines[:2] == NET_LINES
+    assert [shlex.split(line) for line in lines[2:]] == case.expected
+
+
+@pytest.mark.parametrize("case", NET_CASES, ids=NET_IDS)
+def test_net_core_build_fake_tool_receives_exact_argv(cli, case, fake_tools):
+    fake_tools.install(case.tool)
+    result = cli(*_net_build_argv(case))
+    assert result.code == 0, result
+    assert fake_tools() == case.expected
+    assert result.out.splitlines()[:2] == NET_LINES
+
+
+def flash_args(**given) -> argparse.Namespace:
+    """The flash command's arguments as the parser makes them (``core`` included)."""
+    args = dict(build_dir=None, hex=None, tool=None, snr=None, family=None, dry_run=False,
+                no_reset=False, core=None)
+    args.update(given)
+    return argparse.Namespace(**args)
+
+
+@pytest.mark.parametrize("case", NET_CASES, ids=NET_IDS)
+@pytest.mark.parametrize("core", ["net", "Network"])
+def test_hex_with_core_net(case, core, fake_tools):
+    """--hex FILE --core net: the same commands (family NRF53 implied), dry run and real."""
+    fake_tools.install(case.tool)
+    common = dict(hex=str(NET_HEX), tool=case.tool, snr=case.snr, no_reset=not case.reset,
+                  core=core)
+    ui = RecordingUI()
+    assert flash_command(flash_args(dry_run=True, **common), ui) == 0
+    assert ui.lines[:2] == NET_LINES
+    assert [shlex.split(line) for line in ui.lines[2:]] == case.expected
+    assert fake_tools() == []
+
+    ui = RecordingUI()
+    assert flash_command(flash_args(**common), ui) == 0
+    assert fake_tools() == case.expected
+    assert ui.lines[:2] == NET_LINES
+
+
+def test_core_app_is_the_default_and_explicit(empty_path):
+    for core in (None, "app", "application"):
+        ui = RecordingUI()
+        flash_command(flash_args(hex=str(PLAIN_HEX), tool="nrfjprog", family="NRF53",
+                                 dry_run=True, no_reset=True, core=core), ui)
+        assert ui.lines == [f"factory data: {PLAIN_HEX} (128 bytes at 0xfb000)",
+                            "pages to erase: 0xfb000..0xfbfff (1 page of 4 KiB)",
+                            f"nrfjprog --program {PLAIN_HEX} --sectorerase --verify -f NRF53"]
+
+
+@pytest.mark.parametrize("given, message", [
+    (dict(hex=str(PLAIN_HEX), core="net"),
+     f"{PLAIN_HEX}: data at 0xfb000 is outside the nRF5340 network core flash "
+     "(0x1000000..0x1040000), but the network core was chosen (--core net); program it with "
+     "--core app"),
+    (dict(hex=str(NET_HEX), core="app", family="NRF53"),
+     f"{NET_HEX}: data at 0x103e800 is in the nRF5340 network core flash (0x1000000..0x1040000); "
+     "program it with --core net"),
+    (dict(hex=str(NET_HEX)),  # no family, no core: the hint rather than a 4 KiB page error
+     f"{NET_HEX}: data at 0x103e800 is in the nRF5340 network core flash (0x1000000..0x1040000); "
+     "program it with --core net"),
+    (dict(hex=str(NET_HEX), core="net", family="NRF52"),
+     "only the nRF5340 (NRF53) has a network core, but the family is NRF52 (--core net); drop "
+     "--core net or fix --family"),
+    (dict(hex=str(NET_HEX), core="radio"),
+     "--core radio: unknown core; give --core app (application core) or --core net (nRF5340 "
+     "network core)"),
+    (dict(build_dir=str(NET_BUILD), core="app"),
+     f"{NET_HEX}: data at 0x103e800 is in the nRF5340 network core flash (0x1000000..0x1040000); "
+     "program it with --core net"),
+], ids=["app-hex-as-net", "net-hex-as-app", "net-hex-no-core", "net-on-nrf52", "unknown-core",
+        "net-build-as-app"])
+def test_core_errors(given, message, empty_path):
+    with pytest.raises(InputError) as info:
+        flash_command(flash_args(tool="nrfutil", dry_run=True, **given), RecordingUI())
+    assert str(info.value) == message
+
+
+def test_net_core_build_with_other_family_is_one_line(cli, empty_path):
+    result = cli("flash", "-d", NET_BUILD, "--family", "NRF91", "--dry-run")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == ("error: only the nRF5340 (NRF53) has a network core, but the family "
+                          f"is NRF91 ({NET_BUILD / 'zephyr' / '.config'}: "
+                          "CONFIG_SOC_NRF5340_CPUNET=y); drop --core net or fix --family\n")
+
+
+def test_core_option_on_the_command_line(cli, empty_path):
+    """`flash --core net` as typed (needs the option in cli.py's flash parser)."""
+    if "--core" not in cli("flash", "--help").out:
+        pytest.skip("cli.py: the flash parser has no --core option yet")
+    result = cli("flash", "--hex", NET_HEX, "--core", "net", "--tool", "nrfjprog", "--dry-run",
+                 "--no-reset")
+    assert result.code == 0, result
+    assert result.out.splitlines() == NET_LINES + [
+        f"nrfjprog --program {NET_HEX} --sectorerase --verify -f NRF53 --coprocessor CP_NETWORK"]
+
+
+def test_net_core_pages_are_2k():
+    assert erase_ranges([(0x103E800, b"x")], 0x800) == [(0x103E800, 0x103F000)]
+    assert erase_ranges([(0x103E800, b"x" * 0x801)], 0x800) == [(0x103E800, 0x103F800)]
+    assert erase_ranges([(0x1000000, b"x"), (0x1000900, b"y")], 0x800) == \
+        [(0x1000000, 0x1001000)]
+
+
+@pytest.mark.parametrize("config, net", [
+    ({"CONFIG_SOC": "nrf5340", "CONFIG_SOC_NRF5340_CPUNET": "y"}, True),  # HWMv2
+    ({"CONFIG_SOC": "nRF5340_CPUNET_QKAA", "CONFIG_SOC_NRF5340_CPUNET_QKAA": "y"}, True),
+    ({"CONFIG_SOC": "nrf5340_cpunet"}, True),
+    ({"CONFIG_SOC": "nrf5340", "CONFIG_SOC_NRF5340_CPUAPP": "y",
+      "CONFIG_SOC_NRF5340_CPUNET": "n"}, False),
+    ({"CONFIG_SOC": "nrf5340_cpuapp"}, False),
+    ({"CONFIG_SOC": "nrf52840"}, False),
+])
+def test_is_net_core_build(config, net):
+    assert is_net_core_build(config) is net
+    if config["CONFIG_SOC"].lower().startswith("nrf53"):
+        assert build_dir.soc_family(config) == "NRF53"  # the family is NRF53 for both cores

@@ -460,7 +460,13 @@ def test_real_menuconfig_under_a_pty(tmp_path):
             os.write(fd, keys)
             settle()
         read_until(b"use it with")
-        _, status = os.waitpid(pid, 0)
+        deadline = time.monotonic() + 15
+        while status is None and time.monotonic() < deadline:  # never block forever
+            settle(quiet=0.1, limit=0.2)
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = code
+        assert status is not None, "menuconfig did not exit: " + repr(bytes(screen[-500:]))
     finally:
         if status is None:  # stuck in the UI: end the child this test started
             os.kill(pid, 9)

@@ -382,6 +382,11 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the commands, run nothing (no tool needs to be installed)")
     parser.add_argument("--no-reset", action="store_true",
                         help="do not reset the device after programming")
+    parser.add_argument("--core", type=str.lower, choices=("app", "net"),
+                        help="nRF5340 core to program: app (application core, the default) or "
+                             "net (network core: nrfjprog --coprocessor CP_NETWORK, nrfutil "
+                             "--core Network, 2 KiB pages); with a build directory: net when its "
+                             "zephyr/.config has CONFIG_SOC_NRF5340_CPUNET=y")
 
 
 def run_flash(args: argparse.Namespace, ui: UI) -> int:

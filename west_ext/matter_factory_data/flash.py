@@ -3,6 +3,12 @@
 The hex comes from ``--hex FILE`` or a build directory; the SoC family from ``--family`` or
 the build's ``zephyr/.config``. The commands are plain argv lists run through
 :class:`~matter_factory_data.runner.Runner` (``--dry-run`` prints them and runs nothing).
+
+nRF5340 network core: ``--core net`` (or a build whose ``.config`` has
+``CONFIG_SOC_NRF5340_CPUNET=y``) programs the network coprocessor (nrfjprog ``--coprocessor
+CP_NETWORK``, nrfutil ``--core Network``) with its 2 KiB pages; the hex must lie in the network
+core flash (0x1000000..0x1040000). The reset after programming is the usual whole-device reset
+(as ``west flash`` does), which restarts both cores.
 """
 
 from __future__ import annotations
@@ -13,37 +19,57 @@ from typing import NamedTuple, Optional
 
 from . import build_dir
 from .core import hexfile
+from .core.layout import SOCS
 from .credentials import read_file
 from .errors import InputError
 from .runner import Runner
 
-#: Erase unit of the internal flash/RRAM on every supported family (nrf-connect.md §14).
+#: Erase unit of the internal flash/RRAM on every supported family (nrf-connect.md §14)...
 PAGE_SIZE = 0x1000
+#: ...except the nRF5340 network core: 2 KiB pages, its own flash at 0x1000000.
+NET_CORE = SOCS["nrf5340_cpunet"]
+NET_PAGE_SIZE = NET_CORE.page_size
 TOOLS = ("nrfjprog", "nrfutil")
 #: Families nrfjprog can program (it predates nRF54L).
 NRFJPROG_FAMILIES = ("NRF52", "NRF53", "NRF91")
+#: ``--core`` values (nrfutil's own spellings accepted too).
+CORES = {"app": "app", "application": "app", "net": "net", "network": "net"}
+#: How each tool addresses the network core.
+NRFJPROG_NET_CORE = ["--coprocessor", "CP_NETWORK"]
+NRFUTIL_NET_CORE = ["--core", "Network"]
 
 
 class Target(NamedTuple):
     hex_file: Path
     family: Optional[str]
+    core: str = "app"  # "app" or "net" (nRF5340 network core)
+    core_from: str = ""  # where "net" came from, for messages
+
+    @property
+    def page_size(self) -> int:
+        return NET_PAGE_SIZE if self.core == "net" else PAGE_SIZE
 
 
 def nrfjprog_commands(hex_file: Path, family: str, snr: Optional[str],
-                      reset: bool) -> list[list[str]]:
+                      reset: bool, core: str = "app") -> list[list[str]]:
     """Program with a page (sector) erase and read-back verify, then a soft reset."""
     select = ["-f", family] + (["--snr", snr] if snr else [])
-    commands = [["nrfjprog", "--program", str(hex_file), "--sectorerase", "--verify", *select]]
+    where = NRFJPROG_NET_CORE if core == "net" else []
+    commands = [["nrfjprog", "--program", str(hex_file), "--sectorerase", "--verify", *select,
+                 *where]]
     if reset:
         commands.append(["nrfjprog", "--reset", *select])
     return commands
 
 
-def nrfutil_commands(hex_file: Path, snr: Optional[str], reset: bool) -> list[list[str]]:
+def nrfutil_commands(hex_file: Path, snr: Optional[str], reset: bool,
+                     core: str = "app") -> list[list[str]]:
     """Program erasing only the touched ranges, verify by reading back, then reset."""
     select = ["--serial-number", snr] if snr else []
-    commands = [["nrfutil", "device", "program", "--firmware", str(hex_file), "--options",
-                 "chip_erase_mode=ERASE_RANGES_TOUCHED_BY_FIRMWARE,verify=VERIFY_READ", *select]]
+    where = NRFUTIL_NET_CORE if core == "net" else []
+    commands = [["nrfutil", "device", "program", "--firmware", str(hex_file), *where,
+                 "--options", "chip_erase_mode=ERASE_RANGES_TOUCHED_BY_FIRMWARE,"
+                 "verify=VERIFY_READ", *select]]
     if reset:
         commands.append(["nrfutil", "device", "reset", *select])
     return commands
@@ -63,34 +89,89 @@ def erase_ranges(segments: list[tuple[int, bytes]],
     return ranges
 
 
-def check_segments(segments: list[tuple[int, bytes]], source: str) -> None:
+def check_segments(segments: list[tuple[int, bytes]], source: str,
+                   page_size: int = PAGE_SIZE) -> None:
     """Refuse an empty hex, or one whose data starts inside a page (its head would be lost)."""
     segments = [(start, data) for start, data in segments if data]
     if not segments:
         raise InputError(f"{source}: the hex file holds no data; nothing to flash")
     start = segments[0][0]
-    if start % PAGE_SIZE:
-        page = start - start % PAGE_SIZE
-        raise InputError(f"{source}: data starts at 0x{start:x}, not on a {PAGE_SIZE // 1024} KiB "
+    if start % page_size:
+        page = start - start % page_size
+        raise InputError(f"{source}: data starts at 0x{start:x}, not on a {page_size // 1024} KiB "
                          f"page boundary; the page erase would also wipe 0x{page:x}..0x{start:x} "
                          "(the factory_data partition must be page-aligned)")
 
 
-def describe_ranges(ranges: list[tuple[int, int]]) -> str:
-    pages = sum((end - start) // PAGE_SIZE for start, end in ranges)
+def check_core(segments: list[tuple[int, bytes]], source: str, target: Target) -> None:
+    """The data must lie in the flash of the core it is programmed into (nRF5340). That range
+    is flash on no other supported family, so an unknown family gets the hint too."""
+    low, high = NET_CORE.flash_base, NET_CORE.flash_end
+    flash = f"the nRF5340 network core flash (0x{low:x}..0x{high:x})"
+    for start, data in segments:
+        if not data:
+            continue
+        end = start + len(data)
+        if target.core == "net" and (start < low or end > high):
+            outside = start if start < low else max(start, high)
+            raise InputError(f"{source}: data at 0x{outside:x} is outside {flash}, but the "
+                             f"network core was chosen ({target.core_from}); program it with "
+                             "--core app")
+        if target.core == "app" and target.family in (None, "NRF53") and start < high \
+                and end > low:
+            raise InputError(f"{source}: data at 0x{max(start, low):x} is in {flash}; program "
+                             "it with --core net")
+
+
+def describe_ranges(ranges: list[tuple[int, int]], page_size: int = PAGE_SIZE) -> str:
+    pages = sum((end - start) // page_size for start, end in ranges)
     where = ", ".join(f"0x{start:x}..0x{end - 1:x}" for start, end in ranges)
     return f"pages to erase: {where} ({pages} page{'s' if pages != 1 else ''} of " \
-           f"{PAGE_SIZE // 1024} KiB)"
+           f"{page_size // 1024} KiB)"
+
+
+def is_net_core_build(config: dict[str, str]) -> bool:
+    """An nRF5340 network core image: CONFIG_SOC_NRF5340_CPUNET* (or a CONFIG_SOC naming it)."""
+    if any(k.startswith("CONFIG_SOC_NRF5340_CPUNET") and v == "y" for k, v in config.items()):
+        return True
+    return "cpunet" in config.get("CONFIG_SOC", "").lower()
+
+
+def _core_option(args: argparse.Namespace) -> Optional[str]:
+    given = getattr(args, "core", None)
+    if given is None:
+        return None
+    core = CORES.get(str(given).lower())
+    if core is None:
+        raise InputError(f"--core {given}: unknown core; give --core app (application core) or "
+                         "--core net (nRF5340 network core)")
+    return core
 
 
 def locate(args: argparse.Namespace) -> Target:
-    """The hex to flash and the family (None when neither given nor in a build dir)."""
+    """The hex to flash, the family (None when neither given nor in a build dir), the core."""
     family = args.family.upper() if args.family else None
+    core = _core_option(args)
+    core_from = f"--core {args.core}" if core else ""
     if args.hex:
-        return Target(Path(args.hex), family)
-    app = build_dir.app_build_dir(build_dir.find_build_dir(args.build_dir))
-    hex_file = build_dir.factory_data_hex(app)
-    return Target(hex_file, family or build_dir.build_family(app))
+        target = Target(Path(args.hex), family, core or "app", core_from)
+    else:
+        app = build_dir.app_build_dir(build_dir.find_build_dir(args.build_dir))
+        hex_file = build_dir.factory_data_hex(app)
+        family = family or build_dir.build_family(app)
+        dotconfig = app / "zephyr" / ".config"
+        if core is None and dotconfig.is_file() and \
+                is_net_core_build(build_dir.read_kconfig(dotconfig)):
+            core, core_from = "net", f"{dotconfig}: CONFIG_SOC_NRF5340_CPUNET=y"
+        target = Target(hex_file, family, core or "app", core_from)
+    if target.core == "net":
+        if target.family is None:  # only the nRF5340 has a network core
+            target = target._replace(family="NRF53")
+        elif target.family != "NRF53":
+            raise InputError(f"only the nRF5340 (NRF53) has a network core, but the family is "
+                             f"{target.family} ({target.core_from}); drop --core net or fix "
+                             "--family")
+    return target
 
 
 def choose_tool(args: argparse.Namespace, runner: Runner) -> str:
@@ -102,13 +183,13 @@ def choose_tool(args: argparse.Namespace, runner: Runner) -> str:
 def commands_for(tool: str, target: Target, args: argparse.Namespace) -> list[list[str]]:
     reset = not args.no_reset
     if tool == "nrfutil":
-        return nrfutil_commands(target.hex_file, args.snr, reset)
+        return nrfutil_commands(target.hex_file, args.snr, reset, target.core)
     if target.family is None:
         raise InputError("nrfjprog needs the SoC family: give --family "
                          f"({', '.join(NRFJPROG_FAMILIES)}) or -d BUILD_DIR")
     if target.family not in NRFJPROG_FAMILIES:
         raise InputError(f"nrfjprog cannot program {target.family} devices; use --tool nrfutil")
-    return nrfjprog_commands(target.hex_file, target.family, args.snr, reset)
+    return nrfjprog_commands(target.hex_file, target.family, args.snr, reset, target.core)
 
 
 def flash_command(args: argparse.Namespace, ui) -> int:
@@ -116,14 +197,16 @@ def flash_command(args: argparse.Namespace, ui) -> int:
     source = str(target.hex_file)
     segments = hexfile.from_hex_text(read_file(target.hex_file, "hex file")
                                      .decode("ascii", "replace"), source)
-    check_segments(segments, source)
+    check_core(segments, source, target)
+    check_segments(segments, source, target.page_size)
     runner = Runner(args.dry_run, ui)
     tool = choose_tool(args, runner)
     commands = commands_for(tool, target, args)
     runner.require(tool)
     size = sum(len(data) for _, data in segments)
-    ui.info(f"factory data: {source} ({size} bytes at 0x{segments[0][0]:x})")
-    ui.info(describe_ranges(erase_ranges(segments)))
+    where = ", nRF5340 network core" if target.core == "net" else ""
+    ui.info(f"factory data: {source} ({size} bytes at 0x{segments[0][0]:x}{where})")
+    ui.info(describe_ranges(erase_ranges(segments, target.page_size), target.page_size))
     for argv in commands:
         runner.run(argv)
     if not args.dry_run:
