@@ -134,3 +134,18 @@ def test_progress_lines_without_a_terminal(cli, tmp_path):
     assert "3/3 devices" in result.out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "lot" / "manifest.csv").read_text())))
     assert [r["sn"] for r in rows] == ["T1", "T2", "T3"]
+
+
+def test_csv_passcodes_with_leading_zeros_and_a_private_manifest(cli, tmp_path):
+    """Spreadsheets keep leading zeros; the manifest's codes encode passcodes, so it is 0600."""
+    from matter_factory_data.core.onboarding import parse_qr_code
+
+    table = tmp_path / "devices.csv"
+    table.write_text("sn,passcode\r\nA-1,00012345\r\nA-2,20202022\r\n")
+    out = tmp_path / "lot"
+    result = cli("batch", "-o", out, "--csv", table, "--defaults", "--spake2_it", "1000",
+                 "--qr", "none", "--jobs", "1")
+    assert result.code == 0, result
+    rows = list(csv.DictReader(io.StringIO((out / "manifest.csv").read_text())))
+    assert [parse_qr_code(r["qr_payload"]).passcode for r in rows] == [12345, 20202022]
+    assert (out / "manifest.csv").stat().st_mode & 0o777 == 0o600

@@ -307,6 +307,10 @@ def _read_csv(path: str) -> list:
     reader = csv.DictReader(text.splitlines())
     columns = reader.fieldnames or []
     unknown = [c for c in columns if c not in CSV_COLUMNS]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise InputError(f"--csv {path}: column {repeated[0]!r} appears twice in the header; "
+                         "keep one")
     if not columns or unknown:
         raise InputError(f"--csv {path}: unknown column(s) {', '.join(map(repr, unknown))} "
                          f"(accepted: {', '.join(CSV_COLUMNS)})" if unknown else
@@ -346,7 +350,8 @@ def _csv_given(row: dict, where: str, validate) -> series.Given:
                              "leave the column out to have the values generated)")
         label = f"{where}: {column}"
         if column in ("passcode", "discriminator"):
-            value: Any = validate.parse_int(text, label)
+            # Spreadsheets keep leading zeros (00012345): decimal, where int(x, 0) refuses.
+            value: Any = int(text, 10) if text.isdigit() else validate.parse_int(text, label)
         elif column == "spake2_salt":
             value = validate.parse_base64(text, label)
         elif column == "rd_uid":
@@ -538,6 +543,15 @@ def columns_for(plan_params: dict) -> list:
     return cols
 
 
+def check_directory(plan: Plan) -> None:
+    """Refuse, without writing, a directory that holds something other than this series."""
+    state_path = plan.out_dir / STATE
+    if state_path.is_file():
+        _check_same_series(state_path, plan.params)
+    else:
+        _clear_unfinished_start(plan.out_dir, remove=False)
+
+
 def open_series(plan: Plan) -> None:
     """Create the series files, or check that DIR holds this very series."""
     from .outputs import OutputSet
@@ -554,7 +568,8 @@ def open_series(plan: Plan) -> None:
     for name, data, secret in plan.extra_files:
         outputs.add(out / name, data, secret=secret)
     header = ",".join(columns_for(plan.params)) + "\r\n"
-    outputs.add(out / MANIFEST, header.encode("ascii"), secret=plan.params["include_passcode"])
+    # 0600: the QR payload and manual code of each device encode its passcode.
+    outputs.add(out / MANIFEST, header.encode("ascii"), secret=True)
     # batch.json last: its presence marks a complete series directory.
     outputs.add(state_path, (json.dumps(state, indent=2) + "\n").encode("ascii"))
     outputs.commit()
@@ -566,7 +581,7 @@ SERIES_FILES = frozenset({"PAA_cert.der", "PAA_key.der", PAI_CERT, PAI_KEY, "CD.
                           "CD_signing_cert.der", "CD_signing_key.der", MANIFEST, STATE})
 
 
-def _clear_unfinished_start(out: Path) -> None:
+def _clear_unfinished_start(out: Path, remove: bool = True) -> None:
     """Refuse a directory holding anything but what a killed start of a series leaves
     (series files, their staging files); remove the staging files."""
     if not out.exists():
@@ -579,7 +594,7 @@ def _clear_unfinished_start(out: Path) -> None:
         raise OutputError(f"-o {out}: exists and is not a batch directory (no {STATE}; holds "
                           f"{foreign[0]!r}); give a new or empty directory")
     for entry in entries:
-        if entry.name.endswith(".tmp"):
+        if remove and entry.name.endswith(".tmp"):
             entry.unlink()
 
 
@@ -827,6 +842,7 @@ def lock_series(out: Path):
 
 def run_batch(args, ui) -> int:
     plan = make_plan(args)
+    check_directory(plan)  # before the lock file is made in it
     lock = lock_series(plan.out_dir)
     try:
         return _run_locked(plan, ui)
@@ -836,6 +852,14 @@ def run_batch(args, ui) -> int:
 
 
 def _run_locked(plan: Plan, ui) -> int:
+    try:
+        return _run_series(plan, ui)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted; every finished device is kept: run the same command "
+                          "again to finish the series") from None
+
+
+def _run_series(plan: Plan, ui) -> int:
     open_series(plan)
     columns = columns_for(plan.params)
     manifest = Manifest(plan.out_dir / MANIFEST, columns)
@@ -843,10 +867,10 @@ def _run_locked(plan: Plan, ui) -> int:
     pool = series.DiscriminatorPool(sequential=plan.sequential, start=plan.first_discriminator,
                                     allow_shared=plan.allow_shared, randomness=randomness)
     allocator = series.IdentityAllocator(randomness=randomness, template=plan.sn_template,
-                                         discriminators=pool)
+                                         discriminators=pool, expected=plan.count)
     done, recovered = _resume(plan, manifest, allocator, columns, ui)
-    missing = [i for i in range(1, plan.count + 1) if i not in done]
-    if not missing:
+    missing = MissingIndexes(done, plan.count)
+    if not len(missing):
         _write_rows(manifest, columns, [recovered[i] for i in sorted(recovered)])
         ui.info(f"{plan.out_dir}: all {plan.count} devices are made "
                 f"({len(done)} in {MANIFEST}); nothing to do")
@@ -859,10 +883,48 @@ def _run_locked(plan: Plan, ui) -> int:
     return 0
 
 
-def _resume(plan: Plan, manifest: Manifest, allocator, columns: list, ui) -> tuple[set, dict]:
+class IndexSet:
+    """Device indexes as a bitmap: one bit per device instead of ~60 bytes in a set."""
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._count = 0
+
+    def add(self, index: int) -> None:
+        if index < 0:
+            raise ValueError(index)
+        if index >> 3 >= len(self._bits):
+            self._bits.extend(bytes((index >> 3) + 1 - len(self._bits)))
+        if not self._bits[index >> 3] & (1 << (index & 7)):
+            self._bits[index >> 3] |= 1 << (index & 7)
+            self._count += 1
+
+    def __contains__(self, index: int) -> bool:
+        return 0 <= index >> 3 < len(self._bits) and bool(self._bits[index >> 3] & (1 << (index & 7)))
+
+    def __len__(self) -> int:
+        return self._count
+
+
+class MissingIndexes:
+    """The indexes 1..count not yet made, produced lazily."""
+
+    def __init__(self, done: IndexSet, count: int) -> None:
+        self.done, self.count = done, count
+        self._length = sum(1 for _ in self)
+
+    def __iter__(self) -> Iterator[int]:
+        return (i for i in range(1, self.count + 1) if i not in self.done)
+
+    def __len__(self) -> int:
+        return self._length
+
+
+def _resume(plan: Plan, manifest: Manifest, allocator, columns: list,
+            ui) -> tuple[IndexSet, dict]:
     """Take note of every finished device; return them and the rows a kill left unwritten."""
     devices_dir = plan.out_dir / DEVICES
-    done: set = set()
+    done = IndexSet()
     recovered: dict = {}
     for row in manifest.read():
         index = int(row["index"]) if row["index"].isdigit() else -1
@@ -878,6 +940,7 @@ def _resume(plan: Plan, manifest: Manifest, allocator, columns: list, ui) -> tup
             shutil.rmtree(devices_dir / entry, ignore_errors=True)  # a device cut short
         elif entry.isdigit() and int(entry) not in done:
             row = recover_row(plan.out_dir, int(entry), columns, allocator.discriminators)
+            _refuse_copies(row, manifest, recovered, allocator, devices_dir / entry)
             image = (devices_dir / entry / IMAGE_NAME).read_bytes()
             allocator.record(*_recorded_identity(row, image, f"{devices_dir / entry}"))
             recovered[int(entry)] = row
@@ -886,6 +949,21 @@ def _resume(plan: Plan, manifest: Manifest, allocator, columns: list, ui) -> tup
         ui.info(f"recovered {len(recovered)} complete device(s) whose manifest row was not "
                 "written")
     return done, recovered
+
+
+def _refuse_copies(row: dict, manifest: Manifest, recovered: dict, allocator,
+                   directory: Path) -> None:
+    """A device directory without a row must not repeat a finished device's identity (a copy
+    put there by hand). The allocator's filters answer "maybe" cheaply; a maybe is settled
+    against the manifest itself."""
+    if row["sn"] not in allocator.serials and \
+            int(row["dac_serial"], 16) not in allocator.dac_serials:
+        return
+    for other in (*manifest.read(), *recovered.values()):
+        if other["sn"] == row["sn"] or other["dac_serial"] == row["dac_serial"]:
+            raise OutputError(f"{directory}: has the serial number or DAC of device "
+                              f"{other['index']}, so it is a copy, not a device of this run; "
+                              "remove it and run again")
 
 
 def _write_rows(manifest: Manifest, columns: list, rows: list) -> None:
@@ -926,7 +1004,7 @@ class Window:
         self._stopped.set()
 
 
-def _jobs(plan: Plan, allocator, missing: list, columns: list,
+def _jobs(plan: Plan, allocator, missing: MissingIndexes, columns: list,
           window: Window) -> Iterator[tuple]:
     """Identities made just in time, at most a window ahead of the writer."""
     given = _read_csv(plan.csv_path) if plan.csv_path else None
@@ -939,7 +1017,8 @@ def _jobs(plan: Plan, allocator, missing: list, columns: list,
         yield identity, shared
 
 
-def _make_missing(plan: Plan, manifest: Manifest, allocator, missing: list, columns: list,
+def _make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingIndexes,
+                  columns: list,
                   done: int, recovered: dict, ui) -> None:
     """Make the missing devices; the recovered rows are written in index order among them."""
     import multiprocessing

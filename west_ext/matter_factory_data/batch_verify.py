@@ -51,6 +51,10 @@ def check_device(row: dict) -> DeviceReport:
 
     directory, problems = _CONTEXT["directory"], []
     index = row.get("index", "?")
+    if None in row or any(value is None for value in row.values()):
+        return DeviceReport(index, [f"its {MANIFEST} row is incomplete (a run was cut short "
+                                    "while writing it): rerun the batch command to finish the "
+                                    "series"], {})
     try:
         image = (directory / row["image"]).read_bytes()
     except OSError as exc:

@@ -10,11 +10,12 @@ including values recorded from devices made earlier in the series.
 from __future__ import annotations
 
 import hashlib
+from array import array
 import hmac
 import os
 import re
 import string
-from typing import Iterable, NamedTuple, Optional
+from typing import Iterable, Iterator, NamedTuple, Optional
 
 from ..errors import InputError
 from .onboarding import INVALID_PASSCODES, PASSCODE_MAX, PASSCODE_MIN
@@ -141,13 +142,13 @@ class DiscriminatorPool:
                  randomness: Randomness) -> None:
         self.sequential, self.start, self.allow_shared = sequential, start, allow_shared
         self.randomness = randomness
-        self.users: dict[int, list[int]] = {}
+        self.users: dict[int, array] = {}  # value -> indexes (4 bytes each)
         self._free: list[int] = []
         self._permutations: dict[int, list[int]] = {}
 
     def record(self, value: int, index: int) -> None:
         """Take note of a discriminator given or made earlier."""
-        self.users.setdefault(value, []).append(index)
+        self._use(value, index)
         self._free = []  # rebuilt on the next random draw
 
     def allocate(self, index: int) -> int:
@@ -162,8 +163,13 @@ class DiscriminatorPool:
             raise InputError(f"device {index}: discriminator {value} is already used by device "
                              f"{self.users[value][0]}; pass --allow_shared_discriminators or "
                              "make fewer devices")
-        self.users.setdefault(value, []).append(index)
+        self._use(value, index)
         return value
+
+    def _use(self, value: int, index: int) -> None:
+        if value not in self.users:
+            self.users[value] = array("I")
+        self.users[value].append(index)
 
     def _permutation(self, cycle: int) -> list[int]:
         if cycle not in self._permutations:
@@ -210,55 +216,78 @@ class Given(NamedTuple):
     rd_uid: Optional[bytes] = None
 
 
+class SeenFilter:
+    """Values already handed out, in a fixed 64 bits per expected value (a Bloom filter).
+
+    A set would cost ~100 bytes per value; this keeps the memory of a 100,000-device run
+    flat. It never misses a value it holds, and wrongly claims to hold one about once in
+    10**8 lookups: a random draw it claims is taken is simply drawn again.
+    """
+
+    _HASHES = 11
+
+    def __init__(self, expected: int) -> None:
+        self._bits = max(1 << 16, 64 * expected)
+        self._array = bytearray(self._bits // 8 + 1)
+
+    def _positions(self, value: object) -> Iterator[int]:
+        digest = hashlib.blake2b(repr(value).encode("utf-8"), digest_size=16).digest()
+        first, second = int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
+        for k in range(self._HASHES):  # double hashing
+            yield (first + k * second) % self._bits
+
+    def add(self, value: object) -> None:
+        for position in self._positions(value):
+            self._array[position >> 3] |= 1 << (position & 7)
+
+    def __contains__(self, value: object) -> bool:
+        return all(self._array[p >> 3] & (1 << (p & 7)) for p in self._positions(value))
+
+
 class IdentityAllocator:
-    """Hands out identities; no serial, rd_uid, passcode+discriminator pair or DAC serial twice."""
+    """Hands out identities: a random serial number, rd_uid, passcode (for its discriminator)
+    or DAC serial is never one handed out or recorded before. Given values (a CSV) are
+    checked for repeats by the caller; template serial numbers are distinct by construction.
+    """
 
     def __init__(self, *, randomness: Randomness, template: SerialTemplate,
-                 discriminators: DiscriminatorPool) -> None:
+                 discriminators: DiscriminatorPool, expected: int = 0) -> None:
         self.randomness, self.template, self.discriminators = randomness, template, discriminators
-        self.serials: set[str] = set()
-        self.rd_uids: set[bytes] = set()
-        self.pairs: set[tuple[int, int]] = set()
-        self.dac_serials: set[int] = set()
+        self.serials = SeenFilter(expected)
+        self.rd_uids = SeenFilter(expected)
+        self.pairs = SeenFilter(expected)
+        self.dac_serials = SeenFilter(expected)
 
     def record(self, index: int, sn: str, passcode: Optional[int], discriminator: int,
                rd_uid: Optional[bytes], dac_serial: int) -> None:
         """Take note of a device made earlier (from the manifest or a recovered device)."""
-        where = f"device {index}"
-        self._claim(self.serials, sn, f"{where}: serial number {sn!r}")
-        if rd_uid is not None:
-            self._claim(self.rd_uids, rd_uid, f"{where}: rd_uid {rd_uid.hex()}")
-        if passcode is not None:
-            self._claim(self.pairs, (passcode, discriminator),
-                        f"{where}: passcode and discriminator {discriminator}")
-        self._claim(self.dac_serials, dac_serial, f"{where}: DAC serial {dac_serial:x}")
         self.discriminators.record(discriminator, index)
+        self._note(sn, passcode, discriminator, rd_uid, dac_serial)
 
-    @staticmethod
-    def _claim(used: set, value, what: str) -> None:
-        if value in used:
-            raise InputError(f"{what} is already used by another device of the series")
-        used.add(value)
+    def _note(self, sn: str, passcode: Optional[int], discriminator: int,
+              rd_uid: Optional[bytes], dac_serial: int) -> None:
+        self.serials.add(sn)
+        if rd_uid is not None:
+            self.rd_uids.add(bytes(rd_uid))
+        if passcode is not None:
+            self.pairs.add((passcode, discriminator))
+        self.dac_serials.add(dac_serial)
 
     def allocate(self, index: int, given: Given = Given()) -> DeviceIdentity:
         sn = given.sn if given.sn is not None else self._serial(index)
-        self._claim(self.serials, sn, f"device {index}: serial number {sn!r}")
         discriminator = (self.discriminators.allocate(index) if given.discriminator is None
                          else self._given_discriminator(index, given.discriminator))
         passcode = given.passcode
         if passcode is None:
             passcode = self._passcode(index, discriminator)
-        self._claim(self.pairs, (passcode, discriminator),
-                    f"device {index}: passcode and discriminator {discriminator}")
         rd_uid = given.rd_uid if given.rd_uid is not None else self._fresh(
             self.rd_uids, lambda attempt: self.randomness.bytes(index, f"rd_uid{attempt}",
                                                                  RD_UID_LENGTH))
-        self._claim(self.rd_uids, rd_uid, f"device {index}: rd_uid {rd_uid.hex()}")
         dac_serial = self._fresh(self.dac_serials, lambda attempt: self._dac_serial(index, attempt))
-        self.dac_serials.add(dac_serial)
         salt = (given.spake2_salt if given.spake2_salt is not None
                 else self.randomness.bytes(index, "salt", SALT_LENGTH))
         key_seed = self.randomness.bytes(index, "dac_key", 32) if self.randomness.seeded else None
+        self._note(sn, passcode, discriminator, rd_uid, dac_serial)
         return DeviceIdentity(index, sn, passcode, discriminator, salt, rd_uid, dac_serial,
                               key_seed)
 
@@ -269,10 +298,6 @@ class IdentityAllocator:
             index, f"sn{attempt}", RANDOM_SN_BYTES).hex().upper())
 
     def _given_discriminator(self, index: int, value: int) -> int:
-        if value in self.discriminators.users and not self.discriminators.allow_shared:
-            raise InputError(f"device {index}: discriminator {value} is already used by device "
-                             f"{self.discriminators.users[value][0]}; pass "
-                             "--allow_shared_discriminators to allow it")
         self.discriminators.record(value, index)
         return value
 
@@ -290,7 +315,7 @@ class IdentityAllocator:
         return (raw & ((1 << 158) - 1)) | (1 << 158)
 
     @staticmethod
-    def _fresh(used: set, draw):
+    def _fresh(used: SeenFilter, draw):
         for attempt in range(100):
             value = draw(attempt)
             if value not in used:
