@@ -1,5 +1,7 @@
-"""Shared fixtures: test isolation and the reference material in ../shared/golden."""
+"""Shared fixtures: test isolation, the reference material in ../shared/golden, and a west
+workspace that lists this repository as a project."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,47 @@ def snapshot(directory: Path) -> dict:
         return {}
     return {str(p.relative_to(directory)): (p.read_bytes(), p.stat().st_mode)
             for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+WEST_MANIFEST = """\
+manifest:
+  projects:
+    - name: matter-factory-data
+      path: modules/matter-factory-data
+      url: https://example.invalid/matter-factory-data
+      west-commands: west_ext/west-commands.yml
+  self:
+    path: app
+"""
+
+
+@pytest.fixture
+def west_workspace(tmp_path, monkeypatch):
+    """A west workspace whose manifest lists this repository as a project (the cwd)."""
+    top = tmp_path / "ws"
+    (top / ".west").mkdir(parents=True)
+    (top / ".west" / "config").write_text("[manifest]\npath = app\nfile = west.yml\n")
+    (top / "app").mkdir()
+    (top / "app" / "west.yml").write_text(WEST_MANIFEST)
+    (top / "modules").mkdir()
+    os.symlink(REPO_ROOT, top / "modules" / "matter-factory-data")
+    monkeypatch.chdir(top)
+    monkeypatch.setenv("WEST_CONFIG_GLOBAL", str(tmp_path / "no-global-config"))
+    return top
+
+
+@pytest.fixture
+def west(capsys):
+    """Run ``west ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    from west.app.main import main as west_main
+
+    def run(*argv):
+        try:
+            west_main([str(a) for a in argv])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, snapshot
+from conftest import snapshot
 
 # Fast, development values: the cost of a device is mostly PBKDF2 and the QR image.
 FAST = ("--spake2_it", "1000", "--defaults")
@@ -839,48 +839,6 @@ def test_qr_formats(cli, scratch, qr, expected):
 
 
 # --------------------------------------------------------------------------- 8. west
-
-WEST_MANIFEST = """\
-manifest:
-  projects:
-    - name: matter-factory-data
-      path: modules/matter-factory-data
-      url: https://example.invalid/matter-factory-data
-      west-commands: west_ext/west-commands.yml
-  self:
-    path: app
-"""
-
-
-@pytest.fixture
-def west_workspace(tmp_path, monkeypatch):
-    top = tmp_path / "ws"
-    (top / ".west").mkdir(parents=True)
-    (top / ".west" / "config").write_text("[manifest]\npath = app\nfile = west.yml\n")
-    (top / "app").mkdir()
-    (top / "app" / "west.yml").write_text(WEST_MANIFEST)
-    (top / "modules").mkdir()
-    os.symlink(REPO_ROOT, top / "modules" / "matter-factory-data")
-    monkeypatch.chdir(top)
-    monkeypatch.setenv("WEST_CONFIG_GLOBAL", str(tmp_path / "no-global-config"))
-    return top
-
-
-@pytest.fixture
-def west(capsys):
-    from west.app.main import main as west_main
-
-    def run(*argv):
-        try:
-            west_main([str(a) for a in argv])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
 
 def test_west_factory_data_batch(west_workspace, west, scratch):
     out = scratch / "b"

@@ -258,38 +258,6 @@ def test_show_d_without_factory_data_is_one_line(cli, tmp_path):
 
 # --- west factory-data ----------------------------------------------------------------
 
-@pytest.fixture
-def west_workspace(tmp_path, monkeypatch):
-    from test_west_cmd import MANIFEST
-
-    top = tmp_path / "ws"
-    (top / ".west").mkdir(parents=True)
-    (top / ".west" / "config").write_text("[manifest]\npath = app\nfile = west.yml\n")
-    (top / "app").mkdir()
-    (top / "app" / "west.yml").write_text(MANIFEST)
-    (top / "modules").mkdir()
-    (top / "modules" / "matter-factory-data").symlink_to(REPO_ROOT)
-    monkeypatch.chdir(top)
-    monkeypatch.setenv("WEST_CONFIG_GLOBAL", str(tmp_path / "no-global-config"))
-    return top
-
-
-@pytest.fixture
-def west(capsys):
-    from west.app.main import main as west_main
-
-    def run(*argv):
-        try:
-            west_main([str(a) for a in argv])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
 def test_west_show_merge_generate_and_menuconfig_on_a_build(west_workspace, west, golden):
     from intelhex import IntelHex
 

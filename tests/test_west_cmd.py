@@ -1,6 +1,5 @@
 """`west factory-data` loaded by west itself from a temporary workspace, run in-process."""
 
-import os
 import subprocess
 import sys
 
@@ -8,47 +7,9 @@ import pytest
 
 from conftest import REPO_ROOT, golden_args
 
-MANIFEST = """\
-manifest:
-  projects:
-    - name: matter-factory-data
-      path: modules/matter-factory-data
-      url: https://example.invalid/matter-factory-data
-      west-commands: west_ext/west-commands.yml
-  self:
-    path: app
-"""
-
-
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    """A west workspace whose manifest lists this repository as a project."""
-    top = tmp_path / "ws"
-    (top / ".west").mkdir(parents=True)
-    (top / ".west" / "config").write_text("[manifest]\npath = app\nfile = west.yml\n")
-    (top / "app").mkdir()
-    (top / "app" / "west.yml").write_text(MANIFEST)
-    (top / "modules").mkdir()
-    os.symlink(REPO_ROOT, top / "modules" / "matter-factory-data")
-    monkeypatch.chdir(top)
-    monkeypatch.setenv("WEST_CONFIG_GLOBAL", str(tmp_path / "no-global-config"))
-    return top
-
-
-@pytest.fixture
-def west(capsys):
-    from west.app.main import main as west_main
-
-    def run(*argv):
-        try:
-            west_main([str(a) for a in argv])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+def workspace(west_workspace):
+    return west_workspace
 
 
 def test_west_lists_the_extension(workspace, west):
