@@ -79,7 +79,6 @@ class Plan(NamedTuple):
     template: DeviceTemplate
     pai_cert: Any  # cryptography Certificate
     pai_key: Any  # EC private key
-    pai_made_here: bool
     params: dict  # what batch.json records; a rerun must give the same
     seed: Optional[str]
     sn_template: series.SerialTemplate
@@ -104,22 +103,12 @@ def make_plan(args) -> Plan:
     template_text = args.sn_template
     sn_template = series.SerialTemplate(template_text)
     sn_template.check_range(count)
-    sequential = args.discriminators == "sequential"
-    first = args.discriminator if args.discriminator is not None else 0
-    if args.discriminator is not None and not sequential:
-        raise InputError("--discriminator is the first value of --discriminators sequential; "
-                         "random discriminators need no start value")
-    if not 0 <= first < series.DISCRIMINATOR_COUNT:
-        raise InputError(f"--discriminator: {first} is out of range (accepted: 0..4095)")
-    if count > series.DISCRIMINATOR_COUNT and not args.allow_shared_discriminators:
-        raise InputError(f"--count {count}: more devices than the {series.DISCRIMINATOR_COUNT} "
-                         "discriminators; pass --allow_shared_discriminators to let devices "
-                         "share them (the manifest lists who shares)")
+    sequential, first = _discriminator_options(args, count)
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs: {args.jobs} must be at least 1")
     not_before = (dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
                   if args.seed is not None else None)
-    pai_cert, pai_key, pai_made_here, extra = _attestation(args, out_dir, common, not_before)
+    pai_cert, pai_key, extra = _attestation(args, out_dir, common, not_before)
     from .core import certs
 
     template = DeviceTemplate(common=common, pai_cert=certs.cert_der(pai_cert),
@@ -138,7 +127,7 @@ def make_plan(args) -> Plan:
         "csv_sha256": hashlib.sha256(Path(args.csv).read_bytes()).hexdigest() if args.csv else None,
     }
     plan = Plan(out_dir=out_dir, count=count, template=template, pai_cert=pai_cert,
-                pai_key=pai_key, pai_made_here=pai_made_here, params=params, seed=args.seed,
+                pai_key=pai_key, params=params, seed=args.seed,
                 sn_template=sn_template, sequential=sequential, first_discriminator=first,
                 allow_shared=bool(args.allow_shared_discriminators), csv_path=args.csv,
                 not_before=not_before, jobs=args.jobs or os.cpu_count() or 1,
@@ -149,6 +138,22 @@ def make_plan(args) -> Plan:
 
         check_schema(_probe_json(plan), args.schema)
     return plan
+
+
+def _discriminator_options(args, count: int) -> tuple[bool, int]:
+    """(sequential, first value); more devices than discriminators only when allowed."""
+    sequential = args.discriminators == "sequential"
+    first = args.discriminator if args.discriminator is not None else 0
+    if args.discriminator is not None and not sequential:
+        raise InputError("--discriminator is the first value of --discriminators sequential; "
+                         "random discriminators need no start value")
+    if not 0 <= first < series.DISCRIMINATOR_COUNT:
+        raise InputError(f"--discriminator: {first} is out of range (accepted: 0..4095)")
+    if count > series.DISCRIMINATOR_COUNT and not args.allow_shared_discriminators:
+        raise InputError(f"--count {count}: more devices than the {series.DISCRIMINATOR_COUNT} "
+                         "discriminators; pass --allow_shared_discriminators to let devices "
+                         "share them (the manifest lists who shares)")
+    return sequential, first
 
 
 def _refuse_per_device_options(args) -> None:
@@ -379,12 +384,12 @@ def _attestation(args, out_dir: Path, common: dict, not_before):
                              "PAI), not both")
         cert, key = load_signer(args.pai_cert, args.pai_key, "--pai_cert", "--pai_key")
         _check_pai(cert, common, f"--pai_cert {args.pai_cert}", args.paa_cert)
-        return cert, key, False, [(PAI_CERT, certs.cert_der(cert), False)]
+        return cert, key, [(PAI_CERT, certs.cert_der(cert), False)]
     kept_cert, kept_key = out_dir / PAI_CERT, out_dir / PAI_KEY
     if kept_cert.is_file() and kept_key.is_file():  # made by an earlier run of the series
         cert, key = load_signer(str(kept_cert), str(kept_key), "the series' PAI",
                                 "the series' PAI key")
-        return cert, key, True, []
+        return cert, key, []
     if bool(args.paa_cert) != bool(args.paa_key):
         raise InputError("--paa_cert and --paa_key go together (to make the PAI), or give "
                          "--pai_cert and --pai_key")
@@ -404,7 +409,7 @@ def _attestation(args, out_dir: Path, common: dict, not_before):
         common_name=f"{common['vendor_name']} PAI 0x{common['vendor_id']:04X}"[:64],
         vendor_id=common["vendor_id"], serial=_seeded_serial(seed, "pai serial"),
         not_before=not_before, deterministic=seed is not None)
-    return cert, key, True, extra + [(PAI_CERT, certs.cert_der(cert), False),
+    return cert, key, extra + [(PAI_CERT, certs.cert_der(cert), False),
                                      (PAI_KEY, certs.key_der(key), True)]
 
 
