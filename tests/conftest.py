@@ -118,3 +118,18 @@ def west(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture
+def scratch():
+    """A new directory for big outputs (batches): below $MFD_TEST_SCRATCH when set, since
+    creating files in /tmp is slow on some machines."""
+    import shutil
+    import tempfile
+
+    base = os.environ.get("MFD_TEST_SCRATCH") or None
+    if base:
+        os.makedirs(base, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="mfd-batch-", dir=base))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

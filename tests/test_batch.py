@@ -8,11 +8,9 @@ to the system's temporary directory.
 import base64
 import csv
 import hashlib
-import os
 import re
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,17 +20,6 @@ from conftest import snapshot
 # Fast, development values: the cost of a device is mostly PBKDF2 and the QR image.
 FAST = ("--spake2_it", "1000", "--defaults")
 NO_QR = ("--qr", "none")
-
-
-@pytest.fixture
-def scratch():
-    """A new directory for batch outputs: below $MFD_TEST_SCRATCH when set."""
-    base = os.environ.get("MFD_TEST_SCRATCH") or None
-    if base:
-        os.makedirs(base, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="mfd-batch-", dir=base))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- helpers

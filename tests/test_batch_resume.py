@@ -14,7 +14,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,17 +27,6 @@ COUNT = 160
 TRIALS = [11, 22, 33, 44]
 #: How long a correct implementation may take to stop after Ctrl-C.
 STOP_TIMEOUT = 6
-
-
-@pytest.fixture
-def scratch():
-    """A new directory for batch outputs: below $MFD_TEST_SCRATCH when set (as in test_batch)."""
-    base = os.environ.get("MFD_TEST_SCRATCH") or None
-    if base:
-        os.makedirs(base, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="mfd-batch-", dir=base))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def command(out, count, *extra):
