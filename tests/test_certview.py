@@ -44,7 +44,8 @@ def tlv(tag: int, *values: bytes) -> bytes:
 
 
 def enc_int(n: int) -> bytes:
-    return tlv(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big", signed=True))
+    magnitude = n if n >= 0 else ~n  # -128 fits one octet (0x80), 128 needs two (0x00 0x80)
+    return tlv(0x02, n.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True))
 
 
 def enc_oid(dotted: str) -> bytes:
