@@ -40,7 +40,7 @@ class CliResult:
 @pytest.fixture
 def cli(capsys):
     """Run ``matter-factory-data ARGS`` in-process, as a user would type it."""
-    from matter_factory_data.cli import main
+    from matter_factory_data.cli.app import main
 
     def run(*argv) -> CliResult:
         try:

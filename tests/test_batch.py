@@ -39,7 +39,7 @@ def image(directory: Path, row: dict) -> bytes:
 
 
 def decoded(directory: Path, row: dict) -> dict:
-    from matter_factory_data.core import nrf_cbor
+    from matter_factory_data.formats import nrf_cbor
 
     return nrf_cbor.decode_image(image(directory, row))
 

@@ -105,7 +105,7 @@ class TerminalUI:
     """A UI whose stderr is a terminal: batch draws a live progress line."""
 
     def __init__(self):
-        from matter_factory_data.cli import UI
+        from matter_factory_data.ui import UI
 
         class Tty(io.StringIO):
             def isatty(self):
@@ -115,7 +115,7 @@ class TerminalUI:
 
 
 def test_progress_bar_on_a_terminal(tmp_path):
-    from matter_factory_data.cli import build_parser, run
+    from matter_factory_data.cli.app import build_parser, run
 
     argv = ["batch", "-o", str(tmp_path / "lot"), "--count", "5", "--defaults", *FAST]
     terminal = TerminalUI()

@@ -190,7 +190,7 @@ def test_generate_without_d_is_unchanged(cli, tmp_path, golden):
 
 
 def test_generate_parser_keeps_d_and_prefixes_apart():
-    from matter_factory_data import cli
+    from matter_factory_data.cli import app as cli
 
     parser = cli.build_parser(["generate"])
     assert parser.parse_args(["generate"]).build_dir is None

@@ -826,7 +826,7 @@ def test_verify_signature_agrees_with_ecdsa(golden_views):
 
 
 def test_load_user_attestation_reads_der_and_pem_alike(golden, tmp_path):
-    from matter_factory_data import credentials
+    from matter_factory_data.jobs import credentials
 
     key = certs.load_private_key((golden / DAC_KEY).read_bytes(), source="k")
     files = {
@@ -853,7 +853,7 @@ def test_load_user_attestation_reads_der_and_pem_alike(golden, tmp_path):
 
 
 def test_load_user_attestation_with_paa_names_options_and_files(tmp_path):
-    from matter_factory_data import credentials
+    from matter_factory_data.jobs import credentials
 
     paa_key, pai_key, dac_key = (certs.new_key(s) for s in (b"ua", b"ui", b"ud"))
     paa = certs.make_paa(key=paa_key, common_name="PAA FFF2", vendor_id=0xFFF2)

@@ -15,8 +15,8 @@ from typing import Optional
 
 import pytest
 
-from matter_factory_data.build_dir import parse_dotconfig
-from matter_factory_data.build_step import merged_hex
+from matter_factory_data.zephyr.build_dir import parse_dotconfig
+from matter_factory_data.zephyr.build_step import merged_hex
 from matter_factory_data.errors import InputError, PartitionError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -428,7 +428,7 @@ def test_parse_dotconfig():
 def test_merged_hex_refuses_firmware_inside_the_partition(tmp_path):
     from intelhex import IntelHex
 
-    from matter_factory_data.core.hexfile import to_hex_text
+    from matter_factory_data.formats.hexfile import to_hex_text
 
     firmware = IntelHex()
     firmware.frombytes(b"\x01" * 0x20, offset=0xFB010)

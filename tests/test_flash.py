@@ -11,10 +11,10 @@ from typing import NamedTuple, Optional
 import pytest
 
 from conftest import REPO_ROOT
-from matter_factory_data import build_dir
+from matter_factory_data.zephyr import build_dir
 from matter_factory_data.errors import FactoryDataError, InputError, MissingProgram
-from matter_factory_data.flash import erase_ranges, flash_command, is_net_core_build
-from matter_factory_data.runner import CommandFailed, Runner
+from matter_factory_data.station.flash import erase_ranges, flash_command, is_net_core_build
+from matter_factory_data.station.runner import CommandFailed, Runner
 
 BUILDS = REPO_ROOT / "tests" / "data" / "builds"
 FAKE_BIN = REPO_ROOT / "tests" / "fake_bin"
@@ -251,7 +251,7 @@ def _record(address16: int) -> str:
 
 def test_unaligned_record_helper_targets_0xfb010():
     text = f":02000004000FEB\n{_record(0xB010)}\n:00000001FF\n"
-    from matter_factory_data.core.hexfile import from_hex_text
+    from matter_factory_data.formats.hexfile import from_hex_text
 
     assert from_hex_text(text) == [(0xFB010, b"\xde\xad\xbe\xef")]
 

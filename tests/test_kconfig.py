@@ -6,7 +6,7 @@ import kconfiglib
 import pytest
 
 from conftest import REPO_ROOT
-from matter_factory_data.commands import DEVELOPMENT_DEFAULTS
+from matter_factory_data.jobs.commands import DEVELOPMENT_DEFAULTS
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_default_test_verifier_belongs_to_the_default_passcode(kconf):
 
 def test_build_step_defaults_and_ranges_equal_the_kconfig(kconf):
     """build_step keeps its own table of defaults and ranges; it must not drift from Kconfig."""
-    from matter_factory_data.build_step import RANGES, SYMBOLS
+    from matter_factory_data.zephyr.build_step import RANGES, SYMBOLS
 
     for symbol, (_, default, kind) in SYMBOLS.items():
         sym = kconf.syms[symbol[len("CONFIG_"):]]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, snapshot
-from matter_factory_data import cli as cli_module
-from matter_factory_data import menuconfig as mc
+from matter_factory_data.cli import app as cli_module
+from matter_factory_data.zephyr import menuconfig as mc
 from matter_factory_data.errors import InputError
 
 CONFIGURED = REPO_ROOT / "tests" / "data" / "builds" / "configured"

@@ -6,22 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matter_factory_data.core.onboarding import (
-    INVALID_PASSCODES,
-    ManualCode,
-    SetupPayload,
-    base38_decode,
-    base38_encode,
-    manual_code,
-    onboarding_text,
-    parse_manual_code,
-    parse_qr_code,
-    passcode_problem,
-    qr_code,
-    validate_payload,
-    verhoeff_check_digit,
-    verhoeff_is_valid,
-)
+from matter_factory_data.core.onboarding import INVALID_PASSCODES, ManualCode, SetupPayload, base38_decode, base38_encode, manual_code, onboarding_text, parse_manual_code, parse_qr_code, passcode_problem, qr_code, validate_payload, verhoeff_check_digit, verhoeff_is_valid
 from matter_factory_data.errors import InputError, OnboardingError
 
 # --------------------------------------------------------------------------- vectors

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from matter_factory_data import cli
+from matter_factory_data.cli import app as cli
 
 # The long options of the reference generator (nrf-connect.md §1).
 REFERENCE_GENERATE = [

@@ -674,7 +674,7 @@ def overlay_partitions(text: str) -> tuple[set[str], dict[str, tuple[int, int, i
 
 
 def load_pm_static() -> dict[str, tuple[int, int]]:
-    from matter_factory_data.layout_check import load_layout
+    from matter_factory_data.zephyr.layout_check import load_layout
 
     return {p.name: (p.address, p.size) for p in load_layout(PM_STATIC)}
 
@@ -688,7 +688,7 @@ def test_pm_static_passes_check(cli):
 
 
 def test_pm_static_layout_is_consistent():
-    from matter_factory_data.core.layout import SOCS
+    from matter_factory_data.zephyr.layout import SOCS
 
     layout = load_pm_static()
     assert layout["factory_data"] == (0xFB000, 0x1000)
@@ -731,7 +731,7 @@ def test_overlay_agrees_with_pm_static():
 def test_build_step_accepts_the_sample_layout_sources():
     """The module's build step resolves the partition from pm_static.yml and the overlay's
     devicetree node and requires them to agree (build_step.resolve_partition)."""
-    from matter_factory_data.build_step import resolve_partition
+    from matter_factory_data.zephyr.build_step import resolve_partition
 
     _, nodes = overlay_partitions(OVERLAY.read_text())
     _, address, size = nodes["factory_data_partition"]

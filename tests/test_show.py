@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matter_factory_data.core import nrf_cbor
+from matter_factory_data.formats import nrf_cbor
 
 
 def golden_map(golden):
@@ -100,7 +100,7 @@ def test_show_ignores_flash_after_the_map(cli, golden, tmp_path):
 
 
 def test_show_picks_the_segment_at_offset(cli, golden, tmp_path):
-    from matter_factory_data.core.hexfile import to_hex_text
+    from matter_factory_data.formats.hexfile import to_hex_text
 
     firmware = to_hex_text(0x0, b"\x11" * 64).replace(":00000001FF\n", "")
     data = (golden / "factory_data.bin").read_bytes()
@@ -153,7 +153,7 @@ def test_user_data_round_trips(user):
 
 
 def test_show_asks_for_offset_when_the_hex_has_several_segments(cli, golden, tmp_path):
-    from matter_factory_data.core.hexfile import to_hex_text
+    from matter_factory_data.formats.hexfile import to_hex_text
 
     firmware = to_hex_text(0x0, b"\x11" * 64).replace(":00000001FF\n", "")
     data = (golden / "factory_data.bin").read_bytes()

@@ -10,4 +10,4 @@ try:
 except ImportError:
     sys.path.insert(0, _HERE)
 
-from matter_factory_data.west_cmd import FactoryData  # noqa: E402,F401
+from matter_factory_data.cli.west_cmd import FactoryData  # noqa: E402,F401

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from .errors import CredentialError, InputError
-from .outputs import OutputSet
+from ..errors import CredentialError, InputError
+from ..files.inputs import read_file
+from ..files.outputs import OutputSet
 
 DEV_PAA_CERT = "PAA_cert.der"
 DEV_PAA_KEY = "PAA_key.der"
@@ -26,13 +27,6 @@ class Attestation(NamedTuple):
     dac_key: bytes  # raw 32-byte scalar
 
 
-def read_file(path: "str | Path", option: str) -> bytes:
-    """Read an input file; a failure names the option and the file."""
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{option} {path}: cannot read the file ({exc.strerror})") from None
-
 
 def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
                           password: Optional[str], paa_cert: Optional[str],
@@ -42,7 +36,7 @@ def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
     Uses :mod:`.core.certview` only: no ``cryptography.x509`` (or serialization,
     unless the key is encrypted) is imported on this path.
     """
-    from .core import certview
+    from ..core import certview
 
     dac = certview.parse_certificate(read_file(dac_cert, "--dac_cert"),
                                      source=f"--dac_cert {dac_cert}")
@@ -67,7 +61,7 @@ def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
 
 def load_signer(cert_path: str, key_path: str, cert_option: str, key_option: str):
     """A CA certificate and its key given by the user (PAA, or CD signer)."""
-    from .core import certs
+    from ..core import certs
 
     cert = certs.load_certificate(read_file(cert_path, cert_option),
                                   source=f"{cert_option} {cert_path}")
@@ -79,7 +73,7 @@ def load_signer(cert_path: str, key_path: str, cert_option: str, key_option: str
 
 def development_paa(out_dir: Path, outputs: OutputSet):
     """The development PAA of ``out_dir``: reused if present, else made and added to outputs."""
-    from .core import certs
+    from ..core import certs
 
     cert_path, key_path = out_dir / DEV_PAA_CERT, out_dir / DEV_PAA_KEY
     if cert_path.exists() or key_path.exists():
@@ -98,7 +92,7 @@ def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optiona
                          paa_key: Optional[str], vendor_id: int, product_id: int,
                          vendor_name: str, product_name: str) -> Attestation:
     """Make PAI + DAC (``--gen_certs``), signed by the given PAA or the development PAA."""
-    from .core import certs
+    from ..core import certs
 
     if bool(paa_cert) != bool(paa_key):
         raise InputError("--paa_cert and --paa_key go together: give both or neither")
@@ -120,7 +114,7 @@ def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optiona
 
 def _add_pair(outputs: OutputSet, out_dir: Path, name: str, cert, key) -> None:
     """The reference writes ``<NAME>_cert`` / ``<NAME>_key`` as .der and .pem."""
-    from .core import certs
+    from ..core import certs
 
     outputs.add(out_dir / f"{name}_cert.der", certs.cert_der(cert), what=f"{name} certificate")
     outputs.add(out_dir / f"{name}_cert.pem", certs.cert_pem(cert), what=f"{name} certificate")
@@ -132,7 +126,7 @@ def certification_declaration(*, out_dir: Path, outputs: OutputSet, vendor_id: i
                               product_id: int, cd_type: int, signer_cert: Optional[str],
                               signer_key: Optional[str]) -> bytes:
     """``CD.der``: a CMS-signed Certification Declaration for this VID/PID."""
-    from .core import cd
+    from ..core import cd
 
     if bool(signer_cert) != bool(signer_key):
         raise InputError("--cert_declaration_cert and --cert_declaration_key go together: "
@@ -150,7 +144,7 @@ def certification_declaration(*, out_dir: Path, outputs: OutputSet, vendor_id: i
 
 
 def _development_cd_signer(out_dir: Path, outputs: OutputSet):
-    from .core import cd, certs
+    from ..core import cd, certs
 
     cert_path, key_path = out_dir / DEV_CD_SIGNER_CERT, out_dir / DEV_CD_SIGNER_KEY
     if cert_path.exists() and key_path.exists():

@@ -24,32 +24,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-class UI:
-    """Where commands report; the west command swaps in its own output helpers."""
-
-    def __init__(self, out=None, err=None, verbose: bool = False) -> None:
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
-        self.verbose = verbose
-
-    def info(self, message: str) -> None:
-        print(message, file=self.out)
-
-    def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=self.err)
-
-    def error(self, message: str) -> None:
-        print(f"error: {message}", file=self.err)
-
-    def is_terminal(self) -> bool:
-        """Whether a live progress line can be drawn (stderr is a terminal)."""
-        isatty = getattr(self.err, "isatty", None)
-        return bool(isatty and isatty())
-
-    def progress(self, text: str) -> None:
-        """Part of a live progress line: no newline added."""
-        self.err.write(text)
-        self.err.flush()
+from ..ui import UI  # noqa: E402  (re-exported for the front ends)
 
 
 # --- value parsers (same spelling and parsing as the reference scripts) --------
@@ -190,7 +165,7 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_generate(args: argparse.Namespace, ui: UI) -> int:
-    from .commands import generate_command
+    from ..jobs.commands import generate_command
 
     return generate_command(args, ui)
 
@@ -214,7 +189,7 @@ def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_partition(args: argparse.Namespace, ui: UI) -> int:
-    from .commands import partition_command
+    from ..jobs.commands import partition_command
 
     return partition_command(args, ui)
 
@@ -236,7 +211,7 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_show(args: argparse.Namespace, ui: UI) -> int:
-    from .commands import show_command
+    from ..jobs.commands import show_command
 
     return show_command(args, ui)
 
@@ -262,12 +237,12 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace, ui: UI) -> int:
-    from .batch_verify import is_batch_dir, verify_batch
+    from ..station.batch.verify import is_batch_dir, verify_batch
 
     if is_batch_dir(args.file):
         return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
                             jobs=args.jobs, ui=ui)
-    from .commands import verify_command
+    from ..jobs.commands import verify_command
 
     return verify_command(args, ui)
 
@@ -290,7 +265,7 @@ def add_codes_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_codes(args: argparse.Namespace, ui: UI) -> int:
-    from .commands import codes_command
+    from ..jobs.commands import codes_command
 
     return codes_command(args, ui)
 
@@ -322,7 +297,7 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace, ui: UI) -> int:
-    from .layout_check import run_check as check_command
+    from ..zephyr.layout_check import run_check as check_command
 
     return check_command(args, ui)
 
@@ -356,7 +331,7 @@ def add_build_step_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_build_step(args: argparse.Namespace, ui: UI) -> int:
-    from .build_step import build_step
+    from ..zephyr.build_step import build_step
 
     return build_step(args, ui)
 
@@ -390,7 +365,7 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_flash(args: argparse.Namespace, ui: UI) -> int:
-    from .flash import flash_command
+    from ..station.flash import flash_command
 
     return flash_command(args, ui)
 
@@ -414,7 +389,7 @@ def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_merge(args: argparse.Namespace, ui: UI) -> int:
-    from .merge import merge_command
+    from ..zephyr.merge import merge_command
 
     return merge_command(args, ui)
 
@@ -439,7 +414,7 @@ def add_menuconfig_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_menuconfig(args: argparse.Namespace, ui: UI) -> int:
-    from .menuconfig import menuconfig_command
+    from ..zephyr.menuconfig import menuconfig_command
 
     return menuconfig_command(args, ui)
 
@@ -491,7 +466,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_batch(args: argparse.Namespace, ui: UI) -> int:
-    from .batch import run_batch as batch_command
+    from ..station.batch.run import run_batch as batch_command
 
     return batch_command(args, ui)
 
@@ -538,7 +513,7 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
     """The console script's parser. When ``argv`` names a command, only that command's
     sub-parser is built: building all of them costs ~15 ms of every run."""
     parser = Parser(prog=PROG, description="Matter factory data for nRF Connect SDK / Zephyr.")
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
@@ -550,7 +525,7 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Run a parsed command; turn every expected error into one line and an exit code."""
-    from .errors import FactoryDataError
+    from ..errors import FactoryDataError
 
     try:
         return args.run(args, ui)

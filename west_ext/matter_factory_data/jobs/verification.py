@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .core import nrf_cbor
-from .errors import CredentialError, OnboardingError
+from ..formats import nrf_cbor
+from ..errors import CredentialError, OnboardingError
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def verify(device_map: dict, expect: Expectations) -> list[Check]:
 
 
 def _credential_checks(data: dict, expect: Expectations) -> list[Check]:
-    from .core import certs
+    from ..core import certs
 
     try:
         dac = certs.load_certificate(_bytes(data, "dac_cert"), source="dac_cert")
@@ -103,7 +103,7 @@ def _passcode(data: dict, expect: Expectations) -> tuple[Optional[int], list[Che
 
 
 def _verifier_checks(data: dict, passcode: Optional[int]) -> list[Check]:
-    from .core.spake2p import compute_verifier
+    from ..core.spake2p import compute_verifier
 
     if passcode is None:
         return []
@@ -117,7 +117,7 @@ def _verifier_checks(data: dict, passcode: Optional[int]) -> list[Check]:
 
 
 def _code_checks(data: dict, codes: list[tuple[str, str]], passcode: Optional[int]) -> list[Check]:
-    from .core import onboarding
+    from ..core import onboarding
 
     checks = []
     for source, code in codes:
@@ -164,7 +164,7 @@ def _code_passcode_check(data: dict, source: str, code_passcode: int,
     if known is not None:
         ok = code_passcode == known
         return Check(ok, f"{source}: passcode {'matches' if ok else 'differs from'} the data's")
-    from .core.spake2p import compute_verifier
+    from ..core.spake2p import compute_verifier
 
     try:
         derived = compute_verifier(code_passcode, _bytes(data, "spake2_salt"), data["spake2_it"])

@@ -16,7 +16,7 @@ import io
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from .errors import InputError, PartitionError
+from ..errors import InputError, PartitionError
 
 #: Erase unit of the internal flash/RRAM of every supported nRF family; outside a build the
 #: factory data partition is taken to be the pages its hex covers.
@@ -81,7 +81,7 @@ def merge_images(firmware_text: str, factory_text: str, address: int, size: int,
 # --- the command -------------------------------------------------------------------
 
 def _read_text(path: Path, option: str) -> str:
-    from .credentials import read_file
+    from ..files.inputs import read_file
 
     try:
         return read_file(path, option).decode("ascii")
@@ -93,7 +93,7 @@ def _from_build(args: argparse.Namespace) -> MergeInputs:
     """Fill what was not given from the build directory (and its recorded step, if any)."""
     from . import build_dir
     from .build_step import resolve_partition
-    from .commands import recorded_build_step
+    from ..jobs.commands import recorded_build_step
 
     build = build_dir.find_build_dir(
         args.build_dir or None,
@@ -127,7 +127,7 @@ def locate(args: argparse.Namespace) -> MergeInputs:
 
 
 def merge_command(args: argparse.Namespace, ui) -> int:
-    from .outputs import OutputSet
+    from ..files.outputs import OutputSet
 
     inputs = locate(args)
     firmware_label = f"--firmware {inputs.firmware}"

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import OutputError
+from ..errors import OutputError
 
 
 class OutputFile(NamedTuple):

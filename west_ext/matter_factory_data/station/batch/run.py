@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Optional
 
-from .core import series
-from .core.device import IMAGE_NAME, DeviceTemplate
-from .errors import CredentialError, FactoryDataError, InputError, Interrupted, OutputError
+from ...core import series
+from .device import IMAGE_NAME, DeviceTemplate
+from ...errors import CredentialError, FactoryDataError, InputError, Interrupted, OutputError
 
 MANIFEST = "manifest.csv"
 STATE = "batch.json"
@@ -92,7 +92,7 @@ class Plan(NamedTuple):
 
 
 def make_plan(args) -> Plan:
-    from .core import device
+    from . import device
 
     _refuse_per_device_options(args)
     common, partition = common_values(args)
@@ -109,7 +109,7 @@ def make_plan(args) -> Plan:
     not_before = (dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
                   if args.seed is not None else None)
     pai_cert, pai_key, extra = _attestation(args, out_dir, common, not_before)
-    from .core import certs
+    from ...core import certs
 
     template = DeviceTemplate(common=common, pai_cert=certs.cert_der(pai_cert),
                               partition=partition, include_passcode=args.include_passcode,
@@ -134,7 +134,7 @@ def make_plan(args) -> Plan:
                 extra_files=extra)
     _probe(plan, given_csv, device)
     if args.schema:
-        from .pipeline import check_schema
+        from ...jobs.pipeline import check_schema
 
         check_schema(_probe_json(plan), args.schema)
     return plan
@@ -167,10 +167,10 @@ def _refuse_per_device_options(args) -> None:
 
 def common_values(args) -> tuple[dict, tuple[int, int]]:
     """The typed common values: options, over --fields JSON, over --defaults."""
-    from .commands import DEVELOPMENT_DEFAULTS
-    from .core import validate
-    from .core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES
-    from .pipeline import enum_value, sized_hex, user_data
+    from ...jobs.commands import DEVELOPMENT_DEFAULTS
+    from ...core import validate
+    from ...core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES
+    from ...jobs.pipeline import enum_value, sized_hex, user_data
 
     given = {name: getattr(args, name, None) for name in COMMON_OPTIONS}
     fields = _fields_file(args.fields) if getattr(args, "fields", None) else {}
@@ -212,9 +212,9 @@ def common_values(args) -> tuple[dict, tuple[int, int]]:
 def build_dir_values(given: str) -> dict:
     """The common values of a west build: its Kconfig symbols and its factory_data partition,
     from the build-step arguments its CMake recorded."""
-    from . import build_dir
-    from .build_step import OPTION_TO_SYMBOL, Kconfig, resolve_partition
-    from .cli import Parser, add_build_step_arguments
+    from ...zephyr import build_dir
+    from ...zephyr.build_step import OPTION_TO_SYMBOL, Kconfig, resolve_partition
+    from ...cli.app import Parser, add_build_step_arguments
 
     app = build_dir.app_build_dir(build_dir.find_build_dir(given or None,
                                                            hint="give -d BUILD_DIR"))
@@ -238,7 +238,7 @@ _INT_FIELDS = ("vendor_id", "product_id", "hw_ver", "spake2_it", "offset", "size
 
 def _fields_file(path: str) -> dict:
     """``--fields FILE``: a JSON object of common values keyed by option name."""
-    from .credentials import read_file
+    from ...files.inputs import read_file
 
     try:
         obj = json.loads(read_file(path, "--fields"))
@@ -302,8 +302,8 @@ def _jsonable(values: dict) -> dict:
 
 def _read_csv(path: str) -> list:
     """Per-device values, one row per device, each validated like an option."""
-    from .core import validate
-    from .credentials import read_file
+    from ...core import validate
+    from ...files.inputs import read_file
 
     try:
         text = read_file(path, "--csv").decode("utf-8-sig")
@@ -372,8 +372,8 @@ def _csv_given(row: dict, where: str, validate) -> series.Given:
 
 def _attestation(args, out_dir: Path, common: dict, not_before):
     """The PAI and its key: given, reused from DIR, or made here from a PAA."""
-    from .core import certs
-    from .credentials import load_signer
+    from ...core import certs
+    from ...jobs.credentials import load_signer
 
     if bool(args.pai_cert) != bool(args.pai_key):
         raise InputError("--pai_cert and --pai_key go together: give both")
@@ -414,8 +414,8 @@ def _attestation(args, out_dir: Path, common: dict, not_before):
 
 
 def _development_paa(out_dir: Path, seed: Optional[str]):
-    from .core import certs
-    from .credentials import DEV_PAA_CERT, DEV_PAA_KEY, load_signer
+    from ...core import certs
+    from ...jobs.credentials import DEV_PAA_CERT, DEV_PAA_KEY, load_signer
 
     cert_path, key_path = out_dir / DEV_PAA_CERT, out_dir / DEV_PAA_KEY
     if cert_path.is_file() and key_path.is_file():
@@ -442,7 +442,7 @@ def _seeded_serial(seed: Optional[str], purpose: str) -> Optional[int]:
 
 
 def _check_pai(cert, common: dict, source: str, paa_path: Optional[str]) -> None:
-    from .core import certs
+    from ...core import certs
 
     vendor_id, product_id = certs.matter_ids(cert, source=source)
     if vendor_id is not None and vendor_id != common["vendor_id"]:
@@ -452,7 +452,7 @@ def _check_pai(cert, common: dict, source: str, paa_path: Optional[str]) -> None
         raise CredentialError(f"{source}: the PAI is for product ID 0x{product_id:04X}, not "
                               f"--product_id 0x{common['product_id']:04X}")
     if paa_path:
-        from .credentials import read_file
+        from ...files.inputs import read_file
 
         paa = certs.load_certificate(read_file(paa_path, "--paa_cert"),
                                      source=f"--paa_cert {paa_path}")
@@ -461,8 +461,8 @@ def _check_pai(cert, common: dict, source: str, paa_path: Optional[str]) -> None
 
 
 def _certification_declaration(args, out_dir: Path, common: dict) -> list:
-    from .credentials import certification_declaration
-    from .outputs import OutputSet
+    from ...jobs.credentials import certification_declaration
+    from ...files.outputs import OutputSet
 
     if (out_dir / "CD.der").is_file():
         return []
@@ -498,9 +498,9 @@ SIGNATURE_SLACK = 2
 
 def _probe(plan: Plan, given_csv: Optional[list], device) -> None:
     """Build the largest device once: a bad value or a too-small partition fails here."""
-    from .core import certs
-    from .core import nrf_cbor
-    from .errors import PartitionError
+    from ...core import certs
+    from ...formats import nrf_cbor
+    from ...errors import PartitionError
 
     issuer = certs.DacIssuer(issuer_cert=plan.pai_cert, issuer_key=plan.pai_key,
                              common_name=dac_common_name(plan.template.common),
@@ -523,7 +523,8 @@ def _probe(plan: Plan, given_csv: Optional[list], device) -> None:
 
 
 def _probe_json(plan: Plan) -> dict:
-    from .core import certs, device
+    from ...core import certs
+    from . import device
 
     issuer = certs.DacIssuer(issuer_cert=plan.pai_cert, issuer_key=plan.pai_key,
                              common_name=dac_common_name(plan.template.common),
@@ -559,7 +560,7 @@ def check_directory(plan: Plan) -> None:
 
 def open_series(plan: Plan) -> None:
     """Create the series files, or check that DIR holds this very series."""
-    from .outputs import OutputSet
+    from ...files.outputs import OutputSet
 
     out = plan.out_dir
     state_path = out / STATE
@@ -689,7 +690,8 @@ class Manifest:
 
 def _recorded_identity(row: dict, image: bytes, where: str) -> tuple:
     """(index, sn, passcode, discriminator, rd_uid, dac_serial) of a finished device."""
-    from .core import nrf_cbor, onboarding
+    from ...formats import nrf_cbor
+    from ...core import onboarding
 
     try:
         index = int(row["index"])
@@ -704,7 +706,8 @@ def _recorded_identity(row: dict, image: bytes, where: str) -> tuple:
 
 def recover_row(out_dir: Path, index: int, columns: list, pool) -> dict:
     """The manifest row of a complete device directory whose row was never written."""
-    from .core import certview, nrf_cbor, onboarding
+    from ...core import certview, onboarding
+    from ...formats import nrf_cbor
 
     directory = out_dir / DEVICES / device_dir_name(index)
     where = f"{directory}"
@@ -780,7 +783,7 @@ _WORKER: dict = {}
 def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key_der: bytes,
                  common_name: str, not_before, deterministic: bool, devices_dir: str,
                  ignore_sigint: bool) -> None:
-    from .core import certs
+    from ...core import certs
 
     if ignore_sigint:  # the parent handles Ctrl-C and stops the pool
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -794,7 +797,7 @@ def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key_der: byt
 
 def _make_device(job: tuple) -> dict:
     """Build one device and write its directory atomically; return its manifest row."""
-    from .core.device import build_device
+    from .device import build_device
 
     identity, shared = job
     built = build_device(_WORKER["template"], identity, _WORKER["issuer"])
@@ -1028,7 +1031,7 @@ def _make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInd
     """Make the missing devices; the recovered rows are written in index order among them."""
     import multiprocessing
 
-    from .core import certs
+    from ...core import certs
 
     window = Window(max(64, plan.jobs * CHUNK * 8))
     initargs = (plan.template, certs.cert_der(plan.pai_cert), certs.key_der(plan.pai_key),

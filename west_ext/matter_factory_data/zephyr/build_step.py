@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from .build_dir import read_kconfig
-from .errors import InputError, PartitionError
+from ..errors import InputError, PartitionError
 
 STATE_FILE = "factory_data_state.json"  # VID/PID of the kept certificates, the kept rd_uid
 PREFIX = "factory_data"
@@ -136,7 +136,7 @@ def build_request(config: Kconfig, out_dir: Path, args, state: dict,
     import base64
     import binascii
 
-    from .pipeline import GenerateRequest
+    from ..jobs.pipeline import GenerateRequest
 
     values: dict = {}
     for symbol, (option, _, kind) in SYMBOLS.items():
@@ -233,7 +233,7 @@ class Source:
 
 
 def _from_file(path: Path, option: str) -> Source:
-    from .core.layout import FACTORY_DATA
+    from .layout import FACTORY_DATA
     from .layout_check import load_layout
 
     if not path.is_file():
@@ -273,7 +273,7 @@ def resolve_partition(args) -> tuple[Source, list[Source]]:
 
 def check_partition(source: Source, config: Kconfig, image_size: Optional[int] = None) -> None:
     """Layout check of the chosen source; the first error stops the step."""
-    from .core.layout import ERROR, FACTORY_DATA, Partition, check_layout
+    from .layout import ERROR, FACTORY_DATA, Partition, check_layout
     from .layout_check import load_layout, soc_from_kconfig
 
     soc = soc_from_kconfig(config.values)
@@ -293,7 +293,7 @@ def check_partition(source: Source, config: Kconfig, image_size: Optional[int] =
 
 def merged_hex(firmware: str, factory_hex: str, address: int, size: int) -> bytes:
     """The firmware hex plus the factory data; refuses firmware data inside the partition."""
-    from .credentials import read_file
+    from ..files.inputs import read_file
     from .merge import merge_images
 
     try:
@@ -308,7 +308,7 @@ def merged_hex(firmware: str, factory_hex: str, address: int, size: int) -> byte
 # --- the command -------------------------------------------------------------------------
 
 def build_step(args, ui) -> int:
-    from .pipeline import generate
+    from ..jobs.pipeline import generate
 
     config = Kconfig(read_kconfig(args.dotconfig, option="--dotconfig"))
     out_dir = Path(args.out_dir)

@@ -6,7 +6,7 @@ import argparse
 
 from west.commands import WestCommand
 
-from . import cli
+from . import app as cli
 
 DESCRIPTION = """\
 Matter factory data for nRF Connect SDK / Zephyr.

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any, NamedTuple, Optional
 
-from . import hexfile, nrf_cbor, onboarding, spake2p
-from .model import FACTORY_DATA_VERSION
-from .series import DeviceIdentity
+from ...formats import hexfile, nrf_cbor
+from ...core import onboarding, spake2p
+from ...core.model import FACTORY_DATA_VERSION
+from ...core.series import DeviceIdentity
 
 IMAGE_NAME = "factory_data.bin"
 QR_FORMATS = ("png", "svg", "none")
@@ -34,7 +35,7 @@ class BuiltDevice(NamedTuple):
 
 def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any) -> BuiltDevice:
     """Every file of one device; ``issuer`` is a :class:`~.certs.DacIssuer`."""
-    from . import certs
+    from ...core import certs
 
     key = certs.new_key(identity.dac_key_seed)
     dac = issuer.issue(key, identity.dac_serial)
@@ -74,7 +75,7 @@ def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any
 def image_bytes(device_map: dict, size: int) -> bytes:
     image = nrf_cbor.encode_image(device_map)
     if len(image) > size:
-        from ..errors import PartitionError
+        from ...errors import PartitionError
 
         raise PartitionError(f"the factory data of serial number "
                              f"{device_map.get('sn', b'').decode('utf-8', 'replace')} needs "
@@ -91,7 +92,7 @@ def payload_from_image(image: bytes, passcode: int) -> onboarding.SetupPayload:
 
 def render_qr(qr_text: str, qr_format: str) -> Optional[bytes]:
     """The QR image in a fixed mask (see qrimage.FAST_MASK_PATTERN), or None for ``none``."""
-    from . import qrimage
+    from ...core import qrimage
 
     fast = {"mask_pattern": qrimage.FAST_MASK_PATTERN, "version": qrimage.MT_PAYLOAD_VERSION}
     if qr_format == "png":

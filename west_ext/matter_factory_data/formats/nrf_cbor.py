@@ -12,10 +12,8 @@ import json
 from typing import Any, Mapping, NamedTuple, Optional
 
 from ..errors import InputError
-from . import validate
-from .model import (BYTES, DEVICE_MATCH_ORDER, DEVICE_MAX_PARTITION_SIZE,
-                    DEVICE_RD_UID_MAX_LEN, FACTORY_DATA_VERSION, FIELDS_BY_KEY, HEX_PREFIX,
-                    KEY_ORDER, REQUIRED_KEYS, TEXT, UINT, USER)
+from ..core import validate
+from ..core.model import BYTES, DEVICE_MATCH_ORDER, DEVICE_MAX_PARTITION_SIZE, DEVICE_RD_UID_MAX_LEN, FACTORY_DATA_VERSION, FIELDS_BY_KEY, HEX_PREFIX, KEY_ORDER, REQUIRED_KEYS, TEXT, UINT, USER
 
 TERMINATOR = b"\x00"
 ERROR = "error"  # the device rejects or misreads the data
@@ -248,7 +246,7 @@ def _bstr_problems(field, key: str, value: Any, rd_uid_max_len: int) -> list[Pro
                         f"CHIP_FACTORY_DATA_ROTATING_DEVICE_UID_MAX_LEN={rd_uid_max_len} "
                         "cannot read it (BUFFER_TOO_SMALL)")]
     if field.key == "spake2_verifier":
-        from .spake2p import verifier_problem
+        from ..core.spake2p import verifier_problem
 
         problem = verifier_problem(value)
         return [Problem(ERROR, key, f"the verifier {problem}")] if problem else []

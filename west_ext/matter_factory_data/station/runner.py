@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from typing import Callable, Optional, Sequence
 
-from .errors import CommandFailed, FactoryDataError, MissingProgram  # noqa: F401 (re-exported)
+from ..errors import CommandFailed, FactoryDataError, MissingProgram  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,11 @@ import re
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from .core import hexfile
-from .core.layout import (ERROR, FACTORY_DATA, Finding, LoadSection, Partition, check_layout,
-                          draw_report, parse_layout, soc_info)
-from .credentials import read_file
+from ..formats import hexfile
+from .layout import ERROR, FACTORY_DATA, Finding, LoadSection, Partition, check_layout, draw_report, parse_layout, soc_info
+from ..files.inputs import read_file
 from .build_dir import app_build_dir, read_kconfig
-from .errors import InputError, PartitionError
+from ..errors import InputError, PartitionError
 
 
 class CheckInputs(NamedTuple):

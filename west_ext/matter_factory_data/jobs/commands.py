@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .errors import InputError, VerificationError
+from ..errors import InputError, VerificationError
 
 # The Kconfig defaults of the development identity (config/common/cmake/Kconfig),
 # used by ``generate --defaults`` for every option the user did not give.
@@ -61,7 +61,7 @@ def generate_command(args: argparse.Namespace, ui) -> int:
     for label, value in result.summary:
         ui.info(f"{label + ':':22} {value}")
     if args.print_codes and result.setup_payload is not None:
-        from .core.onboarding import manual_code, qr_code
+        from ..core.onboarding import manual_code, qr_code
 
         ui.info(f"{'QR code:':22} {qr_code(result.setup_payload)}")
         ui.info(f"{'manual code:':22} {manual_code(result.setup_payload)}")
@@ -81,8 +81,8 @@ BUILD_DIR_GENERATE_OPTIONS = ("build_dir", "verbose")
 def generate_in_build(args: argparse.Namespace, ui) -> int:
     """``generate -d``: run build-step with the arguments CMake recorded, so the outputs are
     the very files the build writes (factory_data.*, merged.hex)."""
-    from . import build_dir
-    from .build_step import build_step
+    from ..zephyr import build_dir
+    from ..zephyr.build_step import build_step
 
     _refuse_generate_options(args)
     build = build_dir.find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR")
@@ -96,7 +96,7 @@ def generate_in_build(args: argparse.Namespace, ui) -> int:
 
 
 def _refuse_generate_options(args: argparse.Namespace) -> None:
-    from .cli import Parser, add_generate_arguments
+    from ..cli.app import Parser, add_generate_arguments
 
     parser = Parser(prog="generate")
     add_generate_arguments(parser)
@@ -114,8 +114,8 @@ def _refuse_generate_options(args: argparse.Namespace) -> None:
 def recorded_build_step(app_dir) -> argparse.Namespace:
     """The build-step arguments of an app build (``zephyr/factory_data_step.json``), parsed by
     the build-step sub-parser of cli.py; always a writing run (never --check-only)."""
-    from . import build_dir
-    from .cli import Parser, add_build_step_arguments
+    from ..zephyr import build_dir
+    from ..cli.app import Parser, add_build_step_arguments
 
     source = Path(app_dir) / build_dir.STEP_FILE
 
@@ -132,7 +132,7 @@ def recorded_build_step(app_dir) -> argparse.Namespace:
 
 
 def partition_command(args: argparse.Namespace, ui) -> int:
-    from .core.nrf_cbor import ERROR
+    from ..formats.nrf_cbor import ERROR
     from .pipeline import partition
 
     result = partition(input_path=args.input, output=args.output, offset=args.offset,
@@ -155,11 +155,11 @@ def partition_command(args: argparse.Namespace, ui) -> int:
 def show_command(args: argparse.Namespace, ui) -> int:
     import json
 
-    from . import images
-    from .core import nrf_cbor
+    from ..formats import images
+    from ..formats import nrf_cbor
 
     if args.build_dir is not None:
-        from . import build_dir
+        from ..zephyr import build_dir
 
         build = build_dir.find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR or FILE")
         args.file = str(build_dir.factory_data_hex(build_dir.app_build_dir(build),
@@ -180,14 +180,14 @@ def show_command(args: argparse.Namespace, ui) -> int:
 
 
 def _used_length(device_map: dict) -> int:
-    from .core.nrf_cbor import encode_image
+    from ..formats.nrf_cbor import encode_image
 
     return len(encode_image(device_map))
 
 
 def verify_command(args: argparse.Namespace, ui) -> int:
-    from . import images
-    from .credentials import read_file
+    from ..formats import images
+    from ..files.inputs import read_file
     from .verification import Expectations, verify
 
     loaded = images.load(args.file, args.offset)
@@ -208,7 +208,7 @@ def verify_command(args: argparse.Namespace, ui) -> int:
 
 def _codes_to_check(args: argparse.Namespace) -> list[tuple[str, str]]:
     """Codes from --qr/--manual, and from the onboarding .txt (given, or next to the file)."""
-    from .credentials import read_file
+    from ..files.inputs import read_file
 
     codes = []
     if args.qr:
@@ -258,7 +258,7 @@ def parse_discovery(text: str) -> int:
 
 
 def codes_command(args: argparse.Namespace, ui) -> int:
-    from .core import onboarding
+    from ..core import onboarding
 
     payload = onboarding.SetupPayload(
         vendor_id=args.vendor_id, product_id=args.product_id, discriminator=args.discriminator,
@@ -266,8 +266,8 @@ def codes_command(args: argparse.Namespace, ui) -> int:
     onboarding.validate_payload(payload)
     qr = onboarding.qr_code(payload)
     if args.png:
-        from .core.qrimage import qr_png
-        from .outputs import OutputSet
+        from ..core.qrimage import qr_png
+        from ..files.outputs import OutputSet
 
         outputs = OutputSet(overwrite=args.overwrite)
         outputs.add(args.png, qr_png(qr), secret=True, what="QR code image")

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .core import hexfile, nrf_cbor
-from .credentials import read_file
-from .errors import InputError
+from . import hexfile, nrf_cbor
+from ..files.inputs import read_file
+from ..errors import InputError
 
 
 @dataclass(frozen=True)

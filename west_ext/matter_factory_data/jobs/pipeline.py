@@ -11,10 +11,11 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .core import nrf_cbor, validate
-from .core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES, FACTORY_DATA_VERSION
-from .errors import InputError, PartitionError
-from .outputs import OutputSet
+from ..formats import nrf_cbor
+from ..core import validate
+from ..core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES, FACTORY_DATA_VERSION
+from ..errors import InputError, PartitionError
+from ..files.outputs import OutputSet
 
 
 class GenerateRequest:
@@ -193,7 +194,7 @@ def user_data(text: Optional[str]) -> Optional[dict]:
 
 def _verifier(req: GenerateRequest) -> bytes:
     """The given verifier (checked against the passcode when both are given) or a derived one."""
-    from .core import spake2p
+    from ..core import spake2p
 
     if req.passcode is not None:
         validate.require("passcode", req.passcode, "--passcode")
@@ -234,7 +235,7 @@ def _hex_as_given(value: Optional[bytes], text: Optional[str]) -> Optional[str]:
 
 
 def _setup_payload(req: GenerateRequest):
-    from .core.onboarding import SetupPayload, validate_payload
+    from ..core.onboarding import SetupPayload, validate_payload
 
     if req.passcode is None:
         raise InputError("--generate_onboarding needs --passcode: the codes carry the passcode")
@@ -303,7 +304,7 @@ def _factory_data_json(req: GenerateRequest, identity: dict, attestation, verifi
 
 def check_schema(data: dict, schema_path: str) -> None:
     """``-s/--schema``: validate the JSON like the reference (Draft 2020-12, no format checker)."""
-    from .credentials import read_file
+    from ..files.inputs import read_file
 
     try:
         schema = json.loads(read_file(schema_path, "--schema"))
@@ -331,7 +332,7 @@ def _self_check(device_map: dict, partition: Optional[tuple[int, int]],
 
 def _image_outputs(device_map: dict, partition: tuple[int, int], prefix: Path,
                    outputs: OutputSet) -> bytes:
-    from .core import hexfile
+    from ..formats import hexfile
 
     image = checked_image(device_map, partition)
     offset = partition[0]
@@ -354,7 +355,7 @@ def checked_image(device_map: dict, partition: tuple[int, int]) -> bytes:
 
 
 def _onboarding_outputs(setup, prefix: Path, outputs: OutputSet) -> None:
-    from .core import onboarding, qrimage
+    from ..core import onboarding, qrimage
 
     outputs.add(Path(f"{prefix}.txt"), onboarding.onboarding_text(setup).encode("ascii"),
                 secret=True, what="onboarding codes")
@@ -387,8 +388,8 @@ class PartitionResult:
 def partition(*, input_path: str, output: str, offset: int, size: int,
               overwrite: bool = False) -> PartitionResult:
     """The reference partition script: JSON file -> ``<output>.hex`` and ``<output>.bin``."""
-    from .core import hexfile
-    from .credentials import read_file
+    from ..formats import hexfile
+    from ..files.inputs import read_file
 
     raw = read_file(input_path, "--input")
     try:

@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import Iterator, NamedTuple, Optional
 
-from .batch import DEVICES, MANIFEST, PAI_CERT, STATE, Window, device_dir_name
-from .errors import InputError, Interrupted, VerificationError
+from .run import DEVICES, MANIFEST, PAI_CERT, STATE, Window, device_dir_name
+from ...errors import InputError, Interrupted, VerificationError
 
 
 def is_batch_dir(path: str) -> bool:
@@ -45,9 +45,10 @@ def _init(directory: str, pai_der: bytes, paa_der: Optional[bytes], qr: str) -> 
 
 def check_device(row: dict) -> DeviceReport:
     """Every check of one manifest row; problems are collected, not raised."""
-    from .core import nrf_cbor, onboarding
-    from .errors import FactoryDataError
-    from .verification import Expectations, verify
+    from ...formats import nrf_cbor
+    from ...core import onboarding
+    from ...errors import FactoryDataError
+    from ...jobs.verification import Expectations, verify
 
     directory, problems = _CONTEXT["directory"], []
     index = row.get("index", "?")
@@ -82,7 +83,7 @@ def check_device(row: dict) -> DeviceReport:
 
 
 def _manifest_mismatches(row: dict, data: dict) -> list:
-    from .core import certview
+    from ...core import certview
 
     found = {
         "sn": bytes(data.get("sn", b"")).decode("utf-8", "replace"),
@@ -115,7 +116,8 @@ def _codes_file(path: Path, problems: list) -> list:
 
 
 def _sibling_files(device_dir: Path, image: bytes, data: dict, qr_payload: str) -> list:
-    from .core import device, hexfile, nrf_cbor
+    from . import device
+    from ...formats import hexfile, nrf_cbor
 
     problems = []
     try:
@@ -142,7 +144,7 @@ def _sibling_files(device_dir: Path, image: bytes, data: dict, qr_payload: str) 
 
 
 def _facts(data: dict, payload) -> dict:
-    from .core import certview
+    from ...core import certview
 
     facts = {"sn": bytes(data.get("sn", b"")), "rd_uid": data.get("rd_uid"),
              "passcode+discriminator": (payload.passcode, payload.discriminator),
@@ -160,7 +162,7 @@ def _facts(data: dict, payload) -> dict:
 
 def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[str],
                  jobs: Optional[int], ui) -> int:
-    from .credentials import read_file
+    from ...files.inputs import read_file
 
     root = Path(directory)
     state = _state(root)

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
-from .errors import InputError
+from ..errors import InputError
 
 PathLike = Union[str, Path]
 

@@ -17,11 +17,11 @@ import argparse
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from . import build_dir
-from .core import hexfile
-from .core.layout import SOCS
-from .credentials import read_file
-from .errors import InputError
+from ..zephyr import build_dir
+from ..formats import hexfile
+from ..zephyr.layout import SOCS
+from ..files.inputs import read_file
+from ..errors import InputError
 from .runner import Runner
 
 #: Erase unit of the internal flash/RRAM on every supported family (nrf-connect.md §14)...

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
 from . import build_dir
-from .errors import InputError
+from ..errors import InputError
 
 DEFAULT_CONF = "factory_data.conf"
-_HERE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parents[1]  # the package directory
 #: Where this package's Kconfig is: the repository checkout (also an editable install), then
 #: package data of a wheel (``matter_factory_data/data/Kconfig``).
 KCONFIG_CANDIDATES = (_HERE.parents[1] / "kconfig" / "Kconfig", _HERE / "data" / "Kconfig")
@@ -345,7 +345,7 @@ def describe_changes(before: dict[str, str], after: dict[str, str]) -> list[str]
 
 
 def edit_build(target: Target, loaded_for, apply, ui) -> int:
-    from .outputs import OutputSet
+    from ..files.outputs import OutputSet
 
     raw = target.file.read_bytes()
     text = raw.decode("utf-8", "surrogateescape")
@@ -383,7 +383,7 @@ def _warn_sticky(target: Target, changed: dict, ui) -> None:
 
 
 def edit_fragment(target: Target, loaded_for, apply, ui) -> int:
-    from .outputs import OutputSet
+    from ..files.outputs import OutputSet
 
     loaded = loaded_for(None)
     existing = None

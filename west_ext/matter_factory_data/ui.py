@@ -1,0 +1,37 @@
+"""Where command bodies report: a small output object the front ends provide.
+
+The console script uses this one (stdout/stderr); ``west factory-data`` swaps in west's
+output helpers; a factory station can capture everything by passing its own.
+"""
+
+from __future__ import annotations
+
+import sys
+
+class UI:
+    """Where commands report; the west command swaps in its own output helpers."""
+
+    def __init__(self, out=None, err=None, verbose: bool = False) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.verbose = verbose
+
+    def info(self, message: str) -> None:
+        print(message, file=self.out)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=self.err)
+
+    def error(self, message: str) -> None:
+        print(f"error: {message}", file=self.err)
+
+    def is_terminal(self) -> bool:
+        """Whether a live progress line can be drawn (stderr is a terminal)."""
+        isatty = getattr(self.err, "isatty", None)
+        return bool(isatty and isatty())
+
+    def progress(self, text: str) -> None:
+        """Part of a live progress line: no newline added."""
+        self.err.write(text)
+        self.err.flush()
+
