@@ -731,7 +731,7 @@ def test_overlay_agrees_with_pm_static():
 def test_build_step_accepts_the_sample_layout_sources():
     """The module's build step resolves the partition from pm_static.yml and the overlay's
     devicetree node and requires them to agree (build_step.resolve_partition)."""
-    from matter_factory_data.zephyr.build_step import resolve_partition
+    from matter_factory_data.zephyr.partition_sources import resolve_partition
 
     _, nodes = overlay_partitions(OVERLAY.read_text())
     _, address, size = nodes["factory_data_partition"]

@@ -54,6 +54,49 @@ def base64_bytes(text: str) -> bytes:
             f"{text!r} is not valid base64 (accepted: A-Z a-z 0-9 + / with = padding)") from None
 
 
+# --- namespace -> typed request (the only place a Namespace is read) -------------
+
+#: Namespace entries that are argparse plumbing, not parameters of a command.
+_PLUMBING = frozenset({"run", "command", "help"})
+
+
+def request_from(cls, args: argparse.Namespace, ignore: Sequence[str] = ()):
+    """The command body's typed request from the parsed options. Every option the parser
+    defines must be a parameter of the request (or named in ``ignore``), so no option is
+    silently dropped."""
+    values = {k: v for k, v in vars(args).items() if k not in _PLUMBING and k not in ignore}
+    unknown = set(values) - cls.parameters()
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no parameter(s) {', '.join(sorted(unknown))}")
+    return cls(**values)
+
+
+def command_namespace(args: argparse.Namespace) -> argparse.Namespace:
+    """Only the chosen command's own options (west adds its global ones, such as
+    ``zephyr_base``, to the same namespace)."""
+    _, add_arguments, _ = COMMANDS[args.command]
+    parser = Parser(prog=args.command)
+    add_arguments(parser)
+    keep = {action.dest for action in parser._actions} | _PLUMBING
+    return argparse.Namespace(**{k: v for k, v in vars(args).items() if k in keep})
+
+
+def refuse_options_besides(args: argparse.Namespace, add_arguments: Callable,
+                           allowed: Sequence[str], why: str) -> None:
+    """Refuse an option given (different from its default) other than ``allowed``; ``why``
+    is the message, with ``{option}`` for the option's longest spelling."""
+    from ..errors import InputError
+
+    parser = Parser(prog="check")
+    add_arguments(parser)
+    for action in parser._actions:
+        if action.dest in allowed or not action.option_strings \
+                or action.default == argparse.SUPPRESS:  # --help
+            continue
+        if getattr(args, action.dest, action.default) != action.default:
+            raise InputError(why.format(option=max(action.option_strings, key=len)))
+
+
 # --- build directories ---------------------------------------------------------
 
 #: ``-d`` given without a value: find the build directory as ``west build`` does.
@@ -165,9 +208,19 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_generate(args: argparse.Namespace, ui: UI) -> int:
-    from ..jobs.commands import generate_command
+    if args.build_dir is not None:
+        from ..zephyr.commands import GenerateInBuildRequest, generate_in_build
 
-    return generate_command(args, ui)
+        refuse_options_besides(args, add_generate_arguments, allowed=("build_dir", "verbose"),
+                               why="generate: {option} cannot be combined with -d/--build-dir: "
+                                   "the build's values come from its zephyr/.config (change "
+                                   "them in prj.conf or with `menuconfig -d`); accepted with "
+                                   "-d: -v")
+        return generate_in_build(GenerateInBuildRequest(build_dir=args.build_dir,
+                                                        verbose=args.verbose), ui)
+    from ..jobs.commands import GenerateCommand, generate_command
+
+    return generate_command(request_from(GenerateCommand, args, ignore=("build_dir",)), ui)
 
 
 # --- partition ----------------------------------------------------------------
@@ -189,9 +242,9 @@ def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_partition(args: argparse.Namespace, ui: UI) -> int:
-    from ..jobs.commands import partition_command
+    from ..jobs.commands import PartitionRequest, partition_command
 
-    return partition_command(args, ui)
+    return partition_command(request_from(PartitionRequest, args), ui)
 
 
 # --- show --------------------------------------------------------------------
@@ -211,9 +264,13 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_show(args: argparse.Namespace, ui: UI) -> int:
-    from ..jobs.commands import show_command
+    from ..jobs.commands import ShowRequest, show_command
 
-    return show_command(args, ui)
+    if args.build_dir is not None:
+        from ..zephyr.commands import factory_data_hex_of
+
+        args.file = factory_data_hex_of(args.build_dir)
+    return show_command(request_from(ShowRequest, args, ignore=("build_dir",)), ui)
 
 
 # --- verify ------------------------------------------------------------------
@@ -242,9 +299,9 @@ def run_verify(args: argparse.Namespace, ui: UI) -> int:
     if is_batch_dir(args.file):
         return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
                             jobs=args.jobs, ui=ui)
-    from ..jobs.commands import verify_command
+    from ..jobs.commands import VerifyRequest, verify_command
 
-    return verify_command(args, ui)
+    return verify_command(request_from(VerifyRequest, args, ignore=("jobs",)), ui)
 
 
 # --- codes -------------------------------------------------------------------
@@ -265,9 +322,9 @@ def add_codes_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_codes(args: argparse.Namespace, ui: UI) -> int:
-    from ..jobs.commands import codes_command
+    from ..jobs.commands import CodesRequest, codes_command
 
-    return codes_command(args, ui)
+    return codes_command(request_from(CodesRequest, args), ui)
 
 
 # --- check -------------------------------------------------------------------
@@ -297,43 +354,33 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace, ui: UI) -> int:
-    from ..zephyr.layout_check import run_check as check_command
+    from ..zephyr.layout_check import CheckRequest, run_check as check_command
 
-    return check_command(args, ui)
+    return check_command(request_from(CheckRequest, args), ui)
 
 
 # --- build-step ----------------------------------------------------------------
 
 def add_build_step_arguments(parser: argparse.ArgumentParser) -> None:
-    """Run by cmake/matter_factory_data.cmake; errors name the Kconfig symbol or file."""
-    parser.add_argument("--dotconfig", required=True, metavar="FILE",
-                        help="the build's zephyr/.config")
-    parser.add_argument("--out-dir", required=True, metavar="DIR",
-                        help="where factory_data.* go (and the kept identity)")
-    parser.add_argument("--partitions", metavar="FILE",
-                        help="Partition Manager's partitions.yml (first source)")
-    parser.add_argument("--pm-static", metavar="FILE",
-                        help="the application's pm_static.yml (second source)")
-    parser.add_argument("--dt-address", type=any_int, metavar="N",
-                        help="address of the devicetree node factory_data_partition")
-    parser.add_argument("--dt-size", type=any_int, metavar="N", help="its size")
-    parser.add_argument("--firmware-hex", metavar="FILE", help="the firmware zephyr.hex")
-    parser.add_argument("--merged-hex", metavar="FILE",
-                        help="write the firmware plus the factory data here")
-    parser.add_argument("--dac-cert", dest="dac_cert", metavar="FILE",
-                        help="expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_CERT")
-    parser.add_argument("--dac-key", dest="dac_key", metavar="FILE",
-                        help="expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_KEY")
-    parser.add_argument("--pai-cert", dest="pai_cert", metavar="FILE",
-                        help="expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_PAI_CERT")
-    parser.add_argument("--check-only", action="store_true",
-                        help="check the values and the layout, write nothing (configure time)")
+    """Run by cmake/matter_factory_data.cmake; errors name the Kconfig symbol or file.
+    The options come from the build step's own table (also read by ``generate -d``)."""
+    from ..zephyr.step_request import OPTIONS
+
+    for option in OPTIONS:
+        if option.kind == "flag":
+            parser.add_argument(option.flag, dest=option.dest, action="store_true",
+                                help=option.help)
+        else:
+            parser.add_argument(option.flag, dest=option.dest, metavar=option.metavar,
+                                required=option.required, help=option.help,
+                                type=any_int if option.kind == "int" else None)
 
 
 def run_build_step(args: argparse.Namespace, ui: UI) -> int:
     from ..zephyr.build_step import build_step
+    from ..zephyr.step_request import BuildStepRequest
 
-    return build_step(args, ui)
+    return build_step(request_from(BuildStepRequest, args), ui)
 
 
 # --- flash -------------------------------------------------------------------
@@ -365,9 +412,9 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_flash(args: argparse.Namespace, ui: UI) -> int:
-    from ..station.flash import flash_command
+    from ..station.flash import FlashRequest, flash_command
 
-    return flash_command(args, ui)
+    return flash_command(request_from(FlashRequest, args), ui)
 
 
 # --- merge -------------------------------------------------------------------
@@ -389,9 +436,9 @@ def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_merge(args: argparse.Namespace, ui: UI) -> int:
-    from ..zephyr.merge import merge_command
+    from ..zephyr.merge import MergeRequest, merge_command
 
-    return merge_command(args, ui)
+    return merge_command(request_from(MergeRequest, args), ui)
 
 
 # --- menuconfig ----------------------------------------------------------------
@@ -414,9 +461,9 @@ def add_menuconfig_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_menuconfig(args: argparse.Namespace, ui: UI) -> int:
-    from ..zephyr.menuconfig import menuconfig_command
+    from ..zephyr.menuconfig import MenuconfigRequest, menuconfig_command
 
-    return menuconfig_command(args, ui)
+    return menuconfig_command(request_from(MenuconfigRequest, args), ui)
 
 
 # --- batch -------------------------------------------------------------------
@@ -466,9 +513,9 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_batch(args: argparse.Namespace, ui: UI) -> int:
-    from ..station.batch.run import run_batch as batch_command
+    from ..station.batch.run import BatchRequest, run_batch as batch_command
 
-    return batch_command(args, ui)
+    return batch_command(request_from(BatchRequest, args), ui)
 
 
 # --- the command table, shared with the west command --------------------------

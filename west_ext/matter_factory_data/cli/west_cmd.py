@@ -46,6 +46,6 @@ class FactoryData(WestCommand):
         return parser
 
     def do_run(self, args, unknown_args) -> None:
-        code = cli.run(args, WestUI(self))
+        code = cli.run(cli.command_namespace(args), WestUI(self))
         if code:
             raise SystemExit(code)

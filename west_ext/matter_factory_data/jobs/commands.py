@@ -1,15 +1,17 @@
 """Command bodies shared by the console script and ``west factory-data``.
 
-Each takes the parsed arguments and a UI, returns an exit code, and raises
+Each takes a typed request and a UI, returns an exit code, and raises
 :class:`~matter_factory_data.errors.FactoryDataError` for the front end to report.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Optional
 
 from ..errors import InputError, VerificationError
+from ..typed import Request
+from .pipeline import GenerateRequest
 
 # The Kconfig defaults of the development identity (config/common/cmake/Kconfig),
 # used by ``generate --defaults`` for every option the user did not give.
@@ -34,104 +36,63 @@ DEVELOPMENT_DEFAULTS = {
 }
 
 
-def apply_development_defaults(args: argparse.Namespace) -> None:
+class GenerateCommand(GenerateRequest):
+    """``generate``: the generator's inputs plus what the command itself prints."""
+
+    verbose: bool = False
+    print_codes: bool = False
+    defaults: bool = False
+
+
+def with_development_defaults(req: GenerateCommand) -> GenerateCommand:
     """``--defaults``: fill what was not given; make a development chain if no files were."""
-    for name, value in DEVELOPMENT_DEFAULTS.items():
-        current = getattr(args, name, None)
-        if current is None or current is False:
-            setattr(args, name, value)
-    if not (args.dac_cert or args.dac_key or args.pai_cert):
-        args.gen_certs = True
+    changes = {name: value for name, value in DEVELOPMENT_DEFAULTS.items()
+               if getattr(req, name, None) is None or getattr(req, name, None) is False}
+    if not (req.dac_cert or req.dac_key or req.pai_cert):
+        changes["gen_certs"] = True
+    return req.replace(**changes)
 
 
-def generate_command(args: argparse.Namespace, ui) -> int:
-    from .pipeline import GenerateRequest, generate
+def generate_command(req: GenerateCommand, ui) -> int:
+    from .pipeline import generate
 
-    if args.build_dir is not None:
-        return generate_in_build(args, ui)
-    if args.defaults:
-        apply_development_defaults(args)
-    if not args.output:
+    if req.defaults:
+        req = with_development_defaults(req)
+    if not req.output:
         raise InputError("missing required option -o/--output (the output prefix, e.g. "
                          "out/factory_data)")
-    result = generate(GenerateRequest.from_namespace(args))
+    generator_fields = GenerateRequest.parameters()
+    result = generate(GenerateRequest(**{k: v for k, v in vars(req).items()
+                                         if k in generator_fields}))
     for warning in result.warnings:
         ui.warn(warning)
     result.outputs.commit()
     for label, value in result.summary:
         ui.info(f"{label + ':':22} {value}")
-    if args.print_codes and result.setup_payload is not None:
+    if req.print_codes and result.setup_payload is not None:
         from ..core.onboarding import manual_code, qr_code
 
         ui.info(f"{'QR code:':22} {qr_code(result.setup_payload)}")
         ui.info(f"{'manual code:':22} {manual_code(result.setup_payload)}")
     for out in result.outputs.files:
         detail = f" ({len(out.data)} bytes{', mode 0600' if out.secret else ''})" \
-            if args.verbose else ""
+            if req.verbose else ""
         ui.info(f"{'wrote:':22} {out.path}{detail}")
     return 0
 
 
-# --- generate -d: the build's own step, re-run by hand ---------------------------------
-
-#: Options ``generate -d`` accepts besides -d itself (the build's values come from its .config).
-BUILD_DIR_GENERATE_OPTIONS = ("build_dir", "verbose")
-
-
-def generate_in_build(args: argparse.Namespace, ui) -> int:
-    """``generate -d``: run build-step with the arguments CMake recorded, so the outputs are
-    the very files the build writes (factory_data.*, merged.hex)."""
-    from ..zephyr import build_dir
-    from ..zephyr.build_step import build_step
-
-    _refuse_generate_options(args)
-    build = build_dir.find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR")
-    app = build_dir.app_build_dir(build)
-    step_args = recorded_build_step(app)
-    if args.verbose:
-        import shlex
-
-        ui.info("build-step " + shlex.join(build_dir.step_arguments(app)))
-    return build_step(step_args, ui)
+class PartitionRequest(Request):
+    input: str = ""
+    output: str = ""
+    offset: int = 0
+    size: int = 0
+    verbose: bool = False
+    raw: bool = False
+    strict: bool = False
+    overwrite: bool = False
 
 
-def _refuse_generate_options(args: argparse.Namespace) -> None:
-    from ..cli.app import Parser, add_generate_arguments
-
-    parser = Parser(prog="generate")
-    add_generate_arguments(parser)
-    for action in parser._actions:
-        if action.dest in BUILD_DIR_GENERATE_OPTIONS or not action.option_strings \
-                or action.default == argparse.SUPPRESS:  # --help
-            continue
-        if getattr(args, action.dest, action.default) != action.default:
-            option = max(action.option_strings, key=len)
-            raise InputError(f"generate: {option} cannot be combined with -d/--build-dir: the "
-                             "build's values come from its zephyr/.config (change them in "
-                             "prj.conf or with `menuconfig -d`); accepted with -d: -v")
-
-
-def recorded_build_step(app_dir) -> argparse.Namespace:
-    """The build-step arguments of an app build (``zephyr/factory_data_step.json``), parsed by
-    the build-step sub-parser of cli.py; always a writing run (never --check-only)."""
-    from ..zephyr import build_dir
-    from ..cli.app import Parser, add_build_step_arguments
-
-    source = Path(app_dir) / build_dir.STEP_FILE
-
-    class RecordedParser(Parser):
-        def error(self, message: str):  # type: ignore[override]
-            raise InputError(f"{source}: the recorded build-step arguments are not accepted "
-                             f"({message}); reconfigure the build (west build --cmake-only)")
-
-    parser = RecordedParser(prog="build-step", add_help=False)
-    add_build_step_arguments(parser)
-    args = parser.parse_args(build_dir.step_arguments(app_dir))
-    args.check_only = False
-    return args
-
-
-def partition_command(args: argparse.Namespace, ui) -> int:
+def partition_command(args: PartitionRequest, ui) -> int:
     from ..formats.nrf_cbor import ERROR
     from .pipeline import partition
 
@@ -152,18 +113,20 @@ def partition_command(args: argparse.Namespace, ui) -> int:
     return 0
 
 
-def show_command(args: argparse.Namespace, ui) -> int:
+class ShowRequest(Request):
+    file: str = ""
+    offset: Optional[int] = None
+    size: Optional[int] = None
+    pretty: bool = False
+    strict: bool = False
+
+
+def show_command(args: ShowRequest, ui) -> int:
     import json
 
     from ..formats import images
     from ..formats import nrf_cbor
 
-    if args.build_dir is not None:
-        from ..zephyr import build_dir
-
-        build = build_dir.find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR or FILE")
-        args.file = str(build_dir.factory_data_hex(build_dir.app_build_dir(build),
-                                                   hint="give FILE"))
     loaded = images.load(args.file, args.offset)
     data = nrf_cbor.device_map_to_json(loaded.device_map)
     ui.info(json.dumps(data, indent=2) if args.pretty else nrf_cbor.json_text(data))
@@ -185,7 +148,19 @@ def _used_length(device_map: dict) -> int:
     return len(encode_image(device_map))
 
 
-def verify_command(args: argparse.Namespace, ui) -> int:
+class VerifyRequest(Request):
+    file: str = ""
+    offset: Optional[int] = None
+    dac_cert: Optional[str] = None
+    pai_cert: Optional[str] = None
+    paa_cert: Optional[str] = None
+    passcode: Optional[int] = None
+    qr: Optional[str] = None
+    manual: Optional[str] = None
+    codes: Optional[str] = None
+
+
+def verify_command(args: VerifyRequest, ui) -> int:
     from ..formats import images
     from ..files.inputs import read_file
     from .verification import Expectations, verify
@@ -206,7 +181,7 @@ def verify_command(args: argparse.Namespace, ui) -> int:
     return 0
 
 
-def _codes_to_check(args: argparse.Namespace) -> list[tuple[str, str]]:
+def _codes_to_check(args: VerifyRequest) -> list[tuple[str, str]]:
     """Codes from --qr/--manual, and from the onboarding .txt (given, or next to the file)."""
     from ..files.inputs import read_file
 
@@ -257,7 +232,18 @@ def parse_discovery(text: str) -> int:
     return mask
 
 
-def codes_command(args: argparse.Namespace, ui) -> int:
+class CodesRequest(Request):
+    vendor_id: int = 0
+    product_id: int = 0
+    discriminator: int = 0
+    passcode: int = 0
+    discovery: str = "ble"
+    flow: str = "standard"
+    png: Optional[str] = None
+    overwrite: bool = False
+
+
+def codes_command(args: CodesRequest, ui) -> int:
     from ..core import onboarding
 
     payload = onboarding.SetupPayload(

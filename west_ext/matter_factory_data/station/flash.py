@@ -13,7 +13,6 @@ core flash (0x1000000..0x1040000). The reset after programming is the usual whol
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -22,6 +21,7 @@ from ..formats import hexfile
 from ..zephyr.layout import SOCS
 from ..files.inputs import read_file
 from ..errors import InputError
+from ..typed import Request
 from .runner import Runner
 
 #: Erase unit of the internal flash/RRAM on every supported family (nrf-connect.md §14)...
@@ -130,6 +130,19 @@ def describe_ranges(ranges: list[tuple[int, int]], page_size: int = PAGE_SIZE) -
            f"{page_size // 1024} KiB)"
 
 
+class FlashRequest(Request):
+    """``flash``: what to program (a build or a hex), with which tool, on which probe."""
+
+    build_dir: Optional[str] = None
+    hex: Optional[str] = None
+    tool: Optional[str] = None
+    snr: Optional[str] = None
+    family: Optional[str] = None
+    dry_run: bool = False
+    no_reset: bool = False
+    core: Optional[str] = None
+
+
 def is_net_core_build(config: dict[str, str]) -> bool:
     """An nRF5340 network core image: CONFIG_SOC_NRF5340_CPUNET* (or a CONFIG_SOC naming it)."""
     if any(k.startswith("CONFIG_SOC_NRF5340_CPUNET") and v == "y" for k, v in config.items()):
@@ -137,7 +150,7 @@ def is_net_core_build(config: dict[str, str]) -> bool:
     return "cpunet" in config.get("CONFIG_SOC", "").lower()
 
 
-def _core_option(args: argparse.Namespace) -> Optional[str]:
+def _core_option(args: FlashRequest) -> Optional[str]:
     given = getattr(args, "core", None)
     if given is None:
         return None
@@ -148,7 +161,7 @@ def _core_option(args: argparse.Namespace) -> Optional[str]:
     return core
 
 
-def locate(args: argparse.Namespace) -> Target:
+def locate(args: FlashRequest) -> Target:
     """The hex to flash, the family (None when neither given nor in a build dir), the core."""
     family = args.family.upper() if args.family else None
     core = _core_option(args)
@@ -174,13 +187,13 @@ def locate(args: argparse.Namespace) -> Target:
     return target
 
 
-def choose_tool(args: argparse.Namespace, runner: Runner) -> str:
+def choose_tool(args: FlashRequest, runner: Runner) -> str:
     if args.tool:
         return args.tool
     return "nrfjprog" if runner.find("nrfjprog") else "nrfutil"
 
 
-def commands_for(tool: str, target: Target, args: argparse.Namespace) -> list[list[str]]:
+def commands_for(tool: str, target: Target, args: FlashRequest) -> list[list[str]]:
     reset = not args.no_reset
     if tool == "nrfutil":
         return nrfutil_commands(target.hex_file, args.snr, reset, target.core)
@@ -192,7 +205,7 @@ def commands_for(tool: str, target: Target, args: argparse.Namespace) -> list[li
     return nrfjprog_commands(target.hex_file, target.family, args.snr, reset, target.core)
 
 
-def flash_command(args: argparse.Namespace, ui) -> int:
+def flash_command(args: FlashRequest, ui) -> int:
     target = locate(args)
     source = str(target.hex_file)
     segments = hexfile.from_hex_text(read_file(target.hex_file, "hex file")

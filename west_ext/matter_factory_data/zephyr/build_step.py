@@ -20,6 +20,8 @@ from typing import Optional
 
 from .build_dir import read_kconfig
 from ..errors import InputError, PartitionError
+from .partition_sources import Source, resolve_partition
+from .step_request import BuildStepRequest
 
 STATE_FILE = "factory_data_state.json"  # VID/PID of the kept certificates, the kept rd_uid
 PREFIX = "factory_data"
@@ -227,50 +229,6 @@ def symbolize(message: str, config: Kconfig) -> str:
 
 # --- the partition ---------------------------------------------------------------------
 
-class Source:
-    def __init__(self, label: str, address: int, size: int, layout: Optional[Path]) -> None:
-        self.label, self.address, self.size, self.layout = label, address, size, layout
-
-
-def _from_file(path: Path, option: str) -> Source:
-    from .layout import FACTORY_DATA
-    from .layout_check import load_layout
-
-    if not path.is_file():
-        raise InputError(f"{option} {path}: cannot read the file (it does not exist)")
-    partitions = load_layout(path)
-    fd = next((p for p in partitions if p.name == FACTORY_DATA), None)
-    if fd is None:
-        raise PartitionError(f"{path}: no factory_data partition; add 'factory_data: "
-                             "{address: ..., size: 0x1000}' to it")
-    return Source(str(path), fd.address, fd.size, path)
-
-
-def resolve_partition(args) -> tuple[Source, list[Source]]:
-    """The first existing source (partitions.yml, pm_static.yml, devicetree), and all of them."""
-    sources = []
-    if args.partitions and (Path(args.partitions).is_file() or not args.check_only):
-        sources.append(_from_file(Path(args.partitions), "--partitions"))
-    if args.pm_static:
-        sources.append(_from_file(Path(args.pm_static), "--pm-static"))
-    if (args.dt_address is None) != (args.dt_size is None):
-        raise InputError("--dt-address and --dt-size go together")
-    if args.dt_address is not None:
-        sources.append(Source("devicetree node factory_data_partition", args.dt_address,
-                              args.dt_size, None))
-    if not sources:
-        raise PartitionError("no factory_data partition: add it to pm_static.yml or label a "
-                             "devicetree partition factory_data_partition")
-    first = sources[0]
-    for other in sources[1:]:
-        if (other.address, other.size) != (first.address, first.size):
-            raise PartitionError(
-                f"{first.label} places factory_data at 0x{first.address:x} (size 0x{first.size:x}) "
-                f"but {other.label} at 0x{other.address:x} (size 0x{other.size:x}); make them "
-                "agree")
-    return first, sources
-
-
 def check_partition(source: Source, config: Kconfig, image_size: Optional[int] = None) -> None:
     """Layout check of the chosen source; the first error stops the step."""
     from .layout import ERROR, FACTORY_DATA, Partition, check_layout
@@ -307,7 +265,7 @@ def merged_hex(firmware: str, factory_hex: str, address: int, size: int) -> byte
 
 # --- the command -------------------------------------------------------------------------
 
-def build_step(args, ui) -> int:
+def build_step(args: BuildStepRequest, ui) -> int:
     from ..jobs.pipeline import generate
 
     config = Kconfig(read_kconfig(args.dotconfig, option="--dotconfig"))

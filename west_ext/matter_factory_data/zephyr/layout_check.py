@@ -9,7 +9,6 @@ any finding is an error.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import re
@@ -21,6 +20,7 @@ from .layout import ERROR, FACTORY_DATA, Finding, LoadSection, Partition, check_
 from ..files.inputs import read_file
 from .build_dir import app_build_dir, read_kconfig
 from ..errors import InputError, PartitionError
+from ..typed import Request
 
 
 class CheckInputs(NamedTuple):
@@ -128,7 +128,20 @@ def soc_from_kconfig(config: dict[str, str]) -> Optional[str]:
 
 # --- build directories -----------------------------------------------------------
 
-def inputs_from_build_dir(build_dir: Path, args: argparse.Namespace) -> CheckInputs:
+class CheckRequest(Request):
+    """``check``: a build directory, or a layout file with its SoC and optional files."""
+
+    build_dir: Optional[str] = None
+    pm_static: Optional[str] = None
+    partitions: Optional[str] = None
+    soc: Optional[str] = None
+    data: Optional[str] = None
+    elf: Optional[str] = None
+    write_protect: Optional[bool] = None
+    quiet: bool = False
+
+
+def inputs_from_build_dir(build_dir: Path, args: CheckRequest) -> CheckInputs:
     if not build_dir.is_dir():
         raise InputError(f"-d/--build-dir {build_dir}: not a directory; give the directory of "
                          "'west build -d'")
@@ -159,7 +172,7 @@ def _existing(given: Optional[str], default: Path) -> Optional[Path]:
     return default if default.is_file() else None
 
 
-def inputs_from_args(args: argparse.Namespace) -> CheckInputs:
+def inputs_from_args(args: CheckRequest) -> CheckInputs:
     if args.build_dir:
         return inputs_from_build_dir(Path(args.build_dir), args)
     option, layout = ("--pm-static", args.pm_static) if args.pm_static else \
@@ -213,7 +226,7 @@ def _success(result: CheckResult, soc: str) -> str:
     return f"layout OK: {fd.where()} on {soc}{used}"
 
 
-def run_check(args: argparse.Namespace, ui) -> int:
+def run_check(args: CheckRequest, ui) -> int:
     inputs = inputs_from_args(args)
     soc = soc_info(inputs.soc, source="--soc").name
     result = check_files(inputs)

@@ -20,7 +20,6 @@ The top-level ``menuconfig`` module imported there is kconfiglib's, not this one
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import difflib
 import functools
@@ -34,6 +33,7 @@ from typing import Callable, NamedTuple, Optional
 
 from . import build_dir
 from ..errors import InputError
+from ..typed import Request
 
 DEFAULT_CONF = "factory_data.conf"
 _HERE = Path(__file__).resolve().parents[1]  # the package directory
@@ -76,7 +76,16 @@ def kconfig_path(given: Optional[str] = None) -> Path:
                      "<module>/kconfig/Kconfig")
 
 
-def locate(args: argparse.Namespace) -> Target:
+class MenuconfigRequest(Request):
+    """``menuconfig``: a build's .config or a .conf fragment; ``set`` skips the UI."""
+
+    build_dir: Optional[str] = None
+    conf: Optional[str] = None
+    set: list = []
+    kconfig: Optional[str] = None
+
+
+def locate(args: MenuconfigRequest) -> Target:
     """-d: that build; --conf: that fragment; neither: a build if one is found, else
     factory_data.conf."""
     if args.conf:
@@ -441,7 +450,7 @@ def minimal_config(kconf) -> str:
 
 # --- the command ---------------------------------------------------------------------
 
-def menuconfig_command(args: argparse.Namespace, ui, edit: Optional[Editor] = None) -> int:
+def menuconfig_command(args: MenuconfigRequest, ui, edit: Optional[Editor] = None) -> int:
     """Edit with ``edit`` (default: the curses UI, which needs a terminal) or, with --set,
     without any UI."""
     target = locate(args)

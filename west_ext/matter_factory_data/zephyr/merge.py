@@ -11,12 +11,12 @@ range the firmware must keep clear is the flash pages the factory data covers.
 
 from __future__ import annotations
 
-import argparse
 import io
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 from ..errors import InputError, PartitionError
+from ..typed import Request
 
 #: Erase unit of the internal flash/RRAM of every supported nRF family; outside a build the
 #: factory data partition is taken to be the pages its hex covers.
@@ -80,6 +80,16 @@ def merge_images(firmware_text: str, factory_text: str, address: int, size: int,
 
 # --- the command -------------------------------------------------------------------
 
+class MergeRequest(Request):
+    """``merge``: firmware hex + factory data hex; a build directory fills what is not given."""
+
+    build_dir: Optional[str] = None
+    firmware: Optional[str] = None
+    factory_data: Optional[str] = None
+    output: Optional[str] = None
+    overwrite: bool = False
+
+
 def _read_text(path: Path, option: str) -> str:
     from ..files.inputs import read_file
 
@@ -89,17 +99,17 @@ def _read_text(path: Path, option: str) -> str:
         raise InputError(f"{option} {path}: not an Intel HEX file (non-ASCII content)") from None
 
 
-def _from_build(args: argparse.Namespace) -> MergeInputs:
+def _from_build(args: MergeRequest) -> MergeInputs:
     """Fill what was not given from the build directory (and its recorded step, if any)."""
     from . import build_dir
-    from .build_step import resolve_partition
-    from ..jobs.commands import recorded_build_step
+    from .partition_sources import resolve_partition
+    from .step_request import recorded
 
     build = build_dir.find_build_dir(
         args.build_dir or None,
         hint="give -d BUILD_DIR, or --firmware, --factory-data and -o/--output")
     app = build_dir.app_build_dir(build)
-    step = recorded_build_step(app) if (app / build_dir.STEP_FILE).is_file() else None
+    step = recorded(app) if (app / build_dir.STEP_FILE).is_file() else None
     partition = None
     if step is not None:
         source, _ = resolve_partition(step)
@@ -119,14 +129,14 @@ def _from_build(args: argparse.Namespace) -> MergeInputs:
                        args.overwrite or not args.output, note)
 
 
-def locate(args: argparse.Namespace) -> MergeInputs:
+def locate(args: MergeRequest) -> MergeInputs:
     if args.build_dir is None and args.firmware and args.factory_data and args.output:
         return MergeInputs(Path(args.firmware), Path(args.factory_data), Path(args.output),
                            None, args.overwrite)
     return _from_build(args)
 
 
-def merge_command(args: argparse.Namespace, ui) -> int:
+def merge_command(args: MergeRequest, ui) -> int:
     from ..files.outputs import OutputSet
 
     inputs = locate(args)

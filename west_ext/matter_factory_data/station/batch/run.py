@@ -34,6 +34,7 @@ from typing import Any, Iterator, NamedTuple, Optional
 from ...core import series
 from .device import IMAGE_NAME, DeviceTemplate
 from ...errors import CredentialError, FactoryDataError, InputError, Interrupted, OutputError
+from ...jobs.pipeline import GenerateRequest
 
 MANIFEST = "manifest.csv"
 STATE = "batch.json"
@@ -65,6 +66,25 @@ REQUIRED_COMMON = ("vendor_id", "product_id", "vendor_name", "product_name", "da
 CHUNK = 4  # devices per pool task: small enough for a smooth progress bar
 
 
+class BatchRequest(GenerateRequest):
+    """``batch``: generate's field options (common to every device) plus the series options.
+    Per-device options of generate (--sn, --passcode, --dac_cert, ...) are refused."""
+
+    count: Optional[int] = None
+    csv: Optional[str] = None
+    fields: Optional[str] = None
+    build_dir: Optional[str] = None
+    pai_key: Optional[str] = None
+    sn_template: Optional[str] = None
+    discriminators: str = "random"
+    allow_shared_discriminators: bool = False
+    jobs: Optional[int] = None
+    qr: str = "png"
+    seed: Optional[str] = None
+    verbose: bool = False
+    defaults: bool = False
+
+
 def device_dir_name(index: int) -> str:
     return f"{index:06d}"
 
@@ -91,7 +111,7 @@ class Plan(NamedTuple):
     extra_files: list  # (name, bytes, secret) written with the series files
 
 
-def make_plan(args) -> Plan:
+def make_plan(args: BatchRequest) -> Plan:
     from . import device
 
     _refuse_per_device_options(args)
@@ -213,14 +233,13 @@ def build_dir_values(given: str) -> dict:
     """The common values of a west build: its Kconfig symbols and its factory_data partition,
     from the build-step arguments its CMake recorded."""
     from ...zephyr import build_dir
-    from ...zephyr.build_step import OPTION_TO_SYMBOL, Kconfig, resolve_partition
-    from ...cli.app import Parser, add_build_step_arguments
+    from ...zephyr.build_step import OPTION_TO_SYMBOL, Kconfig
+    from ...zephyr.partition_sources import resolve_partition
+    from ...zephyr.step_request import recorded
 
     app = build_dir.app_build_dir(build_dir.find_build_dir(given or None,
                                                            hint="give -d BUILD_DIR"))
-    parser = Parser(prog="build-step")
-    add_build_step_arguments(parser)
-    step = parser.parse_args(build_dir.step_arguments(app))
+    step = recorded(app)
     config = Kconfig(build_dir.read_kconfig(step.dotconfig, "--dotconfig"))
     values: dict = {}
     for option in ("vendor_id", "product_id", "hw_ver", "spake2_it"):
@@ -848,7 +867,7 @@ def lock_series(out: Path):
     return stream
 
 
-def run_batch(args, ui) -> int:
+def run_batch(args: BatchRequest, ui) -> int:
     plan = make_plan(args)
     check_directory(plan)  # before the lock file is made in it
     lock = lock_series(plan.out_dir)
