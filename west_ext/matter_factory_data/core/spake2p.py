@@ -6,7 +6,7 @@ w0 = ws[0:40] mod n, w1 = ws[40:80] mod n; verifier = w0 (32 B) || w1*G (65 B, u
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ..errors import InputError, Subject
 
 # Order of the NIST P-256 group.
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -56,9 +56,9 @@ def verifier_problem(verifier: bytes) -> str | None:
 
 
 def check_verifier_matches(verifier: bytes, passcode: int, salt: bytes, iterations: int,
-                           where: str) -> None:
+                           where: "str | Subject") -> None:
     """Raise InputError if ``verifier`` was not derived from passcode/salt/iterations."""
     if compute_verifier(passcode, salt, iterations) != verifier:
-        raise InputError(f"{where}: the SPAKE2+ verifier does not match the passcode, salt and "
-                         "iteration count (give only the passcode to derive it, or the "
-                         "verifier that belongs to them)")
+        raise InputError.at(where, "the SPAKE2+ verifier does not match the passcode, salt and "
+                                   "iteration count (give only the passcode to derive it, or "
+                                   "the verifier that belongs to them)")

@@ -13,7 +13,7 @@ import datetime
 import re
 from typing import Optional
 
-from ..errors import InputError
+from ..errors import InputError, Where
 from .model import BYTES, FIELDS_BY_KEY, TEXT, UINT, Field
 from .onboarding import passcode_problem  # one list of forbidden passcodes for the project
 
@@ -75,48 +75,48 @@ def date_problem(text: str) -> Optional[str]:
     return None
 
 
-def normalize_date(text: str, where: str) -> str:
+def normalize_date(text: str, where: Where) -> str:
     """Accept ``YYYY-MM-DD`` or ``YYYYMMDD``; return ``YYYY-MM-DD`` (what the device parses)."""
     compact = _DATE_COMPACT.match(text)
     if compact:
         text = "-".join(compact.groups())
     problem = date_problem(text)
     if problem:
-        raise InputError(f"{where}: {problem} (YYYYMMDD is also accepted)")
+        raise InputError.at(where, f"{problem} (YYYYMMDD is also accepted)")
     return text
 
 
-def parse_int(text: str, where: str) -> int:
+def parse_int(text: str, where: Where) -> int:
     """Parse like the reference, ``int(x, 0)``: 0x.., 0o.., 0b.., decimal, underscores."""
     try:
         return int(text, 0)
     except (TypeError, ValueError):
-        raise InputError(
-            f"{where}: {text!r} is not an integer (accepted: decimal, 0x.., 0o.. or 0b..)"
+        raise InputError.at(
+            where, f"{text!r} is not an integer (accepted: decimal, 0x.., 0o.. or 0b..)"
         ) from None
 
 
-def parse_hex(text: str, where: str) -> bytes:
+def parse_hex(text: str, where: Where) -> bytes:
     """Decode a hex string (either case, even length); an optional ``hex:`` prefix is dropped."""
     body = text[4:] if text.startswith("hex:") else text
     if not _HEX.match(body):
-        raise InputError(f"{where}: {text!r} is not valid hex (accepted: an even number of "
-                         "hex digits 0-9, a-f)")
+        raise InputError.at(where, f"{text!r} is not valid hex (accepted: an even number of "
+                                   "hex digits 0-9, a-f)")
     return bytes.fromhex(body)
 
 
-def parse_base64(text: str, where: str) -> bytes:
+def parse_base64(text: str, where: Where) -> bytes:
     """Strict base64: the reference silently drops stray characters; we refuse them."""
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise InputError(f"{where}: {text!r} is not valid base64 (accepted: the standard "
-                         "alphabet A-Z a-z 0-9 + / with = padding)") from None
+        raise InputError.at(where, f"{text!r} is not valid base64 (accepted: the standard "
+                                   "alphabet A-Z a-z 0-9 + / with = padding)") from None
 
 
-def require(key: str, value: object, where: str) -> None:
+def require(key: str, value: object, where: Where) -> None:
     """Raise InputError when ``value`` is not acceptable for ``key``."""
     problem = problem_for(key, value)
     if problem:
         field = FIELDS_BY_KEY[key]
-        raise InputError(f"{where}: {field.description} {problem}")
+        raise InputError.at(where, f"{field.description} {problem}")

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 from ..formats import nrf_cbor
 from ..core import validate
 from ..core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES, FACTORY_DATA_VERSION
-from ..errors import InputError, PartitionError
+from ..errors import InputError, Message, PartitionError, Subject
 from ..typed import Request
 from ..files.outputs import OutputSet
 
@@ -73,7 +73,7 @@ class GenerateResult:
         self.factory_data: dict = {}  # the JSON form
         self.image: Optional[bytes] = None
         self.setup_payload: Any = None
-        self.warnings: list[str] = []
+        self.warnings: list[Message] = []  # rendered by the front end
         self.summary: list[tuple[str, str]] = []
 
 
@@ -93,10 +93,11 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     user = user_data(req.user)
     verifier = _verifier(req)
     rd_uid = _rd_uid(req, token_bytes)
-    enable_key = sized_hex(req.enable_key, "enable_key", "--enable_key")
+    enable_key = sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
     setup = _setup_payload(req) if req.generate_onboarding else None
     if req.chip_cert_path:
-        result.warnings.append("--chip_cert_path is not needed: certificates are made in-process")
+        result.warnings.append(Message("{0} is not needed: certificates are made in-process",
+                                       ("chip_cert_path",)))
     attestation = _attestation(req, prefix.parent, outputs)
     data = _factory_data_json(req, identity, attestation, verifier, rd_uid, enable_key, user)
     result.factory_data = data
@@ -114,8 +115,9 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     if req.gen_cd:
         _cd_output(req, identity, prefix.parent, outputs)
     if req.include_passcode:
-        result.warnings.append("the passcode is stored in the factory data next to the verifier; "
-                               "the Matter specification (5.1.7) forbids this in production")
+        result.warnings.append(Message(
+            "the passcode is stored in the factory data next to the verifier; the Matter "
+            "specification (5.1.7) forbids this in production"))
     result.summary = _summary(identity, partition, result.image, rd_uid)
     outputs.check()
     return result
@@ -129,28 +131,31 @@ _REQUIRED_OPTIONS = ("sn", "vendor_id", "product_id", "vendor_name", "product_na
 
 def _identity(req: GenerateRequest) -> dict:
     """The plain identity values, checked against the device limits."""
-    missing = [f"--{name}" for name in _REQUIRED_OPTIONS if getattr(req, name) is None]
+    missing = [name for name in _REQUIRED_OPTIONS if getattr(req, name) is None]
     if missing:
-        raise InputError(f"missing required option(s): {', '.join(missing)}")
+        raise InputError.naming("missing required option(s): "
+                                + ", ".join(f"{{{i}}}" for i in range(len(missing))), *missing)
     identity = {name: getattr(req, name) for name in _REQUIRED_OPTIONS}
-    identity["date"] = validate.normalize_date(req.date, "--date")  # type: ignore[arg-type]
+    identity["date"] = validate.normalize_date(req.date, Subject("date"))  # type: ignore[arg-type]
     for name in ("product_url", "product_label", "part_number"):
         if getattr(req, name) not in (None, ""):
             identity[name] = getattr(req, name)
     for name, value in identity.items():
-        validate.require(name, value, f"--{name}")
-    identity["product_finish"] = enum_value(req.product_finish, PRODUCT_FINISHES, {}, "--product_finish")
+        validate.require(name, value, Subject(name))
+    identity["product_finish"] = enum_value(req.product_finish, PRODUCT_FINISHES, {},
+                                            Subject("product_finish"))
     identity["primary_color"] = enum_value(req.product_color, PRODUCT_COLORS, COLOR_ALIASES,
-                                      "--product_color")
+                                           Subject("product_color"))
     return identity
 
 
-def enum_value(value: Optional[str], table: dict, aliases: dict, option: str) -> Optional[int]:
+def enum_value(value: Optional[str], table: dict, aliases: dict, option: "str | Subject"
+               ) -> Optional[int]:
     if value is None:
         return None
     name = aliases.get(value.lower(), value.lower())
     if name not in table:
-        raise InputError(f"{option}: {value!r} is not accepted (accepted: {', '.join(table)})")
+        raise InputError.at(option, f"{value!r} is not accepted (accepted: {', '.join(table)})")
     return table[name]
 
 
@@ -158,11 +163,12 @@ def partition_of(req: GenerateRequest) -> Optional[tuple[int, int]]:
     if req.offset is None and req.size is None:
         return None
     if req.offset is None or req.size is None:
-        raise InputError("--offset and --size go together: give both to write .hex and .bin")
+        raise InputError.naming("{0} and {1} go together: give both to write .hex and .bin",
+                                "offset", "size")
     if req.offset < 0 or req.offset > 0xFFFFFFFF:
-        raise InputError(f"--offset: 0x{req.offset:x} is not a 32-bit flash address")
+        raise InputError.at(Subject("offset"), f"0x{req.offset:x} is not a 32-bit flash address")
     if req.size <= 0:
-        raise InputError(f"--size: {req.size} must be a positive number of bytes")
+        raise InputError.at(Subject("size"), f"{req.size} must be a positive number of bytes")
     return req.offset, req.size
 
 
@@ -172,10 +178,11 @@ def user_data(text: Optional[str]) -> Optional[dict]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"--user: not valid JSON ({exc.msg} at position {exc.pos})") from None
+        raise InputError.at(Subject("user"), f"not valid JSON ({exc.msg} at position "
+                                             f"{exc.pos})") from None
     if not isinstance(value, dict):
-        raise InputError(f"--user: must be a JSON object such as '{{\"key\": \"value\"}}', "
-                         f"got a {type(value).__name__}")
+        raise InputError.at(Subject("user"), "must be a JSON object such as "
+                            f"'{{\"key\": \"value\"}}', got a {type(value).__name__}")
     return value
 
 
@@ -184,22 +191,22 @@ def _verifier(req: GenerateRequest) -> bytes:
     from ..core import spake2p
 
     if req.passcode is not None:
-        validate.require("passcode", req.passcode, "--passcode")
+        validate.require("passcode", req.passcode, Subject("passcode"))
     if req.spake2_verifier is None:
         if req.passcode is None:
-            raise InputError("give --passcode (to derive the SPAKE2+ verifier) or "
-                             "--spake2_verifier")
+            raise InputError.naming("give {0} (to derive the SPAKE2+ verifier) or {1}",
+                                    "passcode", "spake2_verifier")
         return spake2p.compute_verifier(req.passcode, req.spake2_salt, req.spake2_it)  # type: ignore[arg-type]
     problem = spake2p.verifier_problem(req.spake2_verifier)
     if problem:
-        raise InputError(f"--spake2_verifier: the verifier {problem}")
+        raise InputError.at(Subject("spake2_verifier"), f"the verifier {problem}")
     if req.passcode is not None:
         spake2p.check_verifier_matches(req.spake2_verifier, req.passcode, req.spake2_salt,  # type: ignore[arg-type]
-                                       req.spake2_it, "--spake2_verifier")  # type: ignore[arg-type]
+                                       req.spake2_it, Subject("spake2_verifier"))  # type: ignore[arg-type]
     return req.spake2_verifier
 
 
-def sized_hex(text: Optional[str], key: str, option: str) -> Optional[bytes]:
+def sized_hex(text: Optional[str], key: str, option: "str | Subject") -> Optional[bytes]:
     if text is None or text == "":
         return None
     value = validate.parse_hex(text, option)
@@ -209,7 +216,7 @@ def sized_hex(text: Optional[str], key: str, option: str) -> Optional[bytes]:
 
 def _rd_uid(req: GenerateRequest, token_bytes: Callable[[int], bytes]) -> Optional[bytes]:
     if req.rd_uid:
-        return sized_hex(req.rd_uid, "rd_uid", "--rd_uid")
+        return sized_hex(req.rd_uid, "rd_uid", Subject("rd_uid"))
     return token_bytes(16) if req.generate_rd_uid else None
 
 
@@ -225,7 +232,8 @@ def _setup_payload(req: GenerateRequest):
     from ..core.onboarding import SetupPayload, validate_payload
 
     if req.passcode is None:
-        raise InputError("--generate_onboarding needs --passcode: the codes carry the passcode")
+        raise InputError.naming("{0} needs {1}: the codes carry the passcode",
+                                "generate_onboarding", "passcode")
     payload = SetupPayload(vendor_id=req.vendor_id, product_id=req.product_id,  # type: ignore[arg-type]
                            discriminator=req.discriminator, passcode=req.passcode)  # type: ignore[arg-type]
     validate_payload(payload)
@@ -314,7 +322,7 @@ def _self_check(device_map: dict, partition: Optional[tuple[int, int]],
         if problem.severity == nrf_cbor.ERROR and problem.key:
             raise InputError(f"generated data: {problem}")
         if problem.key != "passcode":  # the passcode warning is given once, below
-            result.warnings.append(str(problem))
+            result.warnings.append(Message(str(problem)))
 
 
 def _image_outputs(device_map: dict, partition: tuple[int, int], prefix: Path,
@@ -334,10 +342,11 @@ def checked_image(device_map: dict, partition: tuple[int, int]) -> bytes:
     image = nrf_cbor.encode_image(device_map)
     offset, size = partition
     if len(image) > size:
-        raise PartitionError(
+        raise PartitionError.naming(
             f"the factory data needs {len(image)} bytes ({len(image) - 1} bytes of CBOR + 1 "
             f"terminating byte) but the partition at 0x{offset:x} is only {size} bytes "
-            f"(--size 0x{size:x}); enlarge the factory_data partition or drop optional keys")
+            f"({{0}} 0x{size:x}); enlarge the factory_data partition or drop optional keys",
+            "size")
     return image
 
 

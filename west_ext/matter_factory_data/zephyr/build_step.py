@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from .build_dir import read_kconfig
-from ..errors import InputError, PartitionError
+from ..errors import FactoryDataError, InputError, PartitionError
 from .partition_sources import Source, resolve_partition
 from .step_request import BuildStepRequest
 
@@ -218,13 +218,19 @@ def _certificates(config: Kconfig, out_dir: Path, args, state: dict, new_state: 
     return {"gen_certs": True}
 
 
-def symbolize(message: str, config: Kconfig) -> str:
-    """Replace generator option names (``--discriminator``) by their Kconfig symbols."""
-    def repl(match: re.Match) -> str:
-        symbol = OPTION_TO_SYMBOL.get(match.group(1))
-        return config.describe(symbol) if symbol else match.group(0)
+def kconfig_vocabulary(config: Kconfig, source: Optional[Source] = None):
+    """How the build step names an input: its Kconfig symbol with the value from .config
+    (``CONFIG_CHIP_DEVICE_DISCRIMINATOR=0x1000``); the partition's address and size by the
+    layout source they came from; anything else as the generator option."""
+    def name(subject: str) -> str:
+        symbol = OPTION_TO_SYMBOL.get(subject)
+        if symbol:
+            return config.describe(symbol)
+        if source is not None and subject in ("offset", "size"):
+            return source.label
+        return f"--{subject}"
 
-    return re.sub(r"--([a-z_0-9]+)", repl, message)
+    return name
 
 
 # --- the partition ---------------------------------------------------------------------
@@ -277,16 +283,15 @@ def build_step(args: BuildStepRequest, ui) -> int:
     source, _ = resolve_partition(args)
     check_partition(source, config)
     req.offset, req.size = source.address, source.size
+    vocabulary = kconfig_vocabulary(config, source)
     try:
         result = generate(req)
-    except (InputError, PartitionError) as exc:
-        message = symbolize(str(exc), config)
-        message = message.replace(f"(--size 0x{source.size:x})", f"({source.label})")
-        raise type(exc)(message) from None
+    except FactoryDataError as exc:
+        raise exc.in_vocabulary(vocabulary) from None
     if args.check_only:
         return 0
     for warning in result.warnings:
-        ui.warn(symbolize(warning, config))
+        ui.warn(warning.render(vocabulary))
     outputs = result.outputs
     if req.gen_certs:  # the DAC/PAI just made are kept; note for which VID/PID
         new_state["certs_for"] = [req.vendor_id, req.product_id]

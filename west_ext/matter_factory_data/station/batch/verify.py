@@ -19,7 +19,8 @@ import json
 from pathlib import Path
 from typing import Iterator, NamedTuple, Optional
 
-from .run import DEVICES, MANIFEST, PAI_CERT, STATE, Window, device_dir_name
+from .layout import DEVICES, MANIFEST, PAI_CERT, STATE, device_dir_name
+from .workers import Window
 from ...errors import InputError, Interrupted, VerificationError
 
 

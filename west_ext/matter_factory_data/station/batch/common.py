@@ -1,0 +1,129 @@
+"""The common values of a series: options, over --fields JSON, over a west build (-d), over
+--defaults; generate's per-device options are refused."""
+
+from __future__ import annotations
+
+import json
+from ...errors import InputError
+
+
+#: generate options that are per device in a batch, and where such values come from.
+PER_DEVICE_OPTIONS = {
+    "sn": "--sn_template or a --csv column 'sn'",
+    "passcode": "a --csv column 'passcode' (by default each device gets a random one)",
+    "spake2_verifier": "nothing: each device's verifier is derived from its passcode",
+    "spake2_salt": "a --csv column 'spake2_salt' (by default each device gets a random one)",
+    "rd_uid": "a --csv column 'rd_uid' (by default each device gets a random one)",
+    "dac_cert": "nothing: each device gets its own DAC, signed by --pai_cert/--pai_key",
+    "dac_key": "nothing: each device gets its own DAC key",
+}
+
+
+#: Common values (the option names of generate) and their typed parsing.
+COMMON_OPTIONS = ("vendor_id", "product_id", "vendor_name", "product_name", "date", "hw_ver",
+                  "hw_ver_str", "spake2_it", "product_url", "product_label", "part_number",
+                  "enable_key", "user", "product_finish", "product_color", "offset", "size")
+
+
+REQUIRED_COMMON = ("vendor_id", "product_id", "vendor_name", "product_name", "date", "hw_ver",
+                   "hw_ver_str", "spake2_it")
+
+
+def common_values(args) -> tuple[dict, tuple[int, int]]:
+    """The typed common values: options, over --fields JSON, over --defaults."""
+    from ...jobs.commands import DEVELOPMENT_DEFAULTS
+    from ...core import validate
+    from ...core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES
+    from ...jobs.pipeline import enum_value, sized_hex, user_data
+
+    given = {name: getattr(args, name, None) for name in COMMON_OPTIONS}
+    fields = _fields_file(args.fields) if getattr(args, "fields", None) else {}
+    if getattr(args, "build_dir", None) is not None:
+        fields = {**build_dir_values(args.build_dir), **fields}
+    for name, value in fields.items():
+        if given.get(name) is None:
+            given[name] = value
+    if args.defaults:
+        for name in COMMON_OPTIONS:
+            if given.get(name) is None and name in DEVELOPMENT_DEFAULTS:
+                given[name] = DEVELOPMENT_DEFAULTS[name]
+    missing = [f"--{n}" for n in REQUIRED_COMMON + ("offset", "size") if given.get(n) is None]
+    if missing:
+        raise InputError(f"missing required option(s): {', '.join(missing)} (or --defaults "
+                         "for development values)")
+    common = {name: given[name] for name in REQUIRED_COMMON}
+    common["date"] = validate.normalize_date(str(given["date"]), "--date")
+    for name in ("product_url", "product_label", "part_number"):
+        if given[name] not in (None, ""):
+            common[name] = given[name]
+    for name, value in common.items():
+        validate.require(name, value, f"--{name}")
+    common["enable_key"] = sized_hex(given["enable_key"], "enable_key", "--enable_key")
+    common["user"] = user_data(given["user"]) if isinstance(given["user"], (str, type(None))) \
+        else user_data(json.dumps(given["user"]))
+    common["product_finish"] = enum_value(given["product_finish"], PRODUCT_FINISHES, {},
+                                          "--product_finish")
+    common["primary_color"] = enum_value(given["product_color"], PRODUCT_COLORS, COLOR_ALIASES,
+                                         "--product_color")
+    offset, size = given["offset"], given["size"]
+    if not 0 <= offset <= 0xFFFFFFFF:
+        raise InputError(f"--offset: 0x{offset:x} is not a 32-bit flash address")
+    if size <= 0:
+        raise InputError(f"--size: {size} must be a positive number of bytes")
+    return common, (offset, size)
+
+
+def build_dir_values(given: str) -> dict:
+    """The common values of a west build: its Kconfig symbols and its factory_data partition,
+    from the build-step arguments its CMake recorded."""
+    from ...zephyr import build_dir
+    from ...zephyr.build_step import OPTION_TO_SYMBOL, Kconfig
+    from ...zephyr.partition_sources import resolve_partition
+    from ...zephyr.step_request import recorded
+
+    app = build_dir.app_build_dir(build_dir.find_build_dir(given or None,
+                                                           hint="give -d BUILD_DIR"))
+    step = recorded(app)
+    config = Kconfig(build_dir.read_kconfig(step.dotconfig, "--dotconfig"))
+    values: dict = {}
+    for option in ("vendor_id", "product_id", "hw_ver", "spake2_it"):
+        values[option] = config.integer(OPTION_TO_SYMBOL[option])
+    for option in ("vendor_name", "product_name", "date", "hw_ver_str", "enable_key",
+                   "product_finish", "product_color"):
+        values[option] = config.string(OPTION_TO_SYMBOL[option]) or None
+    source, _ = resolve_partition(step)
+    values["offset"], values["size"] = source.address, source.size
+    return values
+
+
+_INT_FIELDS = ("vendor_id", "product_id", "hw_ver", "spake2_it", "offset", "size")
+
+
+def _fields_file(path: str) -> dict:
+    """``--fields FILE``: a JSON object of common values keyed by option name."""
+    from ...files.inputs import read_file
+
+    try:
+        obj = json.loads(read_file(path, "--fields"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"--fields {path}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"--fields {path}: must be a JSON object keyed by option name")
+    for key, value in obj.items():
+        if key in PER_DEVICE_OPTIONS:
+            raise InputError(f"--fields {path}: key {key!r} is per device; use "
+                             f"{PER_DEVICE_OPTIONS[key]}")
+        if key not in COMMON_OPTIONS:
+            raise InputError(f"--fields {path}: unknown key {key!r} (accepted: "
+                             f"{', '.join(COMMON_OPTIONS)})")
+        if key in _INT_FIELDS and isinstance(value, str):
+            try:
+                obj[key] = int(value, 0)
+            except ValueError:
+                raise InputError(f"--fields {path}: key {key!r}: {value!r} is not an "
+                                 "integer") from None
+    return obj
+
+
+def jsonable(values: dict) -> dict:
+    return {k: (v.hex() if isinstance(v, (bytes, bytearray)) else v) for k, v in values.items()}

@@ -1,0 +1,126 @@
+"""The validated plan of a batch: common values (options, --fields, -d BUILD, --defaults),
+per-device options refused, the probe device built and measured. Nothing is written here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+from typing import Optional
+from ...core import series
+from .device import DeviceTemplate
+from ...errors import InputError
+from .attestation import pai_and_key, certification_declaration_files
+from .sources import read_csv
+from .common import PER_DEVICE_OPTIONS, common_values, jsonable
+from .request import BatchRequest, Plan
+from .probe import probe_device, probe_json
+
+
+def make_plan(args: BatchRequest) -> Plan:
+    from . import device
+
+    _refuse_per_device_options(args)
+    common, partition = common_values(args)
+    out_dir = Path(args.output)
+    given_csv = read_csv(args.csv) if args.csv else None
+    count = _count(args, given_csv)
+    _check_csv_against_options(args, given_csv)
+    template_text = args.sn_template
+    sn_template = series.SerialTemplate(template_text)
+    sn_template.check_range(count)
+    sequential, first = _discriminator_options(args, count)
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs: {args.jobs} must be at least 1")
+    not_before = (dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
+                  if args.seed is not None else None)
+    pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
+    from ...core import certs
+
+    template = DeviceTemplate(common=common, pai_cert=certs.cert_der(pai_cert),
+                              partition=partition, include_passcode=args.include_passcode,
+                              qr=args.qr)
+    if args.gen_cd:
+        extra += certification_declaration_files(args, out_dir, common)
+    params = {
+        "common": jsonable(common), "partition": list(partition),
+        "pai_sha256": hashlib.sha256(template.pai_cert).hexdigest(),
+        "sn_template": template_text, "discriminators": args.discriminators,
+        "first_discriminator": first if sequential else None,
+        "allow_shared_discriminators": bool(args.allow_shared_discriminators),
+        "include_passcode": bool(args.include_passcode), "qr": args.qr,
+        "seed": series.seed_fingerprint(args.seed),
+        "csv_sha256": hashlib.sha256(Path(args.csv).read_bytes()).hexdigest() if args.csv else None,
+    }
+    plan = Plan(out_dir=out_dir, count=count, template=template, pai_cert=pai_cert,
+                pai_key=pai_key, params=params, seed=args.seed,
+                sn_template=sn_template, sequential=sequential, first_discriminator=first,
+                allow_shared=bool(args.allow_shared_discriminators), csv_path=args.csv,
+                not_before=not_before, jobs=args.jobs or os.cpu_count() or 1,
+                extra_files=extra)
+    probe_device(plan, given_csv, device)
+    if args.schema:
+        from ...jobs.pipeline import check_schema
+
+        check_schema(probe_json(plan), args.schema)
+    return plan
+
+
+def _discriminator_options(args, count: int) -> tuple[bool, int]:
+    """(sequential, first value); more devices than discriminators only when allowed."""
+    sequential = args.discriminators == "sequential"
+    first = args.discriminator if args.discriminator is not None else 0
+    if args.discriminator is not None and not sequential:
+        raise InputError("--discriminator is the first value of --discriminators sequential; "
+                         "random discriminators need no start value")
+    if not 0 <= first < series.DISCRIMINATOR_COUNT:
+        raise InputError(f"--discriminator: {first} is out of range (accepted: 0..4095)")
+    if count > series.DISCRIMINATOR_COUNT and not args.allow_shared_discriminators:
+        raise InputError(f"--count {count}: more devices than the {series.DISCRIMINATOR_COUNT} "
+                         "discriminators; pass --allow_shared_discriminators to let devices "
+                         "share them (the manifest lists who shares)")
+    return sequential, first
+
+
+def _refuse_per_device_options(args) -> None:
+    for option, instead in PER_DEVICE_OPTIONS.items():
+        if getattr(args, option, None) is not None:
+            raise InputError(f"--{option} is per device in a batch; use {instead}")
+    for option in ("dac_key_password",):
+        if getattr(args, option, None):
+            raise InputError(f"--{option} is not used by batch (no DAC key is read)")
+
+
+def _check_csv_against_options(args, given_csv: Optional[list]) -> None:
+    if not given_csv:
+        return
+    first = given_csv[0]
+    if first.sn is not None and args.sn_template is not None:
+        raise InputError(f"--csv {args.csv} gives the serial numbers; do not also give "
+                         "--sn_template")
+    if first.discriminator is not None:
+        if args.discriminators == "sequential" or args.discriminator is not None:
+            raise InputError(f"--csv {args.csv} gives the discriminators; do not also give "
+                             "--discriminators sequential or --discriminator")
+        repeats = series.duplicates((i, g.discriminator) for i, g in enumerate(given_csv, 2))
+        if repeats and not args.allow_shared_discriminators:
+            value, lines = next(iter(repeats.items()))
+            raise InputError(f"--csv {args.csv}: lines {', '.join(map(str, lines[:5]))} give "
+                             f"the same discriminator {value}; pass "
+                             "--allow_shared_discriminators to allow it")
+
+
+def _count(args, given_csv: Optional[list]) -> int:
+    if given_csv is not None:
+        if args.count is not None and args.count != len(given_csv):
+            raise InputError(f"--count {args.count} differs from the {len(given_csv)} rows of "
+                             f"--csv {args.csv}; give one of them")
+        return len(given_csv)
+    if args.count is None:
+        raise InputError("missing --count N (the number of devices of the series)")
+    if args.count < 1:
+        raise InputError(f"--count: {args.count} must be at least 1")
+    return args.count
+
+

@@ -1,0 +1,49 @@
+"""What a batch is asked (BatchRequest) and the validated plan it becomes (Plan)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, NamedTuple, Optional
+from ...core import series
+from .device import DeviceTemplate
+from ...jobs.pipeline import GenerateRequest
+
+
+class BatchRequest(GenerateRequest):
+    """``batch``: generate's field options (common to every device) plus the series options.
+    Per-device options of generate (--sn, --passcode, --dac_cert, ...) are refused."""
+
+    count: Optional[int] = None
+    csv: Optional[str] = None
+    fields: Optional[str] = None
+    build_dir: Optional[str] = None
+    pai_key: Optional[str] = None
+    sn_template: Optional[str] = None
+    discriminators: str = "random"
+    allow_shared_discriminators: bool = False
+    jobs: Optional[int] = None
+    qr: str = "png"
+    seed: Optional[str] = None
+    verbose: bool = False
+    defaults: bool = False
+
+
+class Plan(NamedTuple):
+    """Everything validated; nothing written yet."""
+
+    out_dir: Path
+    count: int
+    template: DeviceTemplate
+    pai_cert: Any  # cryptography Certificate
+    pai_key: Any  # EC private key
+    params: dict  # what batch.json records; a rerun must give the same
+    seed: Optional[str]
+    sn_template: series.SerialTemplate
+    sequential: bool
+    first_discriminator: int
+    allow_shared: bool
+    csv_path: Optional[str]
+    not_before: Optional[dt.datetime]
+    jobs: int
+    extra_files: list  # (name, bytes, secret) written with the series files

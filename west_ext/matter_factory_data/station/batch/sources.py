@@ -1,0 +1,77 @@
+"""Per-device values from --csv: one row per device, each cell validated like its option."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+from ...core import series
+from ...errors import InputError
+from .layout import CSV_COLUMNS
+
+
+def read_csv(path: str) -> list:
+    """Per-device values, one row per device, each validated like an option."""
+    from ...core import validate
+    from ...files.inputs import read_file
+
+    try:
+        text = read_file(path, "--csv").decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"--csv {path}: not UTF-8 text") from None
+    reader = csv.DictReader(text.splitlines())
+    columns = reader.fieldnames or []
+    unknown = [c for c in columns if c not in CSV_COLUMNS]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise InputError(f"--csv {path}: column {repeated[0]!r} appears twice in the header; "
+                         "keep one")
+    if not columns or unknown:
+        raise InputError(f"--csv {path}: unknown column(s) {', '.join(map(repr, unknown))} "
+                         f"(accepted: {', '.join(CSV_COLUMNS)})" if unknown else
+                         f"--csv {path}: no header row (accepted columns: "
+                         f"{', '.join(CSV_COLUMNS)})")
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise InputError(f"--csv {path}: line {line}: expected {len(columns)} values")
+        rows.append(_csv_given(row, f"--csv {path}: line {line}", validate))
+    if not rows:
+        raise InputError(f"--csv {path}: no device rows after the header")
+    _check_csv_unique(rows, path)
+    return rows
+
+
+def _check_csv_unique(rows: list, path: str) -> None:
+    """Two rows giving the same identity are refused before anything is made."""
+    checks = (("sn", lambda g: g.sn), ("rd_uid", lambda g: g.rd_uid),
+              ("passcode and discriminator", lambda g: (g.passcode, g.discriminator)
+               if g.passcode is not None and g.discriminator is not None else None))
+    for what, value_of in checks:
+        repeats = series.duplicates((i, value_of(g)) for i, g in enumerate(rows, start=2)
+                                    if value_of(g) is not None)
+        for value, lines in repeats.items():
+            raise InputError(f"--csv {path}: lines {', '.join(map(str, lines[:5]))} give the "
+                             f"same {what}; every device needs its own")
+
+
+def _csv_given(row: dict, where: str, validate) -> series.Given:
+    values: dict = {}
+    for column, text in row.items():
+        text = text.strip()
+        label = f"{where}: {column}"
+        if text == "":
+            raise InputError(f"{label}: empty (a column gives the value of every device; "
+                             "leave the column out to have the values generated)")
+        label = f"{where}: {column}"
+        if column in ("passcode", "discriminator"):
+            # Spreadsheets keep leading zeros (00012345): decimal, where int(x, 0) refuses.
+            value: Any = int(text, 10) if text.isdigit() else validate.parse_int(text, label)
+        elif column == "spake2_salt":
+            value = validate.parse_base64(text, label)
+        elif column == "rd_uid":
+            value = validate.parse_hex(text, label)
+        else:
+            value = text
+        validate.require(column, value, label)
+        values[column] = value
+    return series.Given(**values)
