@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-GOLDEN = HERE.parent.parent / "shared" / "golden"
+GOLDEN = HERE.parent / "tests" / "data" / "golden"
 TARGETS_MS = {"generate": 100.0, "--help": 60.0}
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: test isolation, the reference material in ../shared/golden, and a west
+"""Shared fixtures: test isolation, the golden vectors in tests/data/golden, and a west
 workspace that lists this repository as a project."""
 
 import os
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-GOLDEN_DIR = REPO_ROOT.parent / "shared" / "golden"
+GOLDEN_DIR = REPO_ROOT / "tests" / "data" / "golden"  # see its README.md
 
 
 @pytest.fixture(autouse=True)
@@ -21,9 +21,7 @@ def _isolate(tmp_path, monkeypatch):
 
 @pytest.fixture
 def golden() -> Path:
-    """Directory of the golden vectors (next to the repository, in shared/golden)."""
-    if not GOLDEN_DIR.is_dir():
-        pytest.fail(f"golden vectors not found at {GOLDEN_DIR}: shared/ must sit next to the repo")
+    """Directory of the golden vectors and the development credentials they use."""
     return GOLDEN_DIR
 
 

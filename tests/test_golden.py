@@ -1,4 +1,4 @@
-"""Byte-for-byte compatibility with the reference tools (shared/golden)."""
+"""Byte-for-byte compatibility with the reference tools (tests/data/golden)."""
 
 import base64
 import hashlib

@@ -9,27 +9,36 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import Any, Mapping, Optional
 
 from ..errors import InputError
 from ..core import validate
 from ..core.model import BYTES, DEVICE_MATCH_ORDER, DEVICE_MAX_PARTITION_SIZE, DEVICE_RD_UID_MAX_LEN, FACTORY_DATA_VERSION, FIELDS_BY_KEY, HEX_PREFIX, KEY_ORDER, REQUIRED_KEYS, TEXT, UINT, USER
 
+from .base import ERROR, WARNING, ImageFormat, Problem  # noqa: F401  (part of this API)
+
 TERMINATOR = b"\x00"
-ERROR = "error"  # the device rejects or misreads the data
-WARNING = "warning"  # the device accepts it, but it is unwise or not what was meant
 
 
-class Problem(NamedTuple):
-    """One finding of :func:`lint`."""
+class NrfCborFormat(ImageFormat):
+    """``nrf-cbor``: the nRF Connect SDK format, through this module's functions."""
 
-    severity: str
-    key: str
-    message: str
+    name = "nrf-cbor"
 
-    def __str__(self) -> str:
-        where = f"key {self.key!r}: " if self.key else ""
-        return f"{where}{self.message}"
+    def from_json(self, obj, source):
+        return json_to_device_map(obj, source)
+
+    def to_json(self, device_map):
+        return device_map_to_json(device_map)
+
+    def encode(self, device_map):
+        return encode_image(device_map)
+
+    def decode(self, image, source):
+        return decode_image(image, source)
+
+    def lint(self, device_map, *, partition_size=None):
+        return lint(device_map, partition_size=partition_size)
 
 
 # ---------------------------------------------------------------------------

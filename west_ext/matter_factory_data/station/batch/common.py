@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from ...errors import InputError
+from ...errors import InputError, Subject, option_name
 
 
 #: generate options that are per device in a batch, and where such values come from.
@@ -30,54 +30,75 @@ REQUIRED_COMMON = ("vendor_id", "product_id", "vendor_name", "product_name", "da
 
 
 def common_values(args) -> tuple[dict, tuple[int, int]]:
-    """The typed common values: options, over --fields JSON, over --defaults."""
-    from ...jobs.commands import DEVELOPMENT_DEFAULTS
+    """The typed common values: options, over --fields JSON, over a build, over --defaults.
+    A bad value is named where it came from: the option, the JSON key of --fields, or the
+    build's Kconfig symbol."""
+    from ...errors import FactoryDataError
+
+    given = {name: getattr(args, name, None) for name in COMMON_OPTIONS}
+    origin = {name: option_name for name in given if given[name] is not None}
+    layers = []
+    if getattr(args, "fields", None):
+        layers.append((_fields_file(args.fields), _json_key_namer(args.fields)))
+    if getattr(args, "build_dir", None) is not None:
+        layers.append(build_dir_values(args.build_dir))
+    for values, namer in layers:
+        for name, value in values.items():
+            if given.get(name) is None and value is not None:
+                given[name], origin[name] = value, namer
+    if args.defaults:
+        from ...jobs.commands import DEVELOPMENT_DEFAULTS
+
+        for name in COMMON_OPTIONS:
+            if given.get(name) is None and name in DEVELOPMENT_DEFAULTS:
+                given[name] = DEVELOPMENT_DEFAULTS[name]
+    try:
+        return _typed_common(given)
+    except FactoryDataError as exc:
+        raise exc.in_vocabulary(lambda name: origin.get(name, option_name)(name)) from None
+
+
+def _json_key_namer(path: str):
+    return lambda name: f"--fields {path}: key {name!r}"
+
+
+def _typed_common(given: dict) -> tuple[dict, tuple[int, int]]:
     from ...core import validate
     from ...core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES
     from ...jobs.pipeline import enum_value, sized_hex, user_data
 
-    given = {name: getattr(args, name, None) for name in COMMON_OPTIONS}
-    fields = _fields_file(args.fields) if getattr(args, "fields", None) else {}
-    if getattr(args, "build_dir", None) is not None:
-        fields = {**build_dir_values(args.build_dir), **fields}
-    for name, value in fields.items():
-        if given.get(name) is None:
-            given[name] = value
-    if args.defaults:
-        for name in COMMON_OPTIONS:
-            if given.get(name) is None and name in DEVELOPMENT_DEFAULTS:
-                given[name] = DEVELOPMENT_DEFAULTS[name]
-    missing = [f"--{n}" for n in REQUIRED_COMMON + ("offset", "size") if given.get(n) is None]
+    missing = [n for n in REQUIRED_COMMON + ("offset", "size") if given.get(n) is None]
     if missing:
-        raise InputError(f"missing required option(s): {', '.join(missing)} (or --defaults "
-                         "for development values)")
+        raise InputError.naming(
+            "missing required option(s): " + ", ".join(f"{{{i}}}" for i in range(len(missing)))
+            + " (or --defaults for development values)", *missing)
     common = {name: given[name] for name in REQUIRED_COMMON}
-    common["date"] = validate.normalize_date(str(given["date"]), "--date")
+    common["date"] = validate.normalize_date(str(given["date"]), Subject("date"))
     for name in ("product_url", "product_label", "part_number"):
         if given[name] not in (None, ""):
             common[name] = given[name]
     for name, value in common.items():
-        validate.require(name, value, f"--{name}")
-    common["enable_key"] = sized_hex(given["enable_key"], "enable_key", "--enable_key")
+        validate.require(name, value, Subject(name))
+    common["enable_key"] = sized_hex(given["enable_key"], "enable_key", Subject("enable_key"))
     common["user"] = user_data(given["user"]) if isinstance(given["user"], (str, type(None))) \
         else user_data(json.dumps(given["user"]))
     common["product_finish"] = enum_value(given["product_finish"], PRODUCT_FINISHES, {},
-                                          "--product_finish")
+                                          Subject("product_finish"))
     common["primary_color"] = enum_value(given["product_color"], PRODUCT_COLORS, COLOR_ALIASES,
-                                         "--product_color")
+                                         Subject("product_color"))
     offset, size = given["offset"], given["size"]
     if not 0 <= offset <= 0xFFFFFFFF:
-        raise InputError(f"--offset: 0x{offset:x} is not a 32-bit flash address")
+        raise InputError.at(Subject("offset"), f"0x{offset:x} is not a 32-bit flash address")
     if size <= 0:
-        raise InputError(f"--size: {size} must be a positive number of bytes")
+        raise InputError.at(Subject("size"), f"{size} must be a positive number of bytes")
     return common, (offset, size)
 
 
-def build_dir_values(given: str) -> dict:
-    """The common values of a west build: its Kconfig symbols and its factory_data partition,
-    from the build-step arguments its CMake recorded."""
+def build_dir_values(given: str):
+    """The common values of a west build -- its Kconfig symbols and its factory_data
+    partition, from the build-step arguments its CMake recorded -- and how to name them."""
     from ...zephyr import build_dir
-    from ...zephyr.build_step import OPTION_TO_SYMBOL, Kconfig
+    from ...zephyr.build_step import OPTION_TO_SYMBOL, Kconfig, kconfig_vocabulary
     from ...zephyr.partition_sources import resolve_partition
     from ...zephyr.step_request import recorded
 
@@ -93,7 +114,7 @@ def build_dir_values(given: str) -> dict:
         values[option] = config.string(OPTION_TO_SYMBOL[option]) or None
     source, _ = resolve_partition(step)
     values["offset"], values["size"] = source.address, source.size
-    return values
+    return values, kconfig_vocabulary(config, source)
 
 
 _INT_FIELDS = ("vendor_id", "product_id", "hw_ver", "spake2_it", "offset", "size")

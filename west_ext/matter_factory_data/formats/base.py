@@ -1,0 +1,55 @@
+"""The one interface every on-flash format implements, and the findings it reports.
+
+A format turns the factory data *model* (a mapping of field keys to typed values: ints,
+bytes, text; the JSON form's keys) into the bytes the device reads, reads such bytes back,
+and lints them the way the device's own reader would take them. Formats register in
+:mod:`matter_factory_data.formats` by name (``--format``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, NamedTuple, Optional
+
+ERROR = "error"  # the device rejects or misreads the data
+WARNING = "warning"  # the device accepts it, but it is unwise or not what was meant
+
+
+class Problem(NamedTuple):
+    """One finding of a lint."""
+
+    severity: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"key {self.key!r}: " if self.key else ""
+        return f"{where}{self.message}"
+
+
+class ImageFormat:
+    """What a format provides. ``device_map`` is the format's decoded view: for nRF the CBOR
+    map as decoded (bytes for bstr, str for tstr), for STM32 the records by name."""
+
+    #: The ``--format`` name.
+    name = ""
+
+    def from_json(self, obj: Mapping[str, Any], source: str) -> dict:
+        """The device map of a JSON form (the reference generator's JSON for nRF)."""
+        raise NotImplementedError
+
+    def to_json(self, device_map: Mapping[Any, Any]) -> dict:
+        """The JSON form of a device map (for ``show``)."""
+        raise NotImplementedError
+
+    def encode(self, device_map: Mapping[Any, Any]) -> bytes:
+        """The bytes written at the partition's start."""
+        raise NotImplementedError
+
+    def decode(self, image: bytes, source: str) -> dict:
+        """The device map of an image; raises InputError when it cannot be read at all."""
+        raise NotImplementedError
+
+    def lint(self, device_map: Mapping[Any, Any], *,
+             partition_size: Optional[int] = None) -> list:
+        """:class:`Problem` list: ERROR where the device rejects or misreads the data."""
+        raise NotImplementedError
