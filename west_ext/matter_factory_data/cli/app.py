@@ -364,7 +364,7 @@ def run_check(args: argparse.Namespace, ui: UI) -> int:
 def add_build_step_arguments(parser: argparse.ArgumentParser) -> None:
     """Run by cmake/matter_factory_data.cmake; errors name the Kconfig symbol or file.
     The options come from the build step's own table (also read by ``generate -d``)."""
-    from ..zephyr.step_request import OPTIONS
+    from ..zephyr.step_options import OPTIONS
 
     for option in OPTIONS:
         if option.kind == "flag":

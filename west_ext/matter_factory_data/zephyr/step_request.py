@@ -8,46 +8,10 @@ with :func:`from_argv`, without the CLI parser.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
-from ..errors import InputError
 from ..typed import Request
-
-
-class StepOption(NamedTuple):
-    flag: str  # the option as CMake writes it
-    dest: str  # the request field
-    kind: str  # "path", "int" or "flag"
-    metavar: str
-    help: str
-    required: bool = False
-
-
-OPTIONS = (
-    StepOption("--dotconfig", "dotconfig", "path", "FILE", "the build's zephyr/.config", True),
-    StepOption("--out-dir", "out_dir", "path", "DIR",
-               "where factory_data.* go (and the kept identity)", True),
-    StepOption("--partitions", "partitions", "path", "FILE",
-               "Partition Manager's partitions.yml (first source)"),
-    StepOption("--pm-static", "pm_static", "path", "FILE",
-               "the application's pm_static.yml (second source)"),
-    StepOption("--dt-address", "dt_address", "int", "N",
-               "address of the devicetree node factory_data_partition"),
-    StepOption("--dt-size", "dt_size", "int", "N", "its size"),
-    StepOption("--firmware-hex", "firmware_hex", "path", "FILE", "the firmware zephyr.hex"),
-    StepOption("--merged-hex", "merged_hex", "path", "FILE",
-               "write the firmware plus the factory data here"),
-    StepOption("--dac-cert", "dac_cert", "path", "FILE",
-               "expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_CERT"),
-    StepOption("--dac-key", "dac_key", "path", "FILE",
-               "expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_KEY"),
-    StepOption("--pai-cert", "pai_cert", "path", "FILE",
-               "expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_PAI_CERT"),
-    StepOption("--check-only", "check_only", "flag", "",
-               "check the values and the layout, write nothing (configure time)"),
-)
-BY_FLAG = {o.flag: o for o in OPTIONS}
+from .step_options import BY_FLAG, OPTIONS, StepOption
 
 
 class BuildStepRequest(Request):
@@ -67,9 +31,11 @@ class BuildStepRequest(Request):
     check_only: bool = False
 
 
-def from_argv(argv: list, source: Path) -> BuildStepRequest:
+def from_argv(argv: list, source) -> BuildStepRequest:
     """Parse a recorded argv (``--opt VALUE`` pairs and flags); always a writing run.
     A problem names the record and says how to renew it."""
+    from ..errors import InputError
+
     def refuse(message: str) -> InputError:
         return InputError(f"{source}: the recorded build-step arguments are not accepted "
                           f"({message}); reconfigure the build (west build --cmake-only)")
@@ -101,7 +67,7 @@ def from_argv(argv: list, source: Path) -> BuildStepRequest:
     return BuildStepRequest(**values)
 
 
-def _typed(option: StepOption, text: str, refuse: Callable[[str], InputError]):
+def _typed(option: StepOption, text: str, refuse: Callable):
     if option.kind != "int":
         return text
     try:
@@ -112,6 +78,8 @@ def _typed(option: StepOption, text: str, refuse: Callable[[str], InputError]):
 
 def recorded(app_dir) -> BuildStepRequest:
     """The build-step request an app build recorded (``zephyr/factory_data_step.json``)."""
+    from pathlib import Path
+
     from . import build_dir
 
     return from_argv(build_dir.step_arguments(app_dir), Path(app_dir) / build_dir.STEP_FILE)
