@@ -109,3 +109,21 @@ def test_batch_option_wins_over_fields_and_is_named_as_option(cli, tmp_path):
                  "--fields", fields, "--vendor_name", LONG_NAME)
     assert result.code == 2
     assert one_error_line(result).startswith("error: --vendor_name: vendor name is 33 bytes")
+
+
+def test_calendar_dates_agree_with_datetime():
+    """core.validate checks dates without importing datetime; it must agree with it."""
+    import datetime
+
+    from matter_factory_data.core.validate import is_calendar_date
+
+    for year in (1, 4, 1900, 2000, 2023, 2024, 2100, 9999):
+        for month in range(0, 14):
+            for day in range(0, 33):
+                try:
+                    datetime.date(year, month, day)
+                    expected = True
+                except ValueError:
+                    expected = False
+                assert is_calendar_date(year, month, day) == expected, (year, month, day)
+    assert not is_calendar_date(0, 1, 1) and not is_calendar_date(10000, 1, 1)

@@ -9,9 +9,7 @@ step, a test, a station script) builds requests the same way: ``SomeRequest(name
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-R = TypeVar("R", bound="Request")
+from typing import Any
 
 
 class Request:
@@ -32,7 +30,7 @@ class Request:
             names.update(getattr(klass, "__annotations__", {}))
         return frozenset(names)
 
-    def replace(self: R, **changes: Any) -> R:
+    def replace(self, **changes: Any):
         """A copy with some parameters changed."""
         values = {name: getattr(self, name) for name in self.parameters()}
         values.update(changes)

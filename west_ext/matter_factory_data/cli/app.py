@@ -547,18 +547,21 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
 }
 
 
-def add_commands(subparsers, only: Optional[str] = None) -> None:
-    """Register the commands on an argparse sub-parser action (just ``only`` when given)."""
+def add_commands(subparsers, only: Optional[str] = None, names_only: bool = False) -> None:
+    """Register the commands on an argparse sub-parser action (just ``only`` when given;
+    without their options when ``names_only``: enough for the top-level help and errors)."""
     for name, (help_text, add_arguments, run) in COMMANDS.items():
         if only is None or name == only:
             sub = subparsers.add_parser(name, help=help_text, description=help_text)
-            add_arguments(sub)
+            if not names_only:
+                add_arguments(sub)
             sub.set_defaults(run=run, command=name)
 
 
 def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
     """The console script's parser. When ``argv`` names a command, only that command's
-    sub-parser is built: building all of them costs ~15 ms of every run."""
+    sub-parser is built (building all of them costs ~15 ms of every run); when it names none
+    (``--help``, ``--version``, a mistyped command), only the command names are needed."""
     parser = Parser(prog=PROG, description="Matter factory data for nRF Connect SDK / Zephyr.")
     from .. import __version__
 
@@ -566,7 +569,7 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
     subparsers = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
     subparsers.required = True
     chosen = argv[0] if argv and argv[0] in COMMANDS else None
-    add_commands(subparsers, only=chosen)
+    add_commands(subparsers, only=chosen, names_only=argv is not None and chosen is None)
     return parser
 
 

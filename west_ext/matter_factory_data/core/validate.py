@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import re
 from typing import Optional
 
@@ -68,11 +67,21 @@ def date_problem(text: str) -> Optional[str]:
     match = _DATE_ISO.match(text)
     if not match:
         return f"{text!r} is not a date in the form YYYY-MM-DD"
-    try:
-        datetime.date(*(int(g) for g in match.groups()))
-    except ValueError:
+    if not is_calendar_date(*(int(g) for g in match.groups())):
         return f"{text!r} is not a real calendar date (accepted: YYYY-MM-DD)"
     return None
+
+
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def is_calendar_date(year: int, month: int, day: int) -> bool:
+    """A proleptic Gregorian date, years 1..9999 (what ``datetime.date`` accepts, without
+    importing datetime on every run)."""
+    if not (1 <= year <= 9999 and 1 <= month <= 12):
+        return False
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return 1 <= day <= _DAYS[month - 1] + (1 if month == 2 and leap else 0)
 
 
 def normalize_date(text: str, where: Where) -> str:

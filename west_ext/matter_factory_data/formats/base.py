@@ -8,18 +8,29 @@ and lints them the way the device's own reader would take them. Formats register
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import Any, Mapping, Optional
 
 ERROR = "error"  # the device rejects or misreads the data
 WARNING = "warning"  # the device accepts it, but it is unwise or not what was meant
 
 
-class Problem(NamedTuple):
-    """One finding of a lint."""
+class Problem:
+    """One finding of a lint (a plain class: a NamedTuple costs start-up time)."""
 
-    severity: str
-    key: str
-    message: str
+    __slots__ = ("severity", "key", "message")
+
+    def __init__(self, severity: str, key: str, message: str) -> None:
+        self.severity, self.key, self.message = severity, key, message
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Problem) and (self.severity, self.key, self.message) == \
+            (other.severity, other.key, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.severity, self.key, self.message))
+
+    def __repr__(self) -> str:
+        return f"Problem({self.severity!r}, {self.key!r}, {self.message!r})"
 
     def __str__(self) -> str:
         where = f"key {self.key!r}: " if self.key else ""
