@@ -61,6 +61,7 @@ FIELDS: tuple[Field, ...] = (
     Field("date", TEXT, True, 10, 10, description="manufacturing date YYYY-MM-DD"),
     Field("hw_ver", UINT, True, 0, 0xFFFF, 16, "hardware version"),
     Field("hw_ver_str", TEXT, True, 1, 64, description="hardware version string"),
+    Field("sw_ver_str", TEXT, False, 1, 64, description="software version string"),
     Field("dac_cert", BYTES, True, 1, 600, description="DAC certificate (DER)"),
     Field("dac_key", BYTES, True, 32, 32, description="DAC private key (raw P-256 scalar)"),
     Field("pai_cert", BYTES, True, 1, 600, description="PAI certificate (DER)"),
@@ -81,10 +82,11 @@ KEY_ORDER: tuple[str, ...] = tuple(f.key for f in FIELDS)
 REQUIRED_KEYS: tuple[str, ...] = tuple(f.key for f in FIELDS if f.required)
 
 # The order in which the device parser compares a key against the known names
-# (FactoryDataParser.c); the first known name the key is a prefix of wins.
+# (FactoryDataParser.c, ``strncmp(known, key, key_len)``); the first match wins. sw_ver_str
+# is read (as a byte string) by parsers that have it; older ones skip it as unknown.
 DEVICE_MATCH_ORDER: tuple[str, ...] = (
     "version", "hw_ver", "spake2_it", "vendor_id", "product_id", "discriminator", "passcode",
-    "sn", "date", "hw_ver_str", "rd_uid", "dac_cert", "dac_key", "pai_cert", "spake2_salt",
+    "sn", "date", "hw_ver_str", "sw_ver_str", "rd_uid", "dac_cert", "dac_key", "pai_cert", "spake2_salt",
     "spake2_verifier", "vendor_name", "product_name", "part_number", "product_url",
     "product_label", "enable_key", "product_finish", "primary_color", "user",
 )

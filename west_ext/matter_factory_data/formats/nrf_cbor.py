@@ -7,7 +7,6 @@ reference generator's: keys in reference order, byte values as ``"hex:<hex>"``.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any, Mapping, Optional
 
@@ -15,6 +14,7 @@ from ..errors import InputError
 from ..core import validate
 from ..core.model import BYTES, DEVICE_MATCH_ORDER, DEVICE_MAX_PARTITION_SIZE, DEVICE_RD_UID_MAX_LEN, FACTORY_DATA_VERSION, FIELDS_BY_KEY, HEX_PREFIX, KEY_ORDER, REQUIRED_KEYS, TEXT, UINT, USER
 
+from . import cbor_items
 from .base import ERROR, WARNING, ImageFormat, Problem  # noqa: F401  (part of this API)
 
 TERMINATOR = b"\x00"
@@ -143,35 +143,245 @@ def encode_image(device_map: Mapping[Any, Any]) -> bytes:
 
 
 def decode_image(data: bytes, source: str = "image") -> dict:
-    """Decode the one CBOR map at byte 0 of a partition; what follows it is ignored."""
-    import cbor2
+    """The device map of the one CBOR map at byte 0 of a partition (what follows it is
+    ignored); InputError when the image is not a complete, well-formed map."""
+    reading = read_image(data, source)
+    if not reading.is_map:
+        raise InputError(f"{source}: {reading.not_a_map}")
+    if reading.cut is not None:
+        raise InputError(f"{source}: the CBOR map is malformed or truncated ({reading.cut})")
+    return reading.device_map
+
+
+class Entry:
+    """One key/value pair of the top-level map, with how both are encoded."""
+
+    __slots__ = ("key", "value", "key_scan", "value_scan")
+
+    def __init__(self, key: Any, value: Any, key_scan: cbor_items.Scan,
+                 value_scan: cbor_items.Scan) -> None:
+        self.key, self.value, self.key_scan, self.value_scan = key, value, key_scan, value_scan
+
+    @property
+    def offset(self) -> int:
+        return self.key_scan.node.offset
+
+
+class ImageReading:
+    """An image read item by item: the entries of its map, how far the map goes, and the
+    structural findings (ERROR) on the way. Not a map: ``top`` holds what is there."""
+
+    __slots__ = ("source", "entries", "problems", "map_head", "end", "cut", "top",
+                 "not_a_map", "terminated")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.entries: list[Entry] = []
+        self.problems: list[Problem] = []
+        self.map_head: Optional[cbor_items.Head] = None
+        self.end = 0  # offset after the map (or the item at byte 0)
+        self.cut: Optional[str] = None  # why the map could not be read to its end
+        self.top: Any = None  # the item at byte 0 when it is not a map
+        self.not_a_map = ""
+        self.terminated = False  # a 0x00 follows the map
+
+    @property
+    def is_map(self) -> bool:
+        return self.map_head is not None
+
+    @property
+    def device_map(self) -> dict:
+        return {entry.key: entry.value for entry in self.entries}
+
+
+def read_image(data: bytes, source: str = "image") -> ImageReading:
+    """Read the map at byte 0 entry by entry with the item walker (cbor2 only for values).
+    InputError only when there is no CBOR item at byte 0 at all; a map cut short keeps the
+    entries read so far (``cut`` says where it stopped)."""
+    from .cbor_items import CborError, MAP, TAG, read_head, scan, to_python
 
     if not data:
         raise InputError(f"{source}: the image is empty")
     if data[0] == 0xFF and data.count(0xFF) == len(data):
         raise InputError(f"{source}: the image is erased flash (all 0xFF), not factory data")
-    major = data[0] >> 5
-    if major == 6:
-        raise InputError(f"{source}: the image starts with a CBOR tag; the device accepts only "
-                         "a bare map at byte 0")
-    if major != 5:
-        raise InputError(f"{source}: the image does not start with a CBOR map (first byte "
-                         f"0x{data[0]:02x}); the device accepts only a map at byte 0")
+    reading = ImageReading(source)
     try:
-        return cbor2.CBORDecoder(io.BytesIO(data)).decode()
-    except (cbor2.CBORDecodeError, ValueError, EOFError) as exc:
-        raise InputError(f"{source}: the CBOR map is malformed or truncated ({exc})") from None
+        head = read_head(data, 0, len(data))
+    except CborError as exc:
+        raise InputError(f"{source}: not CBOR at byte 0 ({exc.reason}); the device accepts "
+                         "only a map at byte 0") from None
+    if head.major != MAP:
+        what = ("starts with a CBOR tag" if head.major == TAG else
+                f"does not start with a CBOR map (first byte 0x{data[0]:02x}, "
+                f"{cbor_items.with_article(head.describe())})")
+        reading.not_a_map = f"the image {what}; the device accepts only a bare map at byte 0"
+        try:
+            top = scan(data, 0)
+        except CborError as exc:
+            raise InputError(f"{source}: {reading.not_a_map} (and the item there is not "
+                             f"well-formed: {exc})") from None
+        reading.top, reading.end = to_python(data, top.node), top.end
+        reading.problems.append(Problem(ERROR, "", reading.not_a_map))
+        return reading
+    reading.map_head = head
+    pos, count, index = head.end, head.argument, 0
+    while count is None or index < count:
+        if count is None and pos < len(data) and data[pos] == 0xFF:
+            pos += 1
+            break
+        try:
+            key_scan = scan(data, pos)
+            value_scan = scan(data, key_scan.end)
+        except CborError as exc:
+            reading.cut = str(exc)
+            what = "entries" if count is None else f"of its {count} entries"
+            reading.problems.append(Problem(
+                ERROR, "", f"the map is cut off or malformed after {index} {what} ({exc}); "
+                "the device reads the entries before it at most, or rejects the image"))
+            break
+        key = to_python(data, key_scan.node)
+        reading.entries.append(Entry(cbor_items.hashable(key), to_python(data, value_scan.node),
+                                     key_scan, value_scan))
+        pos, index = value_scan.end, index + 1
+    reading.end = pos
+    if reading.cut is None and pos < len(data):
+        following = data[pos]
+        reading.terminated = following == 0
+        if following not in (0x00, 0xFF):
+            reading.problems.append(Problem(
+                ERROR, "", f"byte {pos} after the map's {index} entries is 0x{following:02x}, "
+                "not the terminating 0x00: is the map's entry count smaller than its "
+                "entries? The device ignores whatever follows the count"))
+    return reading
+
+
+def lint_image(reading: ImageReading, *, partition_size: Optional[int] = None,
+               rd_uid_max_len: int = DEVICE_RD_UID_MAX_LEN) -> list[Problem]:
+    """Everything the device (also built with CONFIG_ZCBOR_CANONICAL) would reject or
+    misread in an image, from how each item is encoded (ERROR), plus :func:`lint` of the
+    values."""
+    problems = list(reading.problems)
+    if not reading.is_map:
+        return problems
+    problems += _encoding_problems(reading)
+    problems += lint(device_visible(reading), partition_size=partition_size,
+                     rd_uid_max_len=rd_uid_max_len)
+    return _unique(problems)
+
+
+def _plain_key(entry: Entry) -> bool:
+    node = entry.key_scan.node
+    return not node.tags and node.major == cbor_items.TSTR and not node.head.indefinite
+
+
+def device_visible(reading: ImageReading) -> dict:
+    """The entries the device reads: it stops at the first key that is not a plain
+    (definite-length, untagged) text string."""
+    visible = {}
+    for entry in reading.entries:
+        if not _plain_key(entry):
+            break
+        visible[entry.key] = entry.value
+    return visible
+
+
+def _unique(problems: list) -> list:
+    seen: set = set()
+    return [p for p in problems if not (p in seen or seen.add(p))]
+
+
+_CANONICAL = "firmware built with CONFIG_ZCBOR_CANONICAL (NCS 2.9 with OTA) rejects the image"
+
+
+def _head_problems(head, what: str) -> list[str]:
+    """What zcbor refuses in one head it decodes (the top map, a key, a known value)."""
+    if head.indefinite and head.major in (cbor_items.BSTR, cbor_items.TSTR):
+        return [f"{what} is a chunked (indefinite-length) {head.describe()}; the device "
+                "rejects it"]
+    if head.indefinite:
+        return [f"{what} is an indefinite-length {head.describe()}; {_CANONICAL}"]
+    if head.width == 8 and not head.is_float:
+        return [f"{what} has an 8-byte argument (0x{head.argument:x}); the device reads at "
+                "most 4 bytes (32-bit) and rejects it or stops reading there, even when the "
+                "value fits"]
+    if not head.minimal:
+        return [f"{what} is not in its shortest encoding ({head.width + 1}-byte head for "
+                f"{head.argument}); {_CANONICAL}"]
+    return []
+
+
+def _skip_problems(scan_result, what: str) -> list[str]:
+    """What zcbor_any_skip refuses inside a value it skips (user data, unknown keys)."""
+    for head in scan_result.heads:
+        at = f"{what}: byte {head.offset}"
+        if head.role == cbor_items.ITEM and head.indefinite and \
+                head.major in (cbor_items.BSTR, cbor_items.TSTR):
+            return [f"{at} holds a chunked (indefinite-length) {head.describe()}; the device "
+                    "cannot skip it and rejects the whole image"]
+        if head.role == cbor_items.TAG_HEAD and head.width == 8:
+            return [f"{at} holds a tag with an 8-byte number; the device rejects the whole "
+                    "image"]
+    for head in scan_result.heads:
+        at = f"{what}: byte {head.offset}"
+        if head.role == cbor_items.ITEM and head.indefinite:
+            return [f"{at} holds an indefinite-length {head.describe()}; {_CANONICAL}"]
+        if head.role != cbor_items.BREAK_HEAD and not head.minimal:
+            return [f"{at} holds a {head.describe()} not in its shortest encoding; {_CANONICAL}"]
+    return []
+
+
+def _encoding_problems(reading: ImageReading) -> list[Problem]:
+    problems = [Problem(ERROR, "", m) for m in _head_problems(reading.map_head, "the map")]
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(reading.entries):
+        key_node = entry.key_scan.node
+        label = entry.key if isinstance(entry.key, str) else str(entry.key)
+        if not _plain_key(entry):
+            later = len(reading.entries) - index - 1
+            kind = ("a tagged item" if key_node.tags else
+                    "a chunked text string" if key_node.head.indefinite else
+                    cbor_items.with_article(key_node.head.describe()))
+            problems.append(Problem(ERROR, label, f"the key at byte {entry.offset} is {kind}, "
+                                    "not a text string: the device stops reading the map there "
+                                    f"and ignores this entry and the {later} after it"))
+            break
+        problems += [Problem(ERROR, label, m) for m in _head_problems(key_node.head, "the key")]
+        known = device_key_for(entry.key)
+        value_scan = entry.value_scan
+        if known is None or FIELDS_BY_KEY[known].kind == USER:
+            problems += [Problem(ERROR, label, m) for m in _skip_problems(value_scan, "the value")]
+        else:
+            node = value_scan.node
+            if not node.tags:
+                problems += [Problem(ERROR, label, m)
+                             for m in _head_problems(node.head, "the value")]
+        if known is not None:
+            if known in seen:
+                problems.append(Problem(ERROR, label, f"{known!r} appears twice (bytes "
+                                        f"{seen[known]} and {entry.offset}); the device keeps "
+                                        "the last one"))
+            seen[known] = entry.offset
+    return problems
 
 
 # ---------------------------------------------------------------------------
 # The device parser's view (FactoryDataParser.c) plus our stricter limits
 # ---------------------------------------------------------------------------
 
-def device_key_for(key: str) -> Optional[str]:
-    """The known key the device parser assigns ``key`` to: it compares only
-    ``len(key)`` characters, so a prefix of a known name matches that name."""
+def device_key_for(key: Any) -> Optional[str]:
+    """The known key the device parser assigns ``key`` to. It calls
+    ``strncmp(known, key, len(key))``: a prefix of a known name matches it (also the empty
+    key), and so does a known name followed by a NUL and anything."""
+    if isinstance(key, str):
+        key = key.encode("utf-8", "surrogateescape")
+    if not isinstance(key, bytes):
+        return None
     for known in DEVICE_MATCH_ORDER:
-        if known.startswith(key):
+        name = known.encode("ascii")
+        if len(key) <= len(name):
+            if name.startswith(key):
+                return known
+        elif key.startswith(name) and key[len(name)] == 0:
             return known
     return None
 
