@@ -214,10 +214,10 @@ def golden_build(root: Path, golden: Path, *, sysbuild: bool = False) -> tuple:
 @pytest.mark.parametrize("sysbuild", [False, True], ids=["plain", "sysbuild"])
 def test_show_d_decodes_the_build_hex(cli, tmp_path, golden, sysbuild):
     build, _ = golden_build(tmp_path / "build", golden, sysbuild=sysbuild)
-    result = cli("show", "-d", build)
+    result = cli("show", "-d", build, "--json", "--show-secrets")
     assert result.code == 0, result
     assert result.out.strip() == (golden / "factory_data.json").read_text().strip()
-    assert result.out == cli("show", golden / "factory_data.hex").out
+    assert result.out == cli("show", golden / "factory_data.hex", "--json", "--show-secrets").out
 
 
 def test_show_d_non_pm_location_and_bare_d(cli, tmp_path, golden, monkeypatch):
@@ -225,7 +225,7 @@ def test_show_d_non_pm_location_and_bare_d(cli, tmp_path, golden, monkeypatch):
     target = app / "matter_factory_data" / "zephyr" / "factory_data.hex"
     target.parent.mkdir(parents=True)
     shutil.copy(golden / "factory_data.hex", target)
-    result = cli("show", "-d", "--pretty")
+    result = cli("show", "-d", "--pretty", "--show-secrets")
     assert result.code == 0, result
     assert json.loads(result.out) == json.loads((golden / "factory_data.json").read_text())
 
@@ -234,7 +234,7 @@ def test_show_d_warnings_name_the_build_file(cli, tmp_path, golden):
     build, app = golden_build(tmp_path / "build", golden)
     result = cli("show", "-d", build, "--size", "0x100", "--strict")
     assert result.code == 1
-    assert f"warning: {app / 'zephyr' / 'factory_data.hex'}: " in result.err
+    assert f"error: {app / 'zephyr' / 'factory_data.hex'}: " in result.err
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -263,7 +263,7 @@ def test_west_show_merge_generate_and_menuconfig_on_a_build(west_workspace, west
 
     build, app = golden_build(west_workspace / "build", golden, sysbuild=True)
 
-    code, out, err = west("factory-data", "show", "-d")  # bare -d: ./build, like west build
+    code, out, err = west("factory-data", "show", "-d", "--json", "--show-secrets")  # bare -d
     assert code == 0, err
     assert out.strip() == (golden / "factory_data.json").read_text().strip()
 

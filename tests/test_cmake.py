@@ -124,7 +124,7 @@ def test_build_merge_no_op_and_identity(tmp_path, cli):
     zephyr = build / "zephyr"
     for name in ("json", "hex", "bin", "txt", "png"):
         assert (zephyr / f"factory_data.{name}").is_file(), name
-    shown = cli("show", zephyr / "factory_data.hex", "--strict")
+    shown = cli("show", zephyr / "factory_data.hex", "--strict", "--json")
     assert shown.code == 0, shown
     decoded = json.loads(shown.out)
     assert decoded["discriminator"] == 0xF00 and decoded["product_name"] == 'Lamp "A"'

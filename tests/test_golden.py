@@ -45,7 +45,7 @@ def test_partition_reproduces_golden_hex_bin(cli, golden, tmp_path):
 
 @pytest.mark.parametrize("name", ["factory_data.bin", "factory_data.hex", "factory_data.json"])
 def test_show_decodes_back_to_golden_json(cli, golden, name):
-    result = cli("show", golden / name)
+    result = cli("show", golden / name, "--json", "--show-secrets")
     assert result.code == 0, result.err
     assert result.out == (golden / "factory_data.json").read_text() + "\n"
     assert result.err == ""

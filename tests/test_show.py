@@ -1,8 +1,11 @@
 """show: decoding images back to JSON, and linting them as the device parser would."""
 
+import json
+
 import cbor2
 import pytest
-from hypothesis import given, settings
+from conftest import snapshot
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matter_factory_data.formats import nrf_cbor
@@ -75,27 +78,44 @@ def test_non_text_key_stops_the_device_parser():
 @pytest.mark.parametrize("content, fragment", [
     (b"", "the image is empty"),
     (b"\xff" * 64, "erased flash"),
-    (b"\xd9\xd9\xf7\xa1\x61\x61\x01", "starts with a CBOR tag"),
-    (b"\x82\x01\x02", "does not start with a CBOR map"),
-    (b"\xa2\x61\x61\x01\x61", "malformed or truncated"),
-], ids=["empty", "erased", "tagged", "array", "truncated"])
-def test_show_refuses_what_is_not_factory_data(cli, tmp_path, content, fragment):
+    (b"\x1c\x00", "not CBOR at byte 0 (byte 0x1c is not a valid CBOR head"),
+    (b"\x82\x01", "does not start with a CBOR map (first byte 0x82, an array); the device "
+                  "accepts only a bare map at byte 0 (and the item there is not well-formed"),
+], ids=["empty", "erased", "reserved", "cut-array"])
+def test_show_refuses_what_is_not_cbor_at_all(cli, tmp_path, content, fragment):
     (tmp_path / "x.bin").write_bytes(content)
+    before = snapshot(tmp_path)
     result = cli("show", tmp_path / "x.bin")
     assert result.code == 2 and fragment in result.err, result
+    assert result.err.count("\n") == 1 and snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("content, shown, fragment", [
+    (b"\xd9\xd9\xf7\xa1\x61\x61\x01", '{"<tag 55799>": {"a": 1}}', "starts with a CBOR tag"),
+    (b"\x82\x01\x02", "[1, 2]", "does not start with a CBOR map"),
+    (b"\xa2\x61\x61\x01\x61", '{"a": 1}', "the map is cut off or malformed after 1 of its 2 "
+                                         "entries"),
+], ids=["tagged", "array", "truncated"])
+def test_show_renders_valid_cbor_that_is_not_factory_data(cli, tmp_path, content, shown,
+                                                           fragment):
+    (tmp_path / "x.bin").write_bytes(content)
+    result = cli("show", tmp_path / "x.bin", "--json")
+    assert result.code == 0 and result.out.strip() == shown, result
+    assert f"error: {tmp_path / 'x.bin'}: " in result.err and fragment in result.err
+    assert cli("show", tmp_path / "x.bin", "--strict").code == 1
 
 
 def test_show_warns_and_strict_fails(cli, tmp_path):
     (tmp_path / "x.bin").write_bytes(cbor2.dumps({"version": 2}) + b"\0")
-    result = cli("show", tmp_path / "x.bin")
+    result = cli("show", tmp_path / "x.bin", "--json")
     assert result.code == 0 and result.out.strip() == '{"version": 2}'
-    assert "accepts only version 1" in result.err
+    assert "error: " in result.err and "accepts only version 1" in result.err
     assert cli("show", tmp_path / "x.bin", "--strict").code == 1
 
 
 def test_show_ignores_flash_after_the_map(cli, golden, tmp_path):
     (tmp_path / "dump.bin").write_bytes((golden / "factory_data.bin").read_bytes() + b"\xff" * 2000)
-    result = cli("show", tmp_path / "dump.bin", "--strict")
+    result = cli("show", tmp_path / "dump.bin", "--strict", "--json", "--show-secrets")
     assert result.code == 0 and result.out == (golden / "factory_data.json").read_text() + "\n"
 
 
@@ -105,7 +125,7 @@ def test_show_picks_the_segment_at_offset(cli, golden, tmp_path):
     firmware = to_hex_text(0x0, b"\x11" * 64).replace(":00000001FF\n", "")
     data = (golden / "factory_data.bin").read_bytes()
     (tmp_path / "merged.hex").write_text(firmware + to_hex_text(0xF7000, data))
-    result = cli("show", tmp_path / "merged.hex", "--offset", "0xf7000")
+    result = cli("show", tmp_path / "merged.hex", "--offset", "0xf7000", "--json")
     assert result.code == 0 and result.out.startswith('{"version": 1')
     result = cli("show", tmp_path / "merged.hex", "--offset", "0x80000")
     assert result.code == 2 and "no data at 0x80000" in result.err
@@ -161,3 +181,85 @@ def test_show_asks_for_offset_when_the_hex_has_several_segments(cli, golden, tmp
     result = cli("show", tmp_path / "merged.hex")
     assert result.code == 2
     assert "holds 2 segments (at 0x0, 0xf7000); give --offset" in result.err
+
+
+# --- the summary and secrets (show's default output) ----------------------------------
+
+GOLDEN_KEY_HEX = "7fcd6eb826eea6d6178d"  # the start of the golden DAC key
+
+
+def test_show_prints_a_readable_summary_by_default(cli, golden):
+    result = cli("show", golden / "factory_data.bin", "--size", "0x1000")
+    assert result.code == 0, result
+    lines = dict(line.split(":", 1) for line in result.out.splitlines())
+    assert lines["serial number"].strip() == "11223344556677889900"
+    assert lines["vendor"].strip() == "0xFFF1  Nordic Semiconductor ASA"
+    assert lines["size"].strip() == ("1367 bytes (1366 of CBOR + 0x00 terminator); partition "
+                                     "4096 bytes, 2729 free")
+    assert lines["DAC"].strip() == "CN=Matter Dev DAC 0xFFF1/0x8006, VID=FFF1, PID=8006"
+    assert lines["DAC validity"].strip().startswith("2022-02-05 00:00:00Z .. no expiry")
+    assert lines["DAC key"].strip() == "32 bytes (hidden; --show-secrets prints it)"
+    assert lines["findings"].strip() == "none"
+    assert GOLDEN_KEY_HEX not in result.out + result.err
+
+
+@pytest.mark.parametrize("options", [[], ["--json"], ["--pretty"], ["--strict"],
+                                     ["--json", "--strict", "--size", "0x100"]])
+def test_secrets_are_masked_unless_asked(cli, tmp_path, golden, options):
+    data = golden_map(golden)
+    data["passcode"] = 20202021
+    data["enable_key"] = bytes.fromhex("00112233445566778899aabbccddeeff")
+    (tmp_path / "p.bin").write_bytes(cbor2.dumps(data) + b"\0")
+    result = cli("show", tmp_path / "p.bin", *options)
+    for secret in (GOLDEN_KEY_HEX, "20202021", "00112233445566778899aabbccddeeff"):
+        assert secret not in result.out + result.err, (secret, options)
+    shown = cli("show", tmp_path / "p.bin", "--json", "--show-secrets")
+    assert json.loads(shown.out)["passcode"] == 20202021
+    assert json.loads(shown.out)["dac_key"].startswith("hex:" + GOLDEN_KEY_HEX)
+
+
+def test_masked_json_says_what_is_hidden(cli, golden):
+    result = cli("show", golden / "factory_data.bin", "--json")
+    assert json.loads(result.out)["dac_key"] == "<secret: 32 bytes, --show-secrets prints it>"
+
+
+def test_a_prefix_alias_of_the_key_is_masked_too(cli, tmp_path, golden):
+    data = golden_map(golden)
+    data["dac_k"] = data.pop("dac_key")  # the device reads "dac_k" as dac_key
+    (tmp_path / "a.bin").write_bytes(cbor2.dumps(data) + b"\0")
+    result = cli("show", tmp_path / "a.bin", "--json")
+    assert GOLDEN_KEY_HEX not in result.out + result.err
+    assert "reads this key as 'dac_key'" in result.err
+
+
+# --- fuzz: show never fails on any input -----------------------------------------------
+
+from mutations import mutated_images  # noqa: E402
+
+
+def _show_is_sane(cli, path):
+    for options in ([], ["--json", "--strict"]):
+        result = cli("show", path, *options)
+        assert result.code in (0, 1, 2), result
+        assert "internal error" not in result.err and "Traceback" not in result.err, result
+        if result.code == 2:
+            assert result.err.count("\n") == 1 and result.out == "", result
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=64))
+def test_show_survives_arbitrary_bytes(cli, tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "x.bin"
+    path.write_bytes(data)
+    _show_is_sane(cli, path)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 2 ** 32), st.integers(1, 5))
+def test_show_survives_mutated_images(cli, tmp_path_factory, seed, count):
+    directory = tmp_path_factory.mktemp("fuzz")
+    for index, image in enumerate(mutated_images(seed, count)):
+        (directory / f"{index}.bin").write_bytes(image)
+        _show_is_sane(cli, directory / f"{index}.bin")

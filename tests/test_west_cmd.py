@@ -36,7 +36,8 @@ def test_west_reports_bad_input_as_one_error_line(workspace, west, golden):
 
 
 def test_west_show_and_codes(workspace, west, golden):
-    code, out, _ = west("factory-data", "show", golden / "factory_data.bin")
+    code, out, _ = west("factory-data", "show", golden / "factory_data.bin", "--json",
+                          "--show-secrets")
     assert code == 0 and out.strip() == (golden / "factory_data.json").read_text()
     code, out, _ = west("factory-data", "codes", "--vendor_id", "0xFFF1", "--product_id", "0x8006",
                         "--discriminator", "0xF00", "--passcode", "20202021")

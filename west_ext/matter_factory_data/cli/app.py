@@ -258,7 +258,13 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offset", type=any_int,
                         help="address of the partition in a .hex holding more than one segment")
     parser.add_argument("--size", type=any_int, help="partition size, checked against the data")
-    parser.add_argument("--pretty", action="store_true", help="indent the JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the full JSON form instead of the summary")
+    parser.add_argument("--pretty", action="store_true", help="the JSON form, indented")
+    parser.add_argument("--show-secrets", "--show_secrets", dest="show_secrets",
+                        action="store_true",
+                        help="also print the DAC private key, the passcode and the enable key "
+                             "(masked otherwise)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when the device would reject or misread the data")
 
@@ -525,7 +531,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                  add_generate_arguments, run_generate),
     "partition": ("convert a factory data JSON file into the .hex/.bin partition image",
                   add_partition_arguments, run_partition),
-    "show": ("decode a .hex/.bin/.json back to JSON and lint it as the device parser would",
+    "show": ("summarise a .hex/.bin/.json (or print its JSON form) and lint it as the device "
+             "parser would",
              add_show_arguments, run_show),
     "verify": ("check an image against its certificates, verifier and onboarding codes",
                add_verify_arguments, run_verify),
@@ -585,6 +592,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     except KeyboardInterrupt:
         ui.error("interrupted; no output was written")
         return 130
+    except BrokenPipeError:  # the reader went away (| head): not a bug
+        raise
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("MFD_DEBUG"):
             raise

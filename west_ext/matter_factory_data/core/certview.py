@@ -113,6 +113,12 @@ class CertView(NamedTuple):
     subject_key_id: Optional[bytes]
     authority_key_id: Optional[bytes]  # keyIdentifier of authorityKeyIdentifier
     serial_number: int = 0
+    version: int = 3                   # X.509 version, 1..3
+    not_before: str = ""               # validity as "YYYYMMDDHHMMSS" (UTC)
+    not_after: str = ""
+    critical: frozenset = frozenset()  # OIDs of the extensions marked critical
+    duplicated: frozenset = frozenset()  # OIDs of extensions that appear more than once
+    present: frozenset = frozenset()   # OIDs of every extension
 
 
 #: (is_ca, path_length, key_usage, subject_key_id, authority_key_id) of no extensions.
@@ -295,11 +301,14 @@ def _read_certificate(data: bytes, source: str) -> tuple[CertView, int, bool]:
                                    "from the one of the signature")
     _name_attributes(issuer, source)
     subject_attributes = _name_attributes(subject, source)
+    times = []
     for moment in _fields(validity, der.SEQUENCE, source, "the validity", (2,)):
         _check_time(moment, source)
+        times.append(_time_text(moment))
     public_key = _public_point(spki, source)
 
-    extensions = _NO_EXTENSIONS
+    extensions, critical, duplicated, present = _NO_EXTENSIONS, frozenset(), frozenset(), \
+        frozenset()
     expected = [der.context(1, constructed=False), der.context(2, constructed=False),
                 der.context(3)]
     for element in optional:
@@ -314,22 +323,33 @@ def _read_certificate(data: bytes, source: str) -> tuple[CertView, int, bool]:
                                 what="a unique identifier")
         else:
             (sequence,) = _fields(element, der.context(3), source, "the extensions", (1,))
-            extensions = _read_extensions(sequence, source)
+            extensions, critical, duplicated, present = _read_extensions(sequence, source)
     view = CertView(data, tbs.encoded, signature_algorithm, signature_bits, issuer.encoded,
                     subject.encoded, subject_attributes, public_key, *extensions,
-                    serial_number=serial_number)
+                    serial_number=serial_number, version=version, not_before=times[0],
+                    not_after=times[1], critical=critical, duplicated=duplicated,
+                    present=present)
     return view, version, public_key is not None
 
 
+def _time_text(element: der.Element) -> str:
+    """A checked validity time as ``YYYYMMDDHHMMSS`` (UTCTime years 50..99 are 19xx)."""
+    digits = element.value.decode("ascii")[:-1]
+    if element.tag == der.UTC_TIME:
+        digits = ("19" if int(digits[:2]) >= 50 else "20") + digits
+    return digits
+
+
 def _read_extensions(sequence: der.Element, source: str) -> tuple:
-    """(is_ca, path_length, key_usage, subject_key_id, authority_key_id) of the extensions.
+    """((is_ca, path_length, key_usage, subject_key_id, authority_key_id), critical OIDs,
+    duplicated OIDs, present OIDs) of the extensions.
 
     The list itself must be well-formed DER (as ``cryptography`` requires to load a
     certificate).  Like ``cryptography``'s ``Certificate.extensions``, a duplicated
     extension or a malformed value of a known one makes them all count as absent.
     """
     values: dict[str, bytes] = {}
-    duplicated = False
+    critical, duplicated = set(), set()
     for extension in _fields(sequence, der.SEQUENCE, source, "the extension list"):
         parts = _fields(extension, der.SEQUENCE, source, "an extension", (2, 3))
         oid = der.read_oid(parts[0], source=source, what="an extension ID")
@@ -337,19 +357,22 @@ def _read_extensions(sequence: der.Element, source: str) -> tuple:
                                                     what="the extension criticality"):
             raise der.DerError(source, f"the extension at byte {extension.offset} encodes the "
                                        "default criticality FALSE explicitly")
-        duplicated |= oid in values
+        if len(parts) == 3:
+            critical.add(oid)
+        if oid in values:
+            duplicated.add(oid)
         values[oid] = der.read_octet_string(parts[-1], source=source, what="an extension value")
     if duplicated:
-        return _NO_EXTENSIONS
+        return _NO_EXTENSIONS, frozenset(critical), frozenset(duplicated), frozenset(values)
     try:
         return (
-            *_basic_constraints(values.get(_BASIC_CONSTRAINTS_OID), source),
-            _key_usage(values.get(_KEY_USAGE_OID), source),
-            _subject_key_id(values.get(_SUBJECT_KEY_ID_OID), source),
-            _authority_key_id(values.get(_AUTHORITY_KEY_ID_OID), source),
-        )
+            (*_basic_constraints(values.get(_BASIC_CONSTRAINTS_OID), source),
+             _key_usage(values.get(_KEY_USAGE_OID), source),
+             _subject_key_id(values.get(_SUBJECT_KEY_ID_OID), source),
+             _authority_key_id(values.get(_AUTHORITY_KEY_ID_OID), source)),
+            frozenset(critical), frozenset(duplicated), frozenset(values))
     except der.DerError:
-        return _NO_EXTENSIONS
+        return _NO_EXTENSIONS, frozenset(critical), frozenset(duplicated), frozenset(values)
 
 
 def _basic_constraints(value: Optional[bytes], source: str) -> tuple[bool, Optional[int]]:
@@ -709,6 +732,12 @@ def verify_signature(point: bytes, signature: bytes, data: bytes) -> None:
     of ``data`` by the P-256 key with the 65-byte uncompressed ``point``."""
     public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+
+
+def subject_text(cert: CertView) -> str:
+    """The subject in certificate order, e.g. ``CN=Matter Dev DAC, VID=FFF1, PID=8006``."""
+    return ", ".join(f"{_NAME_LABELS.get(oid, oid)}={text}"
+                     for oid, text in cert.subject_attributes)
 
 
 def _format_name(raw: bytes, source: str) -> str:

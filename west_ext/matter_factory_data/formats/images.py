@@ -18,10 +18,15 @@ class LoadedData:
     source: str
     offset: Optional[int] = None  # flash address, for .hex
     image: Optional[bytes] = None  # the bytes read from flash/bin (None for JSON)
+    reading: Optional[nrf_cbor.ImageReading] = None  # item by item (None for JSON)
 
 
-def load(path: str, offset: Optional[int] = None) -> LoadedData:
-    """Decode ``path`` by its suffix: .json (JSON form), .hex (Intel HEX), anything else binary."""
+def load(path: str, offset: Optional[int] = None, *, read_any: bool = False) -> LoadedData:
+    """Decode ``path`` by its suffix: .json (JSON form), .hex (Intel HEX), anything else binary.
+
+    An image is read item by item (``reading``); its device map holds the entries read.
+    Unless ``read_any``, an image whose byte 0 is not a map is refused (InputError); with
+    it, any CBOR item there is read (for ``show``)."""
     raw = read_file(path, "input")
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
@@ -36,5 +41,12 @@ def load(path: str, offset: Optional[int] = None) -> LoadedData:
         except UnicodeDecodeError:
             raise InputError(f"{path}: not an Intel HEX file (non-ASCII content)") from None
         address, data = hexfile.segment_at(hexfile.from_hex_text(text, path), offset, path)
-        return LoadedData(nrf_cbor.decode_image(data, path), path, address, data)
-    return LoadedData(nrf_cbor.decode_image(raw, path), path, offset, raw)
+        return _image(data, path, address, read_any)
+    return _image(raw, path, offset, read_any)
+
+
+def _image(data: bytes, path: str, address: Optional[int], read_any: bool) -> LoadedData:
+    reading = nrf_cbor.read_image(data, path)
+    if not reading.is_map and not read_any:
+        raise InputError(f"{path}: {reading.not_a_map}")
+    return LoadedData(reading.device_map, path, address, data, reading)

@@ -113,39 +113,7 @@ def partition_command(args: PartitionRequest, ui) -> int:
     return 0
 
 
-class ShowRequest(Request):
-    file: str = ""
-    offset: Optional[int] = None
-    size: Optional[int] = None
-    pretty: bool = False
-    strict: bool = False
-
-
-def show_command(args: ShowRequest, ui) -> int:
-    import json
-
-    from ..formats import images
-    from ..formats import nrf_cbor
-
-    loaded = images.load(args.file, args.offset)
-    data = nrf_cbor.device_map_to_json(loaded.device_map)
-    ui.info(json.dumps(data, indent=2) if args.pretty else nrf_cbor.json_text(data))
-    problems = nrf_cbor.lint(loaded.device_map, partition_size=args.size)
-    if args.size is not None and loaded.image is not None:
-        used = _used_length(loaded.device_map)
-        if used > args.size:
-            problems.append(nrf_cbor.Problem(nrf_cbor.ERROR, "", f"the data needs {used} bytes, "
-                                             f"more than the partition's {args.size}"))
-    for problem in problems:
-        ui.warn(f"{args.file}: {problem}")
-    errors = [p for p in problems if p.severity == nrf_cbor.ERROR]
-    return 1 if args.strict and errors else 0
-
-
-def _used_length(device_map: dict) -> int:
-    from ..formats.nrf_cbor import encode_image
-
-    return len(encode_image(device_map))
+from .show import ShowRequest, show_command  # noqa: E402,F401  (the show command lives there)
 
 
 class VerifyRequest(Request):

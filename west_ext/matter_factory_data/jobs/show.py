@@ -1,0 +1,255 @@
+"""``show``: a readable summary of factory data (or its full JSON form), and its findings.
+
+The summary (default) gives the identity, the sizes, the certificates' subjects and
+validity, and the findings; ``--json`` prints the JSON form. Secrets are masked in both
+unless ``--show-secrets``: the DAC private key, the passcode and the test event trigger
+enable key (a passcode or key never reaches the terminal by default).
+
+Findings that make ``--strict`` fail (the device would reject or misread the data) are
+printed as errors, the others as warnings. Any valid CBOR is rendered, bounded: tags,
+simple values, undefined, floats, deep nesting (cut at the walker's depth).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Optional
+
+from ..typed import Request
+
+#: Keys whose values are secrets: masked unless --show-secrets.
+SECRET_KEYS = ("dac_key", "passcode", "enable_key")
+
+
+class ShowRequest(Request):
+    file: str = ""
+    offset: Optional[int] = None
+    size: Optional[int] = None
+    pretty: bool = False
+    json: bool = False
+    show_secrets: bool = False
+    strict: bool = False
+
+
+def show_command(args: ShowRequest, ui) -> int:
+    from ..formats import images, nrf_cbor
+
+    loaded = images.load(args.file, args.offset, read_any=True)
+    reading = loaded.reading
+    if reading is not None:
+        problems = nrf_cbor.lint_image(reading, partition_size=args.size)
+        used = reading.end + (1 if reading.terminated else 0)
+    else:
+        problems = nrf_cbor.lint(loaded.device_map, partition_size=args.size)
+        used = len(nrf_cbor.encode_image(loaded.device_map))
+    if args.size is not None and used > args.size:
+        problems.append(nrf_cbor.Problem(nrf_cbor.ERROR, "", f"the data needs {used} bytes, "
+                                         f"more than the partition's {args.size}"))
+    if args.json or args.pretty:
+        if reading is not None and not reading.is_map:
+            shown: Any = json_value(reading.top)
+        else:
+            shown = masked_json(loaded.device_map, args.show_secrets)
+        ui.info(json.dumps(shown, indent=2) if args.pretty else json.dumps(shown))
+    else:
+        for line in summary(loaded, problems, used=used, partition_size=args.size,
+                            show_secrets=args.show_secrets):
+            ui.info(line)
+    errors = [p for p in problems if p.severity == nrf_cbor.ERROR]
+    for problem in problems:
+        report = ui.error if problem.severity == nrf_cbor.ERROR else ui.warn
+        report(f"{args.file}: {problem}")
+    return 1 if args.strict and errors else 0
+
+
+# --- JSON ----------------------------------------------------------------------------
+
+def json_value(value: Any) -> Any:
+    """Any decoded CBOR value as JSON (bytes as ``hex:``; tags, simple values, undefined and
+    non-finite floats as ``<...>`` text). Depth is bounded by the walker."""
+    import cbor2
+
+    if isinstance(value, (bytes, bytearray)):
+        return "hex:" + bytes(value).hex()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else f"<{value}>"
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, dict):
+        return {_json_key(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    if isinstance(value, cbor2.CBORTag):
+        return {f"<tag {value.tag}>": json_value(value.value)}
+    if value is cbor2.undefined:
+        return "<undefined>"
+    if isinstance(value, cbor2.CBORSimpleValue):
+        return f"<simple {value.value}>"
+    return f"<{value!r}>"
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, (bytes, bytearray)):
+        return "hex:" + bytes(key).hex()
+    return str(json_value(key))
+
+
+def masked_json(device_map: dict, show_secrets: bool) -> dict:
+    """The JSON form of ``show`` (the reference's, for the factory data keys), secrets
+    masked unless ``show_secrets``."""
+    from ..formats import nrf_cbor
+
+    result = {}
+    for key, value in device_map.items():
+        known = nrf_cbor.device_key_for(key)
+        if known in SECRET_KEYS and not show_secrets:
+            result[_json_key(key)] = _mask(value)
+            continue
+        converted = nrf_cbor.device_map_to_json({key: value})
+        for k, v in converted.items():
+            result[k] = json_value(v)
+    return result
+
+
+def _mask(value: Any) -> str:
+    size = f"{len(value)} bytes, " if isinstance(value, (bytes, bytearray)) else ""
+    return f"<secret: {size}--show-secrets prints it>"
+
+
+# --- summary -------------------------------------------------------------------------
+
+def _text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            text = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return "hex " + bytes(value).hex()
+        return json.dumps(text, ensure_ascii=True)[1:-1] if not text.isprintable() else text
+    if isinstance(value, str):
+        return value if value.isprintable() else json.dumps(value)[1:-1]
+    return repr(value)
+
+
+def _id(value: Any) -> str:
+    return f"0x{value:04X}" if isinstance(value, int) and not isinstance(value, bool) \
+        else _text(value)
+
+
+def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
+            show_secrets: bool) -> list[str]:
+    from ..formats import nrf_cbor
+
+    reading = loaded.reading
+    rows: list[tuple[str, str]] = [("file", loaded.source)]
+    if reading is not None and not reading.is_map:
+        rows.append(("content", f"not factory data: {_text(json.dumps(json_value(reading.top)))[:200]}"))
+        return _finish(rows, problems)
+    size = f"{used} bytes"
+    if reading is not None:
+        size += f" ({reading.end} of CBOR{' + 0x00 terminator' if reading.terminated else ''})"
+    if partition_size is not None:
+        size += f"; partition {partition_size} bytes, {max(partition_size - used, 0)} free"
+    rows.append(("size", size))
+    data = {}
+    for key, value in loaded.device_map.items():
+        known = nrf_cbor.device_key_for(key)
+        data.setdefault(known if known == key else key, value)
+    get = data.get
+    rows += [("version", _text(get("version", "(missing)"))),
+             ("serial number", _text(get("sn", "(missing)"))),
+             ("vendor", f"{_id(get('vendor_id'))}  {_text(get('vendor_name', ''))}"),
+             ("product", f"{_id(get('product_id'))}  {_text(get('product_name', ''))}")]
+    for key, label in (("product_label", "label"), ("part_number", "part number"),
+                       ("product_url", "URL")):
+        if key in data:
+            rows.append((label, _text(data[key])))
+    rows.append(("manufacturing date", _text(get("date", "(missing)"))))
+    hardware = f"{_text(get('hw_ver', '(missing)'))}  {_text(get('hw_ver_str', ''))}"
+    rows.append(("hardware version", hardware.strip()))
+    if "sw_ver_str" in data:
+        rows.append(("software version", _text(data["sw_ver_str"])))
+    disc = get("discriminator")
+    rows.append(("discriminator", f"{disc} (0x{disc:03X})" if isinstance(disc, int)
+                 and not isinstance(disc, bool) else _text(disc)))
+    if "passcode" in data:
+        rows.append(("passcode", _text(data["passcode"]) if show_secrets else
+                     "stored (hidden; --show-secrets prints it)"))
+    else:
+        rows.append(("passcode", "not stored"))
+    rows.append(("SPAKE2+", f"{_text(get('spake2_it'))} iterations, salt "
+                 f"{_length(get('spake2_salt'))}, verifier {_length(get('spake2_verifier'))}"))
+    for key, label in (("rd_uid", "rotating device UID"), ("enable_key", "enable key")):
+        if key in data:
+            shown = data[key].hex() if show_secrets and isinstance(data[key], bytes) else \
+                _length(data[key]) + ("" if key == "rd_uid" else " (hidden)")
+            rows.append((label, shown))
+    for key, label in (("product_finish", "finish"), ("primary_color", "color")):
+        if key in data:
+            rows.append((label, _enum_name(key, data[key])))
+    date = get("date")
+    for key, label in (("dac_cert", "DAC"), ("pai_cert", "PAI")):
+        rows += _certificate_rows(label, get(key), date)
+    key = get("dac_key")
+    rows.append(("DAC key", (key.hex() if isinstance(key, bytes) else _text(key)) if
+                 show_secrets else f"{_length(key)} (hidden; --show-secrets prints it)"))
+    if "user" in data:
+        user = data["user"]
+        rows.append(("user data", f"{len(user)} keys: " + ", ".join(_text(k) for k in user)
+                     if isinstance(user, dict) else _text(json_value(user))[:200]))
+    unknown = [_text(k) for k in loaded.device_map if nrf_cbor.device_key_for(k) is None]
+    if unknown:
+        rows.append(("other keys", ", ".join(unknown)))
+    return _finish(rows, problems)
+
+
+def _finish(rows: list, problems: list) -> list[str]:
+    from ..formats import nrf_cbor
+
+    errors = sum(p.severity == nrf_cbor.ERROR for p in problems)
+    warnings = len(problems) - errors
+    rows.append(("findings", "none" if not problems else
+                 f"{errors} error(s), {warnings} warning(s) (listed on stderr)"))
+    return [f"{label + ':':20} {value}" for label, value in rows]
+
+
+def _length(value: Any) -> str:
+    return f"{len(value)} bytes" if isinstance(value, (bytes, bytearray)) else "(missing)"
+
+
+def _enum_name(key: str, value: Any) -> str:
+    from ..core.model import PRODUCT_COLORS, PRODUCT_FINISHES
+
+    table = PRODUCT_FINISHES if key == "product_finish" else PRODUCT_COLORS
+    names = {v: k for k, v in table.items()}
+    return f"{value} ({names[value]})" if value in names else _text(value)
+
+
+def _certificate_rows(label: str, der: Any, date: Any) -> list[tuple[str, str]]:
+    from ..core import certview
+    from ..errors import FactoryDataError
+
+    if not isinstance(der, bytes):
+        return [(label, "(missing)")]
+    try:
+        cert = certview.parse_certificate(der, source=label, profile=False)
+        subject = certview.subject_text(cert)
+    except FactoryDataError as exc:
+        return [(label, f"unreadable ({exc})")]
+    valid = f"{_when(cert.not_before)} .. {_when(cert.not_after)}"
+    if isinstance(date, bytes) and len(date) == 10:
+        stamp = date.decode("ascii", "replace").replace("-", "")
+        if stamp + "235959" < cert.not_before:
+            valid += " (not yet valid at the manufacturing date)"
+        elif stamp + "000000" > cert.not_after:
+            valid += " (expired at the manufacturing date)"
+    return [(label, subject), (f"{label} validity", valid),
+            (f"{label} serial", f"{cert.serial_number:X}")]
+
+
+def _when(stamp: str) -> str:
+    if stamp == "99991231235959":
+        return "no expiry (9999-12-31)"
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[8:10]}:{stamp[10:12]}:{stamp[12:]}Z"
