@@ -28,9 +28,37 @@ def compute_w0_w1(passcode: int, salt: bytes, iterations: int) -> tuple[int, int
     return w0, w1
 
 
+#: What a verifier is derived from: the limits of the Matter specification (5.1.1.6, 3.10),
+#: checked before any work (PBKDF2 with 2**31 iterations would run for hours or fail).
+ITERATIONS = (1000, 100000)
+SALT_LENGTH = (16, 32)
+PASSCODE = (1, 99999998)
+
+
+def derivation_problem(passcode: object, salt: object, iterations: object) -> str | None:
+    """Why a verifier cannot be derived from these values (None: it can)."""
+    for name, value, (low, high) in (("passcode", passcode, PASSCODE),
+                                     ("spake2_it", iterations, ITERATIONS)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} is not an integer"
+        if not low <= value <= high:
+            return f"{name} {'(hidden)' if name == 'passcode' else value} is out of range " \
+                   f"(accepted: {low}..{high})"
+    if not isinstance(salt, (bytes, bytearray)):
+        return "spake2_salt is not a byte string"
+    if not SALT_LENGTH[0] <= len(salt) <= SALT_LENGTH[1]:
+        return f"spake2_salt is {len(salt)} bytes (accepted: 16..32)"
+    return None
+
+
 def compute_verifier(passcode: int, salt: bytes, iterations: int) -> bytes:
-    """The 97-byte verifier stored as ``spake2_verifier``."""
+    """The 97-byte verifier stored as ``spake2_verifier``; ValueError (before any work)
+    when the values are outside the specification's limits."""
     from cryptography.hazmat.primitives.asymmetric import ec
+
+    problem = derivation_problem(passcode, salt, iterations)
+    if problem:
+        raise ValueError(f"cannot derive a SPAKE2+ verifier: {problem}")
 
     w0, w1 = compute_w0_w1(passcode, salt, iterations)
     # Uncompressed point 04 || X || Y from the numbers: avoids importing the

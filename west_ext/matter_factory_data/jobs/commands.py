@@ -126,6 +126,7 @@ class VerifyRequest(Request):
     qr: Optional[str] = None
     manual: Optional[str] = None
     codes: Optional[str] = None
+    allow_nonconformant_certs: bool = False
 
 
 def verify_command(args: VerifyRequest, ui) -> int:
@@ -135,17 +136,23 @@ def verify_command(args: VerifyRequest, ui) -> int:
 
     loaded = images.load(args.file, args.offset)
     expect = Expectations(
+        allow_nonconformant_certs=args.allow_nonconformant_certs,
         dac_cert=read_file(args.dac_cert, "--dac_cert") if args.dac_cert else None,
         pai_cert=read_file(args.pai_cert, "--pai_cert") if args.pai_cert else None,
         paa_cert=read_file(args.paa_cert, "--paa_cert") if args.paa_cert else None,
         passcode=args.passcode, codes=_codes_to_check(args))
-    checks = verify(loaded.device_map, expect)
+    checks = verify(loaded.device_map, expect, reading=loaded.reading)
     for check in checks:
-        ui.info(f"{'ok  ' if check.ok else 'FAIL'}  {check.message}")
+        label = "skip" if check.skipped else "ok  " if check.ok else "FAIL"
+        ui.info(f"{label}  {check.message}")
     failed = [c for c in checks if not c.ok]
+    skipped = [c for c in checks if c.skipped]
+    ran = len(checks) - len(skipped)
+    not_checked = f"; {len(skipped)} not checked (the 'skip' lines)" if skipped else ""
     if failed:
-        raise VerificationError(f"{args.file}: {len(failed)} of {len(checks)} checks failed")
-    ui.info(f"{args.file}: all {len(checks)} checks passed")
+        raise VerificationError(f"{args.file}: {len(failed)} of {ran} checks failed"
+                                f"{not_checked}")
+    ui.info(f"{args.file}: all {ran} checks passed{not_checked}")
     return 0
 
 

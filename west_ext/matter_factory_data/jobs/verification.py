@@ -17,6 +17,7 @@ from ..errors import CredentialError, OnboardingError
 class Check:
     ok: bool
     message: str
+    skipped: bool = False  # could not be checked (not a failure, but never "passed")
 
 
 @dataclass
@@ -28,19 +29,53 @@ class Expectations:
     paa_cert: Optional[bytes] = None
     passcode: Optional[int] = None
     codes: list[tuple[str, str]] = field(default_factory=list)  # (source, "MT:..." or digits)
+    allow_nonconformant_certs: bool = False  # profile violations are reported, not failed
 
 
-def verify(device_map: dict, expect: Expectations) -> list[Check]:
-    checks = [Check(False, f"device parser: {p}") for p in nrf_cbor.lint(device_map)
-              if p.severity == nrf_cbor.ERROR]
-    if not checks:
-        checks.append(Check(True, "the device parser accepts every key and value"))
-    checks += _credential_checks(device_map, expect)
-    passcode, passcode_checks = _passcode(device_map, expect)
-    checks += passcode_checks
-    checks += _verifier_checks(device_map, passcode)
-    checks += _code_checks(device_map, expect.codes, passcode)
+def verify(device_map: dict, expect: Expectations, *, reading=None) -> list[Check]:
+    """Every check; ``reading`` (formats.nrf_cbor.ImageReading) adds the encoding-level
+    lint of the image. No exception escapes: a check that cannot run is a failed check
+    naming what could not be checked."""
+    checks: list[Check] = []
+    passcode: Optional[int] = None
+    groups = [
+        ("the device parser's view", lambda: _parser_checks(device_map, reading)),
+        ("the credentials", lambda: _credential_checks(device_map, expect)),
+    ]
+    for what, group in groups:
+        checks += _guarded(what, group)
+    try:
+        passcode, passcode_checks = _passcode(device_map, expect)
+        checks += passcode_checks
+    except Exception as exc:  # noqa: BLE001  (the boundary: data-driven checks)
+        checks.append(_crashed("the passcode", exc))
+    checks += _guarded("the verifier", lambda: _verifier_checks(device_map, passcode,
+                                                                bool(expect.codes)))
+    checks += _guarded("the onboarding codes",
+                       lambda: _code_checks(device_map, expect.codes, passcode))
+    if not expect.codes:
+        checks.append(Check(True, "onboarding codes not checked: none given (--qr, --manual, "
+                                  "--codes, or a .txt next to the image)", skipped=True))
     return checks
+
+
+def _guarded(what: str, group) -> list[Check]:
+    try:
+        return group()
+    except Exception as exc:  # noqa: BLE001  (the boundary: data-driven checks)
+        return [_crashed(what, exc)]
+
+
+def _crashed(what: str, exc: Exception) -> Check:
+    return Check(False, f"{what} could not be checked ({type(exc).__name__}: {exc})")
+
+
+def _parser_checks(device_map: dict, reading) -> list[Check]:
+    problems = (nrf_cbor.lint_image(reading) if reading is not None and reading.is_map
+                else nrf_cbor.lint(device_map))
+    checks = [Check(False, f"device parser: {p}") for p in problems
+              if p.severity == nrf_cbor.ERROR]
+    return checks or [Check(True, "the device parser accepts every key and value")]
 
 
 def _credential_checks(data: dict, expect: Expectations) -> list[Check]:
@@ -102,15 +137,18 @@ def _passcode(data: dict, expect: Expectations) -> tuple[Optional[int], list[Che
     return (stored if stored is not None else expect.passcode), []
 
 
-def _verifier_checks(data: dict, passcode: Optional[int]) -> list[Check]:
-    from ..core.spake2p import compute_verifier
+def _verifier_checks(data: dict, passcode: Optional[int], codes_given: bool) -> list[Check]:
+    from ..core.spake2p import compute_verifier, derivation_problem
 
     if passcode is None:
-        return []
-    try:
-        derived = compute_verifier(passcode, _bytes(data, "spake2_salt"), data["spake2_it"])
-    except (KeyError, TypeError, ValueError):
-        return [Check(False, "cannot derive the verifier: salt or iteration count missing")]
+        if codes_given:
+            return []  # checked against the codes' passcode below
+        return [Check(True, "spake2_verifier not checked: no passcode known (the image stores "
+                            "none; give --passcode or an onboarding code)", skipped=True)]
+    problem = derivation_problem(passcode, data.get("spake2_salt"), data.get("spake2_it"))
+    if problem:
+        return [Check(True, f"spake2_verifier not checked: {problem}", skipped=True)]
+    derived = compute_verifier(passcode, data["spake2_salt"], data["spake2_it"])
     ok = derived == data.get("spake2_verifier")
     return [Check(ok, "spake2_verifier " + ("matches" if ok else "does not match") +
                   " the passcode, salt and iteration count")]
@@ -164,12 +202,13 @@ def _code_passcode_check(data: dict, source: str, code_passcode: int,
     if known is not None:
         ok = code_passcode == known
         return Check(ok, f"{source}: passcode {'matches' if ok else 'differs from'} the data's")
-    from ..core.spake2p import compute_verifier
+    from ..core.spake2p import compute_verifier, derivation_problem
 
-    try:
-        derived = compute_verifier(code_passcode, _bytes(data, "spake2_salt"), data["spake2_it"])
-    except (KeyError, TypeError, ValueError):
-        return Check(False, f"{source}: cannot check the passcode: salt or iterations missing")
+    problem = derivation_problem(code_passcode, data.get("spake2_salt"), data.get("spake2_it"))
+    if problem:
+        return Check(True, f"{source}: passcode not checked against the verifier: {problem}",
+                     skipped=True)
+    derived = compute_verifier(code_passcode, data["spake2_salt"], data["spake2_it"])
     ok = derived == data.get("spake2_verifier")
     return Check(ok, f"{source}: passcode {'matches' if ok else 'does not match'} the "
                      "data's verifier")
