@@ -112,11 +112,15 @@ def make_pki(tmp: Path, *, vendor_id=0xFFF1, product_id=None, pai_key_matches=Tr
     """A PAA and a PAI in tmp; returns the paths (paa_cert, paa_key, pai_cert, pai_key)."""
     from matter_factory_data.core import certs
 
+    import datetime as dt
+
+    since = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)  # before the manufacturing dates
     paa_key = certs.new_key()
-    paa = certs.make_paa(key=paa_key, common_name="Test PAA")
+    paa = certs.make_paa(key=paa_key, common_name="Test PAA", not_before=since)
     pai_key = certs.new_key()
     pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_key,
-                         common_name="Test PAI", vendor_id=vendor_id, product_id=product_id)
+                         common_name="Test PAI", vendor_id=vendor_id, product_id=product_id,
+                         not_before=since)
     tmp.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, data in (("paa_cert", certs.cert_der(paa)), ("paa_key", certs.key_der(paa_key)),

@@ -1,5 +1,6 @@
 """generate: the reference's behaviours we keep, and the ones we fix."""
 
+import datetime as dt
 import base64
 import json
 import stat
@@ -191,7 +192,8 @@ def test_gen_certs_with_user_paa(cli, tmp_path):
     from matter_factory_data.core import certs
 
     key = certs.new_key()
-    paa = certs.make_paa(key=key, common_name="Test PAA", vendor_id=0xFFF1)
+    paa = certs.make_paa(key=key, common_name="Test PAA", vendor_id=0xFFF1,
+                         not_before=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
     (tmp_path / "paa.pem").write_bytes(certs.cert_pem(paa))
     (tmp_path / "paa_key.pem").write_bytes(certs.key_pem(key))
     result = cli("generate", "--defaults", "--gen_certs", "--paa_cert", tmp_path / "paa.pem",

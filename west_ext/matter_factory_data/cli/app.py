@@ -149,6 +149,9 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
     mandatory.add_argument("--date", help="manufacturing date, YYYY-MM-DD (or YYYYMMDD)")
     mandatory.add_argument("--hw_ver", type=any_int, help="hardware version, 0..65535")
     mandatory.add_argument("--hw_ver_str", help="hardware version string, 1..64 bytes")
+    mandatory.add_argument("--sw_ver_str",
+                           help="software version string, 1..64 bytes (optional; stored after "
+                                "hw_ver_str; an empty value leaves it out)")
     mandatory.add_argument("--spake2_it", type=any_int, help="SPAKE2+ iterations, 1000..100000")
     mandatory.add_argument("--spake2_salt", type=base64_bytes,
                            help="SPAKE2+ salt, base64 of 16..32 bytes")
@@ -202,6 +205,11 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
                       help="CD signing certificate (default: a development signer kept in the "
                            "output directory)")
     ours.add_argument("--cert_declaration_key", metavar="FILE", help="CD signing private key")
+    ours.add_argument("--allow_nonconformant_certs", "--allow-nonconformant-certs",
+                      dest="allow_nonconformant_certs", action="store_true",
+                      help="accept certificates that break the Matter attestation profile "
+                           "(chip-cert validate-att-cert rules), with a warning naming the rule "
+                           "(the reference never checked it; for compatibility only)")
     ours.add_argument("--defaults", action="store_true",
                       help="fill every option not given from the development defaults "
                            "(the Kconfig defaults; makes a development certificate chain)")
@@ -297,6 +305,9 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onboarding codes file (default: FILE's .txt when it exists)")
     parser.add_argument("--qr", metavar="MT:...", help="a QR payload to check against the image")
     parser.add_argument("--manual", metavar="DIGITS", help="a manual pairing code to check")
+    parser.add_argument("--allow_nonconformant_certs", "--allow-nonconformant-certs",
+                        dest="allow_nonconformant_certs", action="store_true",
+                        help="report attestation profile violations without failing")
 
 
 def run_verify(args: argparse.Namespace, ui: UI) -> int:
@@ -304,7 +315,8 @@ def run_verify(args: argparse.Namespace, ui: UI) -> int:
 
     if is_batch_dir(args.file):
         return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
-                            jobs=args.jobs, ui=ui)
+                            jobs=args.jobs, ui=ui,
+                            allow_nonconformant_certs=args.allow_nonconformant_certs)
     from ..jobs.commands import VerifyRequest, verify_command
 
     return verify_command(request_from(VerifyRequest, args, ignore=("jobs",)), ui)

@@ -143,12 +143,15 @@ def verify_command(args: VerifyRequest, ui) -> int:
         passcode=args.passcode, codes=_codes_to_check(args))
     checks = verify(loaded.device_map, expect, reading=loaded.reading)
     for check in checks:
-        label = "skip" if check.skipped else "ok  " if check.ok else "FAIL"
+        label = "skip" if check.skipped else "warn" if check.warning else \
+            "ok  " if check.ok else "FAIL"
         ui.info(f"{label}  {check.message}")
     failed = [c for c in checks if not c.ok]
     skipped = [c for c in checks if c.skipped]
     ran = len(checks) - len(skipped)
     not_checked = f"; {len(skipped)} not checked (the 'skip' lines)" if skipped else ""
+    warned = sum(c.warning for c in checks)
+    not_checked += f"; {warned} accepted with a warning (the 'warn' lines)" if warned else ""
     if failed:
         raise VerificationError(f"{args.file}: {len(failed)} of {ran} checks failed"
                                 f"{not_checked}")

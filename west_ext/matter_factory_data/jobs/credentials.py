@@ -30,7 +30,8 @@ class Attestation(NamedTuple):
 
 def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
                           password: Optional[str], paa_cert: Optional[str],
-                          vendor_id: int, product_id: int) -> Attestation:
+                          vendor_id: int, product_id: int, date: Optional[str] = None,
+                          allow: bool = False, warnings: Optional[list] = None) -> Attestation:
     """Load the given DER/PEM files and check that they are consistent.
 
     Uses :mod:`.core.certview` only: no ``cryptography.x509`` (or serialization,
@@ -49,14 +50,27 @@ def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
     if paa_cert:
         paa = certview.parse_certificate(read_file(paa_cert, "--paa_cert"),
                                          source=f"--paa_cert {paa_cert}")
+    sources = {"dac": f"--dac_cert {dac_cert}", "pai": f"--pai_cert {pai_cert}",
+               "paa": f"--paa_cert {paa_cert}"}
     certview.check_key_matches_certificate(key, dac, key_source=f"--dac_key {dac_key}",
                                            cert_source=f"--dac_cert {dac_cert}")
     certview.check_attestation_chain(dac=dac, pai=pai, paa=paa, vendor_id=vendor_id,
                                      product_id=product_id,
-                                     sources={"dac": f"--dac_cert {dac_cert}",
-                                              "pai": f"--pai_cert {pai_cert}",
-                                              "paa": f"--paa_cert {paa_cert}"})
+                                     sources=sources)
+    _apply_profile(dac, pai, paa, date, sources, allow, warnings)
     return Attestation(dac.der, pai.der, key)
+
+
+def _apply_profile(dac, pai, paa, date: Optional[str], sources: dict, allow: bool,
+                   warnings: Optional[list]) -> None:
+    from ..core import attestation_profile
+    from ..errors import Message
+
+    violations = attestation_profile.chain_violations(dac=dac, pai=pai, paa=paa, date=date,
+                                                      sources=sources)
+    for text in attestation_profile.enforce(violations, allow=allow):
+        if warnings is not None:
+            warnings.append(Message(text))
 
 
 def load_signer(cert_path: str, key_path: str, cert_option: str, key_option: str):
@@ -71,7 +85,16 @@ def load_signer(cert_path: str, key_path: str, cert_option: str, key_option: str
     return cert, key
 
 
-def development_paa(out_dir: Path, outputs: OutputSet):
+def _start_of(date: Optional[str]):
+    """Midnight UTC of the manufacturing date ``YYYY-MM-DD`` (None without one)."""
+    import datetime as dt
+
+    if not date:
+        return None
+    return dt.datetime(int(date[:4]), int(date[5:7]), int(date[8:10]), tzinfo=dt.timezone.utc)
+
+
+def development_paa(out_dir: Path, outputs: OutputSet, not_before=None):
     """The development PAA of ``out_dir``: reused if present, else made and added to outputs."""
     from ..core import certs
 
@@ -82,7 +105,8 @@ def development_paa(out_dir: Path, outputs: OutputSet):
                                   f"{DEV_PAA_KEY}; restore the other or remove both")
         return load_signer(str(cert_path), str(key_path), "development PAA", "development PAA key")
     key = certs.new_key()
-    cert = certs.make_paa(key=key, common_name="Matter Development PAA (matter-factory-data)")
+    cert = certs.make_paa(key=key, common_name="Matter Development PAA (matter-factory-data)",
+                          not_before=not_before)
     outputs.add(cert_path, certs.cert_der(cert), what="development PAA certificate")
     outputs.add(key_path, certs.key_der(key), secret=True, what="development PAA key")
     return cert, key
@@ -90,23 +114,34 @@ def development_paa(out_dir: Path, outputs: OutputSet):
 
 def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optional[str],
                          paa_key: Optional[str], vendor_id: int, product_id: int,
-                         vendor_name: str, product_name: str) -> Attestation:
-    """Make PAI + DAC (``--gen_certs``), signed by the given PAA or the development PAA."""
-    from ..core import certs
+                         vendor_name: str, product_name: str, date: Optional[str] = None,
+                         allow: bool = False, warnings: Optional[list] = None) -> Attestation:
+    """Make PAI + DAC (``--gen_certs``), signed by the given PAA or the development PAA.
+    Both are valid from the manufacturing date on (the profile wants the DAC valid then)."""
+    from ..core import certs, certview
 
     if bool(paa_cert) != bool(paa_key):
         raise InputError("--paa_cert and --paa_key go together: give both or neither")
     if paa_cert and paa_key:
         paa, paa_private = load_signer(paa_cert, paa_key, "--paa_cert", "--paa_key")
     else:
-        paa, paa_private = development_paa(out_dir, outputs)
+        paa, paa_private = development_paa(out_dir, outputs, not_before=_start_of(date))
     pai_key, dac_key = certs.new_key(), certs.new_key()
+    start = _start_of(date)
     pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_private,
                          common_name=f"{vendor_name} PAI 0x{vendor_id:04X}"[:64],
-                         vendor_id=vendor_id)
+                         vendor_id=vendor_id, not_before=start)
     dac = certs.make_dac(key=dac_key, issuer_cert=pai, issuer_key=pai_key,
                          common_name=f"{product_name} DAC 0x{vendor_id:04X}/0x{product_id:04X}"[:64],
-                         vendor_id=vendor_id, product_id=product_id)
+                         vendor_id=vendor_id, product_id=product_id, not_before=start)
+    views = [certview.parse_certificate(certs.cert_der(c), source=s, profile=False)
+             for c, s in ((dac, "the new DAC"), (pai, "the new PAI"),
+                          (paa, f"--paa_cert {paa_cert}" if paa_cert else
+                           "the development PAA"))]
+    _apply_profile(*views, date, {"dac": "the new DAC", "pai": "the new PAI",
+                                  "paa": f"--paa_cert {paa_cert}" if paa_cert else
+                                  f"the development PAA ({out_dir / DEV_PAA_CERT})"},
+                   allow, warnings)
     _add_pair(outputs, out_dir, "PAI", pai, pai_key)
     _add_pair(outputs, out_dir, "DAC", dac, dac_key)
     return Attestation(certs.cert_der(dac), certs.cert_der(pai), certs.raw_private_scalar(dac_key))

@@ -31,6 +31,7 @@ class GenerateRequest(Request):
     date: Optional[str] = None
     hw_ver: Optional[int] = None
     hw_ver_str: Optional[str] = None
+    sw_ver_str: Optional[str] = None
     spake2_it: Optional[int] = None
     spake2_salt: Optional[bytes] = None
     discriminator: Optional[int] = None
@@ -63,6 +64,7 @@ class GenerateRequest(Request):
     offset: Optional[int] = None
     size: Optional[int] = None
     generate_onboarding: bool = False
+    allow_nonconformant_certs: bool = False  # attestation profile violations only warn
 
 
 class GenerateResult:
@@ -98,7 +100,7 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     if req.chip_cert_path:
         result.warnings.append(Message("{0} is not needed: certificates are made in-process",
                                        ("chip_cert_path",)))
-    attestation = _attestation(req, prefix.parent, outputs)
+    attestation = _attestation(req, prefix.parent, outputs, identity["date"], result.warnings)
     data = _factory_data_json(req, identity, attestation, verifier, rd_uid, enable_key, user)
     result.factory_data = data
     if req.schema:
@@ -242,8 +244,13 @@ def _setup_payload(req: GenerateRequest):
 
 # --- credentials -------------------------------------------------------------
 
-def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet):
+def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet, date: str,
+                 warnings: list):
+    """The DAC, PAI and key; the Matter attestation profile is enforced on all of them
+    (``--allow_nonconformant_certs``: violations become warnings)."""
     from . import credentials
+
+    profile = {"date": date, "allow": req.allow_nonconformant_certs, "warnings": warnings}
 
     user_files = [o for o in ("dac_cert", "dac_key", "pai_cert") if getattr(req, o)]
     if req.gen_certs:
@@ -253,7 +260,8 @@ def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet):
         return credentials.generate_attestation(
             out_dir=out_dir, outputs=outputs, paa_cert=req.paa_cert, paa_key=req.paa_key,
             vendor_id=req.vendor_id, product_id=req.product_id,  # type: ignore[arg-type]
-            vendor_name=req.vendor_name, product_name=req.product_name)  # type: ignore[arg-type]
+            vendor_name=req.vendor_name, product_name=req.product_name,  # type: ignore[arg-type]
+            **profile)
     if len(user_files) != 3:
         missing = [f"--{o}" for o in ("dac_cert", "dac_key", "pai_cert") if not getattr(req, o)]
         raise InputError(f"missing {', '.join(missing)}: give --dac_cert, --dac_key and "
@@ -261,7 +269,7 @@ def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet):
     return credentials.load_user_attestation(
         dac_cert=req.dac_cert, dac_key=req.dac_key, pai_cert=req.pai_cert,  # type: ignore[arg-type]
         password=req.dac_key_password, paa_cert=req.paa_cert,
-        vendor_id=req.vendor_id, product_id=req.product_id)  # type: ignore[arg-type]
+        vendor_id=req.vendor_id, product_id=req.product_id, **profile)  # type: ignore[arg-type]
 
 
 def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: OutputSet) -> None:

@@ -224,7 +224,9 @@ def _enum_name(key: str, value: Any) -> str:
 
     table = PRODUCT_FINISHES if key == "product_finish" else PRODUCT_COLORS
     names = {v: k for k, v in table.items()}
-    return f"{value} ({names[value]})" if value in names else _text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value in names:
+        return f"{value} ({names[value]})"
+    return _text(value)
 
 
 def _certificate_rows(label: str, der: Any, date: Any) -> list[tuple[str, str]]:

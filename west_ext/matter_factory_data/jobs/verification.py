@@ -18,6 +18,7 @@ class Check:
     ok: bool
     message: str
     skipped: bool = False  # could not be checked (not a failure, but never "passed")
+    warning: bool = False  # passed only because it was allowed (--allow_nonconformant_certs)
 
 
 @dataclass
@@ -98,6 +99,7 @@ def _credential_checks(data: dict, expect: Expectations) -> list[Check]:
     if paa is not None:
         checks.append(_attempt("PAI is signed by the PAA", certs.check_issued_by, pai, paa,
                                child_source="pai_cert", issuer_source="--paa_cert"))
+    checks += _guarded("the attestation profile", lambda: _profile_checks(data, expect))
     checks += _id_checks(data, certs.matter_ids(dac), certs.matter_ids(pai))
     for key_name, given in (("dac_cert", expect.dac_cert), ("pai_cert", expect.pai_cert)):
         if given is not None:
@@ -106,6 +108,29 @@ def _credential_checks(data: dict, expect: Expectations) -> list[Check]:
             checks.append(Check(same, f"{key_name} {'equals' if same else 'differs from'} "
                                 f"--{key_name}"))
     return checks
+
+
+def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
+    """The Matter attestation profile (chip-cert validate-att-cert's rules), the DAC on the
+    image's manufacturing date."""
+    from ..core import attestation_profile, certview
+
+    dac = certview.parse_certificate(_bytes(data, "dac_cert"), source="dac_cert", profile=False)
+    pai = certview.parse_certificate(_bytes(data, "pai_cert"), source="pai_cert", profile=False)
+    paa = (certview.parse_certificate(expect.paa_cert, source="--paa_cert", profile=False)
+           if expect.paa_cert else None)
+    date = data.get("date")
+    date_text = date.decode("ascii", "replace") if isinstance(date, bytes) else None
+    violations = attestation_profile.chain_violations(
+        dac=dac, pai=pai, paa=paa, date=date_text,
+        sources={"dac": "dac_cert", "pai": "pai_cert", "paa": "--paa_cert"})
+    if not violations:
+        return [Check(True, "the certificates follow the Matter attestation profile"
+                            + ("" if paa else " (the PAA not checked: no --paa_cert)"))]
+    if expect.allow_nonconformant_certs:
+        return [Check(True, f"{v} (accepted: --allow_nonconformant_certs)", warning=True)
+                for v in violations]
+    return [Check(False, str(v)) for v in violations]
 
 
 def _attempt(label: str, check, *args, **kwargs) -> Check:

@@ -25,6 +25,7 @@ def pai_and_key(args, out_dir: Path, common: dict, not_before):
                              "PAI), not both")
         cert, key = load_signer(args.pai_cert, args.pai_key, "--pai_cert", "--pai_key")
         _check_pai(cert, common, f"--pai_cert {args.pai_cert}", args.paa_cert)
+        _check_profile(args, cert, f"--pai_cert {args.pai_cert}", not_before)
         return cert, key, [(PAI_CERT, certs.cert_der(cert), False)]
     kept_cert, kept_key = out_dir / PAI_CERT, out_dir / PAI_KEY
     if kept_cert.is_file() and kept_key.is_file():  # made by an earlier run of the series
@@ -36,9 +37,10 @@ def pai_and_key(args, out_dir: Path, common: dict, not_before):
                          "--pai_cert and --pai_key")
     if args.paa_cert:
         paa, paa_key = load_signer(args.paa_cert, args.paa_key, "--paa_cert", "--paa_key")
+        _check_profile(args, paa, f"--paa_cert {args.paa_cert}", not_before, role="paa")
         extra = []
     elif args.defaults:
-        paa, paa_key, extra = _development_paa(out_dir, args.seed)
+        paa, paa_key, extra = _development_paa(out_dir, args.seed, not_before)
     else:
         raise InputError("give --pai_cert and --pai_key (the PAI that signs the DACs), or "
                          "--paa_cert and --paa_key (to make the PAI), or --defaults for a "
@@ -54,7 +56,24 @@ def pai_and_key(args, out_dir: Path, common: dict, not_before):
                                      (PAI_KEY, certs.key_der(key), True)]
 
 
-def _development_paa(out_dir: Path, seed: Optional[str]):
+def _check_profile(args, cert, source: str, not_before, role: str = "pai") -> None:
+    """The Matter attestation profile for a given PAI (or PAA): its format, and valid when
+    the DACs are issued (from the manufacturing date). Refused unless
+    --allow_nonconformant_certs."""
+    from ...core import attestation_profile, certs, certview
+
+    view = certview.parse_certificate(certs.cert_der(cert), source=source, profile=False)
+    violations = attestation_profile.format_violations(view, role, source)
+    stamp = not_before.strftime("%Y%m%d%H%M%S") if not_before is not None else None
+    if stamp and not view.not_before <= stamp <= view.not_after:
+        violations.append(attestation_profile.Violation(
+            "issuer-valid-at-dac-issuance", source,
+            f"the {role.upper()} is not valid on the manufacturing date {not_before:%Y-%m-%d} when the "
+            "DACs are issued"))
+    attestation_profile.enforce(violations, allow=args.allow_nonconformant_certs)
+
+
+def _development_paa(out_dir: Path, seed: Optional[str], not_before):
     from ...core import certs
     from ...jobs.credentials import DEV_PAA_CERT, DEV_PAA_KEY, load_signer
 
@@ -66,8 +85,7 @@ def _development_paa(out_dir: Path, seed: Optional[str]):
     key = certs.new_key(_seeded(seed, "paa key"))
     cert = certs.make_paa(key=key, common_name="Matter Development PAA (matter-factory-data)",
                           serial=_seeded_serial(seed, "paa serial"),
-                          not_before=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-                          if seed is not None else None, deterministic=seed is not None)
+                          not_before=not_before, deterministic=seed is not None)
     return cert, key, [(DEV_PAA_CERT, certs.cert_der(cert), False),
                        (DEV_PAA_KEY, certs.key_der(key), True)]
 

@@ -33,8 +33,8 @@ def make_plan(args: BatchRequest) -> Plan:
     sequential, first = _discriminator_options(args, count)
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs: {args.jobs} must be at least 1")
-    not_before = (dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
-                  if args.seed is not None else None)
+    # every DAC is valid from the manufacturing date on (attestation profile)
+    not_before = dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
     pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
     from ...core import certs
 
@@ -50,6 +50,7 @@ def make_plan(args: BatchRequest) -> Plan:
         "first_discriminator": first if sequential else None,
         "allow_shared_discriminators": bool(args.allow_shared_discriminators),
         "include_passcode": bool(args.include_passcode), "qr": args.qr,
+        "allow_nonconformant_certs": bool(args.allow_nonconformant_certs),
         "seed": series.seed_fingerprint(args.seed),
         "csv_sha256": hashlib.sha256(Path(args.csv).read_bytes()).hexdigest() if args.csv else None,
     }

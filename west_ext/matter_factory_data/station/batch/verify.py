@@ -75,7 +75,9 @@ def check_device(row: dict) -> DeviceReport:
     device_dir = (directory / row["image"]).parent
     codes += _codes_file(device_dir / "factory_data.txt", problems)
     checks = verify(data, Expectations(pai_cert=_CONTEXT["pai"], paa_cert=_CONTEXT["paa"],
-                                       passcode=payload.passcode, codes=codes))
+                                       passcode=payload.passcode, codes=codes,
+                                       allow_nonconformant_certs=bool(
+                                           _CONTEXT.get("allow_nonconformant"))))
     problems += [c.message for c in checks if not c.ok]
     if "passcode" in row and row["passcode"] != str(payload.passcode):
         problems.append("manifest passcode differs from the passcode in its QR payload")
@@ -162,7 +164,7 @@ def _facts(data: dict, payload) -> dict:
 # --------------------------------------------------------------------------- the series
 
 def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[str],
-                 jobs: Optional[int], ui) -> int:
+                 jobs: Optional[int], ui, allow_nonconformant_certs: bool = False) -> int:
     from ...files.inputs import read_file
 
     root = Path(directory)
@@ -171,6 +173,8 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
     pai_der = read_file(pai_path, "--pai_cert")
     paa_der = read_file(paa_cert, "--paa_cert") if paa_cert else None
     allow_shared = bool(state["params"].get("allow_shared_discriminators"))
+    _CONTEXT["allow_nonconformant"] = allow_nonconformant_certs or \
+        bool(state["params"].get("allow_nonconformant_certs"))
     seen: dict = {}
     repeats: list = []
     failed = checked = 0
