@@ -139,8 +139,8 @@ def _identity(req: GenerateRequest) -> dict:
                                 + ", ".join(f"{{{i}}}" for i in range(len(missing))), *missing)
     identity = {name: getattr(req, name) for name in _REQUIRED_OPTIONS}
     identity["date"] = validate.normalize_date(req.date, Subject("date"))  # type: ignore[arg-type]
-    for name in ("product_url", "product_label", "part_number"):
-        if getattr(req, name) not in (None, ""):
+    for name in ("product_url", "product_label", "part_number", "sw_ver_str"):
+        if getattr(req, name) not in (None, ""):  # empty: left out, as the reference does
             identity[name] = getattr(req, name)
     for name, value in identity.items():
         validate.require(name, value, Subject(name))

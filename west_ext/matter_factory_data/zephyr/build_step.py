@@ -38,6 +38,7 @@ SYMBOLS: dict[str, tuple[Optional[str], str, str]] = {
     _P + "MANUFACTURING_DATE": ("date", "2022-01-01", "str"),
     _P + "HARDWARE_VERSION": ("hw_ver", "0", "int"),
     _P + "HARDWARE_VERSION_STRING": ("hw_ver_str", "prerelease", "str"),
+    _P + "SOFTWARE_VERSION_STRING": ("sw_ver_str", "", "str"),  # empty: the key is left out
     _P + "SPAKE2_IT": ("spake2_it", "1000", "int"),
     _P + "SPAKE2_SALT": ("spake2_salt", "U1BBS0UyUCBLZXkgU2FsdA==", "str"),
     _P + "DISCRIMINATOR": ("discriminator", "0xF00", "hex"),

@@ -21,7 +21,7 @@ PER_DEVICE_OPTIONS = {
 
 #: Common values (the option names of generate) and their typed parsing.
 COMMON_OPTIONS = ("vendor_id", "product_id", "vendor_name", "product_name", "date", "hw_ver",
-                  "hw_ver_str", "spake2_it", "product_url", "product_label", "part_number",
+                  "hw_ver_str", "sw_ver_str", "spake2_it", "product_url", "product_label", "part_number",
                   "enable_key", "user", "product_finish", "product_color", "offset", "size")
 
 
@@ -74,7 +74,7 @@ def _typed_common(given: dict) -> tuple[dict, tuple[int, int]]:
             + " (or --defaults for development values)", *missing)
     common = {name: given[name] for name in REQUIRED_COMMON}
     common["date"] = validate.normalize_date(str(given["date"]), Subject("date"))
-    for name in ("product_url", "product_label", "part_number"):
+    for name in ("product_url", "product_label", "part_number", "sw_ver_str"):
         if given[name] not in (None, ""):
             common[name] = given[name]
     for name, value in common.items():
@@ -109,7 +109,7 @@ def build_dir_values(given: str):
     values: dict = {}
     for option in ("vendor_id", "product_id", "hw_ver", "spake2_it"):
         values[option] = config.integer(OPTION_TO_SYMBOL[option])
-    for option in ("vendor_name", "product_name", "date", "hw_ver_str", "enable_key",
+    for option in ("vendor_name", "product_name", "date", "hw_ver_str", "sw_ver_str", "enable_key",
                    "product_finish", "product_color"):
         values[option] = config.string(OPTION_TO_SYMBOL[option]) or None
     source, _ = resolve_partition(step)
