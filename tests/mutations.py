@@ -91,9 +91,12 @@ def odd_items(rng: random.Random) -> list:
 
 
 def mutate_value(value: bytes, rng: random.Random) -> bytes:
-    from matter_factory_data.formats.cbor_items import read_head
+    from matter_factory_data.formats.cbor_items import CborError, read_head
 
-    h = read_head(value, 0, len(value))
+    try:
+        h = read_head(value, 0, len(value))
+    except CborError:  # already damaged by an earlier mutation
+        return value
     choice = rng.randrange(9)
     if choice == 0 and h.major in (0, 1, 2, 3, 4, 5):  # wider head than needed
         width = rng.choice([1, 2, 4, 8])
@@ -128,9 +131,12 @@ def mutate_value(value: bytes, rng: random.Random) -> bytes:
 
 
 def mutate_key(key: bytes, rng: random.Random) -> bytes:
-    from matter_factory_data.formats.cbor_items import read_head
+    from matter_factory_data.formats.cbor_items import CborError, read_head
 
-    h = read_head(key, 0, len(key))
+    try:
+        h = read_head(key, 0, len(key))
+    except CborError:
+        return key
     name = key[h.end:]
     choice = rng.randrange(10)
     if choice == 0:

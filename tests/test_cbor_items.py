@@ -154,6 +154,15 @@ def test_device_key_matching_is_strncmp(key, known):
     assert nrf_cbor.device_key_for(key) == known
 
 
+def test_unhashable_keys_are_kept_as_text():
+    # a tagged array as a key (cbor2.CBORTag raises RuntimeError on hash) and an array key
+    image = image_with(extra=[(b"\xd8\x1c\x81\x01", b"\x01"), (b"\x81\x01", b"\x02")])
+    reading = nrf_cbor.read_image(image)
+    assert [e.key for e in reading.entries[-2:]] == ["CBORTag(28, [1])", "[1]"]
+    assert any("is a tagged item, not a text string" in str(p)
+               for p in nrf_cbor.lint_image(reading))
+
+
 def test_invalid_utf8_key_is_read_not_refused():
     image = image_with(extra=[(tstr(b"\xffcolour"), b"\x01")])
     reading = nrf_cbor.read_image(image)

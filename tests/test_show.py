@@ -263,3 +263,13 @@ def test_show_survives_mutated_images(cli, tmp_path_factory, seed, count):
     for index, image in enumerate(mutated_images(seed, count)):
         (directory / f"{index}.bin").write_bytes(image)
         _show_is_sane(cli, directory / f"{index}.bin")
+
+
+@pytest.mark.parametrize("passcode", [123456789, 2 ** 40, -5, 11111111])
+def test_lint_never_quotes_a_stored_passcode(cli, tmp_path, golden, passcode):
+    data = golden_map(golden)
+    data["passcode"] = passcode
+    (tmp_path / "p.bin").write_bytes(cbor2.dumps(data) + b"\0")
+    result = cli("show", tmp_path / "p.bin", "--strict")
+    assert result.code == 1 and "key 'passcode'" in result.err
+    assert str(passcode) not in result.out + result.err

@@ -39,6 +39,9 @@ class CborError(ValueError):
         super().__init__(f"byte {offset}: {reason}")
         self.offset, self.reason = offset, reason
 
+    def __reduce__(self):  # picklable across processes
+        return (CborError, (self.offset, self.reason))
+
 
 class Head:
     """The initial byte and argument of one item (or tag, chunk, break)."""
@@ -303,6 +306,6 @@ def hashable(value: Any) -> Any:
     """A map key as a dict key: unhashable keys (arrays, maps) become their repr."""
     try:
         hash(value)
-    except TypeError:
+    except (TypeError, RuntimeError):  # cbor2.CBORTag raises RuntimeError
         return repr(value)
     return value

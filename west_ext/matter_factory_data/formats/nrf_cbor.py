@@ -424,6 +424,11 @@ def lint(data: Mapping[Any, Any], *, partition_size: Optional[int] = None,
 
 def _value_problems(known: str, key: str, value: Any, rd_uid_max_len: int) -> list[Problem]:
     field = FIELDS_BY_KEY[known]
+    if field.kind == UINT and known == "passcode":  # a secret: never quoted in a message
+        shown = repr(value) if not isinstance(value, int) or isinstance(value, bool) else \
+            str(value)
+        return [Problem(p.severity, p.key, p.message.replace(shown, "(the passcode)"))
+                for p in _uint_problems(field, key, value)]
     if field.kind == UINT:
         return _uint_problems(field, key, value)
     if field.kind in (TEXT, BYTES):
