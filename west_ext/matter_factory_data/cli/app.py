@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import binascii
 import os
 import sys
 from typing import Callable, NoReturn, Optional, Sequence
@@ -30,28 +29,32 @@ from ..ui import UI  # noqa: E402  (re-exported for the front ends)
 # --- value parsers (same spelling and parsing as the reference scripts) --------
 
 def any_int(text: str) -> int:
-    """``int(x, 0)``: 0x.., 0o.., 0b.., decimal and 1_000; ``010`` is refused."""
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an integer (accepted: decimal, 0x.., 0o.. or 0b..)") from None
+    """``int(x, 0)``: 0x.., 0o.., 0b.., decimal and 1_000; ``010``, spaces, non-ASCII digits
+    and numbers of more than 80 characters are refused (core.validate.int_problem)."""
+    from ..core.validate import int_problem
+
+    problem = int_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return int(text, 0)
 
 
 def decimal_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal integer") from None
+    from ..core.validate import shown
+
+    if len(text) > 10 or not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a decimal integer")
+    return int(text)
 
 
 def base64_bytes(text: str) -> bytes:
     """Strict base64 (the reference silently drops characters outside the alphabet)."""
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not valid base64 (accepted: A-Z a-z 0-9 + / with = padding)") from None
+    from ..core.validate import base64_problem
+
+    problem = base64_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return base64.b64decode(text, validate=True)
 
 
 # --- namespace -> typed request (the only place a Namespace is read) -------------

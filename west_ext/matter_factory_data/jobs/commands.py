@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputError, VerificationError
+from ..errors import InputError, Subject, VerificationError
 from ..typed import Request
 from .pipeline import GenerateRequest
 
@@ -127,6 +127,7 @@ def show_command(args: ShowRequest, ui) -> int:
     from ..formats import images
     from ..formats import nrf_cbor
 
+    check_offset_and_size(args.offset, args.size)
     loaded = images.load(args.file, args.offset)
     data = nrf_cbor.device_map_to_json(loaded.device_map)
     ui.info(json.dumps(data, indent=2) if args.pretty else nrf_cbor.json_text(data))
@@ -140,6 +141,17 @@ def show_command(args: ShowRequest, ui) -> int:
         ui.warn(f"{args.file}: {problem}")
     errors = [p for p in problems if p.severity == nrf_cbor.ERROR]
     return 1 if args.strict and errors else 0
+
+
+def check_offset_and_size(offset: Optional[int], size: Optional[int]) -> None:
+    """``--offset``/``--size`` of show and verify, each optional, checked like generate's."""
+    from ..core.validate import partition_problem
+
+    found = partition_problem(0 if offset is None else offset, 1 if size is None else size)
+    if found is None and offset is not None and size is not None:
+        found = partition_problem(offset, size)
+    if found:
+        raise InputError.at(Subject(found[0]), found[1])
 
 
 def _used_length(device_map: dict) -> int:
@@ -165,6 +177,7 @@ def verify_command(args: VerifyRequest, ui) -> int:
     from ..files.inputs import read_file
     from .verification import Expectations, verify
 
+    check_offset_and_size(args.offset, None)
     loaded = images.load(args.file, args.offset)
     expect = Expectations(
         dac_cert=read_file(args.dac_cert, "--dac_cert") if args.dac_cert else None,

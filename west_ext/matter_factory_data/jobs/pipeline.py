@@ -165,21 +165,15 @@ def partition_of(req: GenerateRequest) -> Optional[tuple[int, int]]:
     if req.offset is None or req.size is None:
         raise InputError.naming("{0} and {1} go together: give both to write .hex and .bin",
                                 "offset", "size")
-    if req.offset < 0 or req.offset > 0xFFFFFFFF:
-        raise InputError.at(Subject("offset"), f"0x{req.offset:x} is not a 32-bit flash address")
-    if req.size <= 0:
-        raise InputError.at(Subject("size"), f"{req.size} must be a positive number of bytes")
-    return req.offset, req.size
+    return validate.require_partition(req.offset, req.size)
 
 
 def user_data(text: Optional[str]) -> Optional[dict]:
     if text is None:
         return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError.at(Subject("user"), f"not valid JSON ({exc.msg} at position "
-                                             f"{exc.pos})") from None
+    from ..files.inputs import parse_json
+
+    value = parse_json(text, Subject("user"))
     if not isinstance(value, dict):
         raise InputError.at(Subject("user"), "must be a JSON object such as "
                             f"'{{\"key\": \"value\"}}', got a {type(value).__name__}")
@@ -301,10 +295,9 @@ def check_schema(data: dict, schema_path: str) -> None:
     """``-s/--schema``: validate the JSON like the reference (Draft 2020-12, no format checker)."""
     from ..files.inputs import read_file
 
-    try:
-        schema = json.loads(read_file(schema_path, "--schema"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--schema {schema_path}: not valid JSON ({exc.msg})") from None
+    from ..files.inputs import parse_json
+
+    schema = parse_json(read_file(schema_path, "--schema"), f"--schema {schema_path}")
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
@@ -387,15 +380,10 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     from ..formats import hexfile
     from ..files.inputs import read_file
 
-    raw = read_file(input_path, "--input")
-    try:
-        obj = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"--input {input_path}: not valid JSON ({exc})") from None
-    if size <= 0:
-        raise InputError(f"--size: {size} must be a positive number of bytes")
-    if not 0 <= offset <= 0xFFFFFFFF:
-        raise InputError(f"--offset: {offset:#x} is not a 32-bit flash address")
+    from ..files.inputs import parse_json
+
+    validate.require_partition(offset, size)
+    obj = parse_json(read_file(input_path, "--input"), f"--input {input_path}")
     device_map = nrf_cbor.json_to_device_map(obj, f"--input {input_path}")
     image = checked_image(device_map, (offset, size))
     outputs = OutputSet(overwrite=overwrite)

@@ -97,11 +97,18 @@ class Kconfig:
         return self.raw(symbol)
 
     def integer(self, symbol: str) -> int:
+        from ..core.validate import MAX_NUMBER_CHARS, int_problem, shown
+
         text = self.raw(symbol)
-        try:
-            value = int(text, 16) if SYMBOLS.get(symbol, ("", "", ""))[2] == "hex" else int(text, 0)
-        except ValueError:
-            raise InputError(f"{symbol}={text}: not an integer; fix it in prj.conf") from None
+        is_hex = SYMBOLS.get(symbol, ("", "", ""))[2] == "hex"
+        if is_hex and len(text) <= MAX_NUMBER_CHARS and \
+                re.fullmatch(r"(?:0[xX])?[0-9A-Fa-f]+", text):
+            value = int(text, 16)
+        elif not is_hex and int_problem(text) is None:
+            value = int(text, 0)
+        else:
+            raise InputError(f"{symbol}={shown(text)}: not {'a hex number' if is_hex else 'an integer'}"
+                             "; fix it in prj.conf")
         low, high = RANGES.get(symbol, (None, None))
         if low is not None and not low <= value <= high:
             shown = f"0x{low:x}..0x{high:x}" if SYMBOLS[symbol][2] == "hex" else f"{low}..{high}"
