@@ -11,7 +11,7 @@ from typing import Optional
 
 from ..errors import InputError, Subject, VerificationError
 from ..typed import Request
-from .pipeline import GenerateRequest
+from .pipeline import GenerateRequest, discovery_of
 
 # The Kconfig defaults of the development identity (config/common/cmake/Kconfig),
 # used by ``generate --defaults`` for every option the user did not give.
@@ -225,24 +225,7 @@ def _parse_codes_text(text: str, source: str) -> list[tuple[str, str]]:
     return codes
 
 
-_DISCOVERY_BITS = {"softap": 1, "ble": 2, "onnetwork": 4, "wifipaf": 8, "nfc": 16, "thread": 32}
 _FLOWS = {"standard": 0, "user-intent": 1, "custom": 2, "0": 0, "1": 1, "2": 2}
-
-
-def parse_discovery(text: str) -> int:
-    """``ble,onnetwork`` or a number, as the 8-bit discovery capabilities bitmask."""
-    try:
-        return int(text, 0)
-    except ValueError:
-        pass
-    mask = 0
-    for name in text.lower().replace("+", ",").split(","):
-        name = name.strip().replace("-", "").replace("_", "")
-        if name not in _DISCOVERY_BITS:
-            raise InputError(f"--discovery: {name!r} is not accepted (accepted: "
-                             f"{', '.join(_DISCOVERY_BITS)} or a number)")
-        mask |= _DISCOVERY_BITS[name]
-    return mask
 
 
 class CodesRequest(Request):
@@ -257,11 +240,13 @@ class CodesRequest(Request):
 
 
 def codes_command(args: CodesRequest, ui) -> int:
-    from ..core import onboarding
+    from ..core import onboarding, validate
 
+    for name in ("vendor_id", "product_id", "discriminator", "passcode"):
+        validate.require(name, getattr(args, name), Subject(name))  # generate's checks and words
     payload = onboarding.SetupPayload(
         vendor_id=args.vendor_id, product_id=args.product_id, discriminator=args.discriminator,
-        passcode=args.passcode, flow=_FLOWS[args.flow], capabilities=parse_discovery(args.discovery))
+        passcode=args.passcode, flow=_FLOWS[args.flow], capabilities=discovery_of(args.discovery))
     onboarding.validate_payload(payload)
     qr = onboarding.qr_code(payload)
     if args.png:

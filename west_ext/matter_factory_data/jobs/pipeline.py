@@ -63,6 +63,7 @@ class GenerateRequest(Request):
     offset: Optional[int] = None
     size: Optional[int] = None
     generate_onboarding: bool = False
+    discovery: Optional[str] = None  # names or a number; None: BLE, the reference's
 
 
 class GenerateResult:
@@ -94,7 +95,11 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     verifier = _verifier(req)
     rd_uid = _rd_uid(req, token_bytes)
     enable_key = sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
-    setup = _setup_payload(req) if req.generate_onboarding else None
+    discovery = discovery_of(req.discovery)
+    if req.discovery is not None and not req.generate_onboarding:
+        raise InputError.naming("{0} is what the QR code says: give {1} too", "discovery",
+                                "generate_onboarding")
+    setup = _setup_payload(req, discovery) if req.generate_onboarding else None
     if req.chip_cert_path:
         result.warnings.append(Message("{0} is not needed: certificates are made in-process",
                                        ("chip_cert_path",)))
@@ -222,14 +227,28 @@ def _hex_as_given(value: Optional[bytes], text: Optional[str]) -> Optional[str]:
     return "hex:" + (given if given else value.hex())
 
 
-def _setup_payload(req: GenerateRequest):
+def discovery_of(text: Optional[str], where: str = "discovery") -> int:
+    """``--discovery``: names or a number, as the 8-bit discovery capabilities bitmask; the
+    reserved bits 6-7 are refused (core.onboarding.parse_discovery)."""
+    from ..core.onboarding import DISCOVERY_DEFAULT, parse_discovery
+
+    if text is None:
+        return DISCOVERY_DEFAULT
+    mask, problem = parse_discovery(text)
+    if problem:
+        raise InputError.at(Subject(where), problem)
+    return mask  # type: ignore[return-value]
+
+
+def _setup_payload(req: GenerateRequest, discovery: int):
     from ..core.onboarding import SetupPayload, validate_payload
 
     if req.passcode is None:
         raise InputError.naming("{0} needs {1}: the codes carry the passcode",
                                 "generate_onboarding", "passcode")
     payload = SetupPayload(vendor_id=req.vendor_id, product_id=req.product_id,  # type: ignore[arg-type]
-                           discriminator=req.discriminator, passcode=req.passcode)  # type: ignore[arg-type]
+                           discriminator=req.discriminator, passcode=req.passcode,  # type: ignore[arg-type]
+                           capabilities=discovery)
     validate_payload(payload)
     return payload
 

@@ -156,8 +156,12 @@ def _existing(given: Optional[str], default: Path) -> Optional[Path]:
 
 
 def inputs_from_args(args: CheckRequest) -> CheckInputs:
-    if args.build_dir:
-        return inputs_from_build_dir(Path(args.build_dir), args)
+    if args.build_dir is not None:
+        from .build_dir import find_build_dir
+
+        build = find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR") \
+            if args.build_dir == "" else Path(args.build_dir)
+        return inputs_from_build_dir(build, args)
     option, layout = ("--pm-static", args.pm_static) if args.pm_static else \
         ("--partitions", args.partitions)
     if not args.soc:
