@@ -4,6 +4,7 @@ refused when it holds something else; the run's lock."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 from ...errors import OutputError
@@ -126,10 +127,29 @@ def lock_series(out: Path):
         stream = open(out / LOCK, "a+")
     except OSError as exc:
         raise OutputError(f"-o {out}: cannot create it ({exc.strerror or exc})") from None
+    busy = OutputError(f"-o {out}: another batch run is working on this directory; wait "
+                       "for it to finish (or stop it) and run again")
     try:
         fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         stream.close()
-        raise OutputError(f"-o {out}: another batch run is working on this directory; wait "
-                          "for it to finish (or stop it) and run again") from None
+        raise busy from None
+    try:  # the run that held it may have removed it between our open and our lock
+        same = os.stat(out / LOCK).st_ino == os.fstat(stream.fileno()).st_ino
+    except OSError:
+        same = False
+    if not same:
+        stream.close()
+        raise busy
     return stream
+
+
+def unlock_series(out: Path, stream) -> None:
+    """Remove DIR/.lock (no empty file is left behind) and release it."""
+    if stream is None:
+        return
+    try:
+        os.unlink(out / LOCK)
+    except OSError:
+        pass
+    stream.close()
