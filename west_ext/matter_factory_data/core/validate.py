@@ -183,6 +183,15 @@ _REFUSED_CATEGORIES = {"Cc": "control character", "Cf": "invisible format charac
 def text_problem(text: str) -> Optional[str]:
     """Why ``text`` may not be written to flash as a text field, or None: control and
     invisible characters, and a ``hex:`` start (the JSON form would read it as bytes)."""
+    problem = control_problem(text)
+    if problem is None and text.startswith(HEX_PREFIX):
+        return (f"starts with {HEX_PREFIX!r}, which the factory data JSON reads as hex bytes "
+                "(the JSON and the image would disagree); give the text itself")
+    return problem
+
+
+def control_problem(text: str) -> Optional[str]:
+    """Where ``text`` holds a control or invisible character (say which), or None."""
     import unicodedata
 
     for position, char in enumerate(text, start=1):
@@ -196,9 +205,6 @@ def text_problem(text: str) -> Optional[str]:
             label = f"U+{code:04X}, {name}" if name else f"U+{code:04X}"
             return (f"contains a {_REFUSED_CATEGORIES[category]} ({label}) at character "
                     f"{position} (accepted: printable text)")
-    if text.startswith(HEX_PREFIX):
-        return (f"starts with {HEX_PREFIX!r}, which the factory data JSON reads as hex bytes "
-                "(the JSON and the image would disagree); give the text itself")
     return None
 
 

@@ -139,9 +139,27 @@ def load_state(out_dir: Path) -> dict:
         return {}
 
 
+def check_values(values: dict) -> None:
+    """Validate factory data symbols (``{"CONFIG_...": value}``, defaults for those missing)
+    exactly as the build step will: the same request, the same generator, nothing written.
+    The certificate files and the partition are not checked (they are the build's)."""
+    import tempfile
+
+    from ..jobs.pipeline import generate
+
+    config = Kconfig(values)
+    with tempfile.TemporaryDirectory(prefix="mfd-check-") as tmp:
+        try:
+            req, _ = build_request(config, Path(tmp), None, {}, certificates=False)
+            generate(req)
+        except FactoryDataError as exc:
+            raise exc.in_vocabulary(kconfig_vocabulary(config)) from None
+
+
 def build_request(config: Kconfig, out_dir: Path, args, state: dict,
-                  token_bytes=os.urandom):
-    """The GenerateRequest for ``config``, and the state to keep for the next run."""
+                  token_bytes=os.urandom, certificates: bool = True):
+    """The GenerateRequest for ``config``, and the state to keep for the next run
+    (``certificates=False``: a development chain instead of the configured one)."""
     import base64
     import binascii
 
@@ -175,7 +193,8 @@ def build_request(config: Kconfig, out_dir: Path, args, state: dict,
         values[option] = text if text else None
     new_state = {}
     values.update(_rd_uid(config, state, new_state, token_bytes))
-    values.update(_certificates(config, out_dir, args, state, new_state, values))
+    values.update(_certificates(config, out_dir, args, state, new_state, values)
+                  if certificates else {"gen_certs": True})
     for symbol in RANGES:  # every ranged symbol, also those not passed to the generator
         config.integer(symbol)
     values.update(output=str(out_dir / PREFIX), overwrite=True)
