@@ -336,7 +336,9 @@ def test_resume_of_a_csv_batch_uses_the_same_rows(cli, scratch, tmp_path):
 def test_resume_after_kill_while_writing_series_files(cli, scratch, reference, state):
     out = scratch / "b"
     out.mkdir()
-    stage = "0123456789ab"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    stage = f"{int(gone.stdout)}.0123456789ab"  # outputs.py's staging name of a killed run
     names = ("PAA_cert.der", "PAA_key.der", "PAI_cert.der", "PAI_key.der", "manifest.csv",
              "batch.json")
     for name in names:

@@ -57,9 +57,10 @@ def _clear_unfinished_start(out: Path, remove: bool = True) -> None:
     if foreign:
         raise OutputError(f"-o {out}: exists and is not a batch directory (no {STATE}; holds "
                           f"{foreign[0]!r}); give a new or empty directory")
-    for entry in entries:
-        if remove and entry.name.endswith(".tmp"):
-            entry.unlink()
+    if remove:
+        from ...files.outputs import recover
+
+        recover(out)  # staged files of a killed start (settled by outputs.py's rules)
 
 
 def _is_start_leftover(entry: Path) -> bool:
@@ -68,8 +69,13 @@ def _is_start_leftover(entry: Path) -> bool:
         return True
     if name == DEVICES:
         return entry.is_dir() and not any(entry.iterdir())
-    if name.startswith(".") and name.endswith(".tmp"):  # outputs.py staging: .NAME.RANDOM.tmp
-        name = name[1:].rsplit(".", 2)[0]
+    from ...files.outputs import leftover_target
+
+    target = leftover_target(name)  # outputs.py's staging files, links and journals
+    if target == "":
+        return entry.is_file()
+    if target is not None:
+        name = target
     return name in SERIES_FILES and entry.is_file()
 
 
