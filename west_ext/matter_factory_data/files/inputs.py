@@ -121,7 +121,8 @@ def parse_yaml(raw: "bytes | str", where: Where) -> Any:
     except RecursionError:
         raise _where(where, f"not accepted: YAML nested more than {MAX_DEPTH} deep") from None
     except (ValueError, OverflowError) as exc:  # e.g. a number of more than 4300 digits
-        raise _where(where, f"not valid YAML ({exc})") from None
+        detail = "a number has more than 4300 digits" if "digits" in str(exc) else str(exc)
+        raise _where(where, f"not valid YAML ({detail})") from None
     check_shape(value, where, "YAML")
     return value
 

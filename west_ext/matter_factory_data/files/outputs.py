@@ -80,8 +80,13 @@ class OutputSet:
             journal = _write_journal(self.files[0].path.parent, staged)
             for temp, target in staged:
                 backup = _keep_previous(target)
+                try:
+                    os.replace(temp, target)
+                except OSError:
+                    if backup:  # the target is still the previous file
+                        _remove_quietly(backup)
+                    raise
                 replaced.append((target, backup))
-                os.replace(temp, target)
         except OSError as exc:
             _roll_back(replaced)
             for temp, _ in staged:
