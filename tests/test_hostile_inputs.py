@@ -706,3 +706,24 @@ def test_menuconfig_passcode_is_not_printed_and_its_fragment_is_private(cli, tmp
     assert "CONFIG_CHIP_DEVICE_SPAKE2_PASSCODE: changed (value not shown)" in result.out
     assert "CONFIG_CHIP_DEVICE_SPAKE2_PASSCODE=24681357" in conf.read_text()
     assert stat.S_IMODE(conf.stat().st_mode) == 0o600
+
+
+# --------------------------------------------------------------------------- the boundary
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["codes", "--vendor_id", "1", "--product_id", "1", "--discriminator", "1", "--passcode",
+      "20202021", "--png", "x" * 300 + ".png"], 2, "File name too long"),
+    (["verify", "GOLDEN", "--passcode", "-1"], 2,
+     "--passcode: setup passcode -1 is out of range (accepted: 1..99999998)"),
+    (["verify", "GOLDEN", "--passcode", "0x10000000"], 2,
+     "--passcode: setup passcode 268435456 is out of range"),
+    (["show", "a\nb.hex"], 2, "error: input a\\nb.hex: cannot read the file"),
+    (["generate", "--defaults", "-o", "out\n/fd"], None, None),
+])
+def test_every_error_is_one_line(cli, golden, tmp_path, argv, code, message):
+    argv = [str(golden / "factory_data.hex") if a == "GOLDEN" else a for a in argv]
+    result = cli(*argv)
+    assert "internal error" not in result.err and len(result.err.strip().splitlines()) <= 1, \
+        result
+    if code is not None:
+        assert result.code == code and message in result.err, result

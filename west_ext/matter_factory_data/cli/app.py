@@ -648,8 +648,15 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     try:
         return args.run(args, ui)
     except FactoryDataError as exc:
-        ui.error(str(exc))
+        ui.error(one_line(str(exc)))
         return exc.exit_code
+    except OSError as exc:  # a path the system refuses (too long, ...) that no check named
+        import errno
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        ui.error(one_line(f"{where}{exc.strerror or exc}"))
+        return 2 if exc.errno in (errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR,
+                                  errno.EISDIR, errno.EINVAL, errno.ELOOP) else 1
     except KeyboardInterrupt:
         ui.error("interrupted; no output was written")
         return 130
@@ -659,6 +666,14 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.error(f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
                  "traceback and please report it)")
         return 1
+
+
+def one_line(message: str) -> str:
+    """A message on one line whatever it quotes: control characters (a newline in a file
+    name, ESC) are shown escaped, as repr() would."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

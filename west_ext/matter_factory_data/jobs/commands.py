@@ -178,6 +178,10 @@ def verify_command(args: VerifyRequest, ui) -> int:
     from .verification import Expectations, verify
 
     check_offset_and_size(args.offset, None)
+    if args.passcode is not None:
+        from ..core.validate import require
+
+        require("passcode", args.passcode, Subject("passcode"))
     loaded = images.load(args.file, args.offset)
     expect = Expectations(
         dac_cert=read_file(args.dac_cert, "--dac_cert") if args.dac_cert else None,
