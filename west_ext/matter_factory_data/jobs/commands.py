@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputError, VerificationError
+from ..errors import InputError, Subject, VerificationError
 from ..typed import Request
-from .pipeline import GenerateRequest
+from .pipeline import GenerateRequest, discovery_of
 
 # The Kconfig defaults of the development identity (config/common/cmake/Kconfig),
 # used by ``generate --defaults`` for every option the user did not give.
@@ -113,7 +113,13 @@ def partition_command(args: PartitionRequest, ui) -> int:
     return 0
 
 
-from .show import ShowRequest, show_command  # noqa: E402,F401  (the show command lives there)
+from .show import ShowRequest, check_offset_and_size, show_command  # noqa: E402,F401  (show lives there)
+
+
+def _used_length(device_map: dict) -> int:
+    from ..formats.nrf_cbor import encode_image
+
+    return len(encode_image(device_map))
 
 
 class VerifyRequest(Request):
@@ -134,6 +140,11 @@ def verify_command(args: VerifyRequest, ui) -> int:
     from ..files.inputs import read_file
     from .verification import Expectations, verify
 
+    check_offset_and_size(args.offset, None)
+    if args.passcode is not None:
+        from ..core.validate import require
+
+        require("passcode", args.passcode, Subject("passcode"))
     loaded = images.load(args.file, args.offset)
     expect = Expectations(
         allow_nonconformant_certs=args.allow_nonconformant_certs,
@@ -190,24 +201,7 @@ def _parse_codes_text(text: str, source: str) -> list[tuple[str, str]]:
     return codes
 
 
-_DISCOVERY_BITS = {"softap": 1, "ble": 2, "onnetwork": 4, "wifipaf": 8, "nfc": 16, "thread": 32}
 _FLOWS = {"standard": 0, "user-intent": 1, "custom": 2, "0": 0, "1": 1, "2": 2}
-
-
-def parse_discovery(text: str) -> int:
-    """``ble,onnetwork`` or a number, as the 8-bit discovery capabilities bitmask."""
-    try:
-        return int(text, 0)
-    except ValueError:
-        pass
-    mask = 0
-    for name in text.lower().replace("+", ",").split(","):
-        name = name.strip().replace("-", "").replace("_", "")
-        if name not in _DISCOVERY_BITS:
-            raise InputError(f"--discovery: {name!r} is not accepted (accepted: "
-                             f"{', '.join(_DISCOVERY_BITS)} or a number)")
-        mask |= _DISCOVERY_BITS[name]
-    return mask
 
 
 class CodesRequest(Request):
@@ -222,11 +216,13 @@ class CodesRequest(Request):
 
 
 def codes_command(args: CodesRequest, ui) -> int:
-    from ..core import onboarding
+    from ..core import onboarding, validate
 
+    for name in ("vendor_id", "product_id", "discriminator", "passcode"):
+        validate.require(name, getattr(args, name), Subject(name))  # generate's checks and words
     payload = onboarding.SetupPayload(
         vendor_id=args.vendor_id, product_id=args.product_id, discriminator=args.discriminator,
-        passcode=args.passcode, flow=_FLOWS[args.flow], capabilities=parse_discovery(args.discovery))
+        passcode=args.passcode, flow=_FLOWS[args.flow], capabilities=discovery_of(args.discovery))
     onboarding.validate_payload(payload)
     qr = onboarding.qr_code(payload)
     if args.png:

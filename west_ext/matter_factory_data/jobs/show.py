@@ -35,6 +35,7 @@ class ShowRequest(Request):
 def show_command(args: ShowRequest, ui) -> int:
     from ..formats import images, nrf_cbor
 
+    check_offset_and_size(args.offset, args.size)
     loaded = images.load(args.file, args.offset, read_any=True)
     reading = loaded.reading
     if reading is not None:
@@ -61,6 +62,18 @@ def show_command(args: ShowRequest, ui) -> int:
         report = ui.error if problem.severity == nrf_cbor.ERROR else ui.warn
         report(f"{args.file}: {problem}")
     return 1 if args.strict and errors else 0
+
+
+def check_offset_and_size(offset: Optional[int], size: Optional[int]) -> None:
+    """``--offset``/``--size`` of show and verify, each optional, checked like generate's."""
+    from ..core.validate import partition_problem
+    from ..errors import InputError, Subject
+
+    found = partition_problem(0 if offset is None else offset, 1 if size is None else size)
+    if found is None and offset is not None and size is not None:
+        found = partition_problem(offset, size)
+    if found:
+        raise InputError.at(Subject(found[0]), found[1])
 
 
 # --- JSON ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class DeviceTemplate(NamedTuple):
     partition: tuple[int, int]  # offset, size
     include_passcode: bool
     qr: str  # one of QR_FORMATS
+    discovery: int = onboarding.DISCOVERY_DEFAULT  # discovery capabilities in the QR code
 
 
 class BuiltDevice(NamedTuple):
@@ -51,7 +52,7 @@ def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any
     data = nrf_cbor.factory_data_json(values)
     offset, size = template.partition
     image = image_bytes(nrf_cbor.json_to_device_map(data, "device data"), size)
-    payload = payload_from_image(image, identity.passcode)
+    payload = payload_from_image(image, identity.passcode, template.discovery)
     files = {
         IMAGE_NAME: image,
         "factory_data.hex": hexfile.to_hex_text(offset, image).encode("ascii"),
@@ -83,11 +84,13 @@ def image_bytes(device_map: dict, size: int) -> bytes:
     return image
 
 
-def payload_from_image(image: bytes, passcode: int) -> onboarding.SetupPayload:
+def payload_from_image(image: bytes, passcode: int,
+                       discovery: int = onboarding.DISCOVERY_DEFAULT) -> onboarding.SetupPayload:
     """The setup payload of what the device will read (only the passcode is not in it)."""
     stored = nrf_cbor.decode_image(image)
     return onboarding.SetupPayload(vendor_id=stored["vendor_id"], product_id=stored["product_id"],
-                                   discriminator=stored["discriminator"], passcode=passcode)
+                                   discriminator=stored["discriminator"], passcode=passcode,
+                                   capabilities=discovery)
 
 
 def render_qr(qr_text: str, qr_format: str) -> Optional[bytes]:

@@ -38,9 +38,12 @@ def make_plan(args: BatchRequest) -> Plan:
     pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
     from ...core import certs
 
+    from ...jobs.pipeline import discovery_of
+
+    discovery = discovery_of(args.discovery)
     template = DeviceTemplate(common=common, pai_cert=certs.cert_der(pai_cert),
                               partition=partition, include_passcode=args.include_passcode,
-                              qr=args.qr)
+                              qr=args.qr, discovery=discovery)
     if args.gen_cd:
         extra += certification_declaration_files(args, out_dir, common)
     params = {
@@ -54,6 +57,8 @@ def make_plan(args: BatchRequest) -> Plan:
         "seed": series.seed_fingerprint(args.seed),
         "csv_sha256": hashlib.sha256(Path(args.csv).read_bytes()).hexdigest() if args.csv else None,
     }
+    if discovery != device.onboarding.DISCOVERY_DEFAULT:  # batch.json of BLE series unchanged
+        params["discovery"] = discovery
     plan = Plan(out_dir=out_dir, count=count, template=template, pai_cert=pai_cert,
                 pai_key=pai_key, params=params, seed=args.seed,
                 sn_template=sn_template, sequential=sequential, first_discriminator=first,
