@@ -110,15 +110,23 @@ def same_reading(dev: dict, view: dict) -> list:
 
 def kind_of(message: str) -> str:
     """A short class of a first error, for the report."""
-    rules = [("CANONICAL", "canonical only (non-minimal / indefinite)"),
+    rules = [("CANONICAL", "canonical builds only (non-minimal head, indefinite map/array)"),
+             ("8-byte argument", "8-byte integer/length (the 32-bit device rejects it; the "
+                                 "64-bit host harness does not)"),
              ("mandatory key is missing", "mandatory key missing"),
              ("appears twice", "duplicate key"),
              ("reads this key as", "key aliases a known key"),
+             ("not a text string: the device stops", "key not a plain text string (the "
+                                                     "device stops reading there)"),
+             ("cut off or malformed", "map cut short or malformed (the device reads the "
+                                      "entries before it)"),
+             ("after the map", "entry count smaller than the entries"),
+             ("control character", "control character in a text value"),
              ("unknown key", "unknown key"), ("is not valid UTF-8", "invalid UTF-8 text"),
              ("out of range", "value out of range"), ("long (accepted", "length out of range"),
              ("not a real calendar date", "calendar date"), ("forbidden", "forbidden passcode"),
              ("the verifier", "verifier not a curve point"), ("version", "version != 1"),
-             ("user", "user data"), ("after the map", "bytes after the map")]
+             ("user", "user data"), ("chunked", "chunked string")]
     for fragment, label in rules:
         if fragment in message:
             return label

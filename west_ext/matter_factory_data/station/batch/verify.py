@@ -65,6 +65,7 @@ def check_device(row: dict) -> DeviceReport:
         problems.append(f"{row['image']}: SHA-256 differs from the manifest (changed after "
                         "it was made)")
     try:
+        reading = nrf_cbor.read_image(image, row["image"])
         data = nrf_cbor.decode_image(image, row["image"])
         payload = onboarding.parse_qr_code(row["qr_payload"])
     except FactoryDataError as exc:
@@ -77,7 +78,8 @@ def check_device(row: dict) -> DeviceReport:
     checks = verify(data, Expectations(pai_cert=_CONTEXT["pai"], paa_cert=_CONTEXT["paa"],
                                        passcode=payload.passcode, codes=codes,
                                        allow_nonconformant_certs=bool(
-                                           _CONTEXT.get("allow_nonconformant"))))
+                                           _CONTEXT.get("allow_nonconformant"))),
+                    reading=reading)
     problems += [c.message for c in checks if not c.ok]
     if "passcode" in row and row["passcode"] != str(payload.passcode):
         problems.append("manifest passcode differs from the passcode in its QR payload")
