@@ -110,6 +110,28 @@ def add_build_dir_argument(parser, help_text: str) -> None:
                              "it is a build directory, as west build finds it)")
 
 
+# --- image format (nRF CBOR or STM32 TLV) -------------------------------------
+
+FORMAT_CHOICES = ("nrf-cbor", "stm32-tlv")
+BOARD_CHOICES = ("wb5mm-dk", "wba65")
+
+
+def add_format_arguments(parser, cd: bool = False) -> None:
+    """``--format`` and ``--board`` (and ``--cd`` for the commands that make images)."""
+    group = parser.add_argument_group("Image format")
+    group.add_argument("--format", choices=FORMAT_CHOICES, default="nrf-cbor",
+                       help="on-flash format: nrf-cbor (nRF Connect SDK, the default) or "
+                            "stm32-tlv (ST X-CUBE-MATTER, genFactoryData's image)")
+    group.add_argument("--board", type=str.lower, choices=BOARD_CHOICES,
+                       help="stm32-tlv: the board whose reader rules and flash region apply "
+                            "(wb5mm-dk: external flash 0x901C0000, 64 KiB; wba65: internal "
+                            "flash 0x081EC000, 61440 bytes)")
+    if cd:
+        group.add_argument("--certification_declaration", metavar="FILE",
+                           help="stm32-tlv: the Certification Declaration (DER) stored in tag 1 "
+                                "(or --gen_cd to make one)")
+
+
 # --- generate ----------------------------------------------------------------
 
 FINISH_CHOICES = ("other", "matte", "satin", "polished", "rugged", "fabric")
@@ -136,6 +158,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--print_codes", action="store_true",
                         help="also print the QR payload and manual code (they reveal the "
                              "passcode)")
+    add_format_arguments(parser, cd=True)
 
 
 def add_field_arguments(parser: argparse.ArgumentParser) -> None:
@@ -230,15 +253,18 @@ def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--input", required=True, metavar="FILE", help="input JSON file")
     parser.add_argument("-o", "--output", required=True, metavar="PREFIX",
                         help="output prefix: writes PREFIX.hex and PREFIX.bin")
-    parser.add_argument("--offset", type=any_int, required=True,
-                        help="partition address in flash")
-    parser.add_argument("--size", type=any_int, required=True, help="partition size in bytes")
+    parser.add_argument("--offset", type=any_int,
+                        help="partition address in flash (required for nrf-cbor; stm32-tlv: "
+                             "default the --board's region)")
+    parser.add_argument("--size", type=any_int,
+                        help="partition size in bytes (required for nrf-cbor)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print more details")
     parser.add_argument("-r", "--raw", action="store_true",
                         help="quiet: print only warnings and errors")
     parser.add_argument("--strict", action="store_true",
                         help="refuse data the device would reject or misread")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_format_arguments(parser)
 
 
 def run_partition(args: argparse.Namespace, ui: UI) -> int:
@@ -261,6 +287,10 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pretty", action="store_true", help="indent the JSON")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when the device would reject or misread the data")
+    parser.add_argument("--records", action="store_true",
+                        help="stm32-tlv: list every record as the device scans it (offset, "
+                             "tag, name, length), duplicates included, instead of the JSON")
+    add_format_arguments(parser)
 
 
 def run_show(args: argparse.Namespace, ui: UI) -> int:
@@ -291,6 +321,7 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onboarding codes file (default: FILE's .txt when it exists)")
     parser.add_argument("--qr", metavar="MT:...", help="a QR payload to check against the image")
     parser.add_argument("--manual", metavar="DIGITS", help="a manual pairing code to check")
+    add_format_arguments(parser)
 
 
 def run_verify(args: argparse.Namespace, ui: UI) -> int:
@@ -510,6 +541,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
                         help="store the passcode in the factory data and the manifest "
                              "(development only)")
     add_field_arguments(parser)
+    add_format_arguments(parser, cd=True)
 
 
 def run_batch(args: argparse.Namespace, ui: UI) -> int:

@@ -20,8 +20,11 @@ class LoadedData:
     image: Optional[bytes] = None  # the bytes read from flash/bin (None for JSON)
 
 
-def load(path: str, offset: Optional[int] = None) -> LoadedData:
-    """Decode ``path`` by its suffix: .json (JSON form), .hex (Intel HEX), anything else binary."""
+def load(path: str, offset: Optional[int] = None, fmt=None) -> LoadedData:
+    """Decode ``path`` by its suffix: .json (JSON form), .hex (Intel HEX), anything else binary.
+    ``fmt`` is the image format (default nRF CBOR)."""
+    if fmt is not None and fmt.name != "nrf-cbor":
+        return _load_in(fmt, path, offset)
     raw = read_file(path, "input")
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
@@ -38,3 +41,22 @@ def load(path: str, offset: Optional[int] = None) -> LoadedData:
         address, data = hexfile.segment_at(hexfile.from_hex_text(text, path), offset, path)
         return LoadedData(nrf_cbor.decode_image(data, path), path, address, data)
     return LoadedData(nrf_cbor.decode_image(raw, path), path, offset, raw)
+
+
+def _load_in(fmt, path: str, offset: Optional[int]) -> LoadedData:
+    """Any other format: its JSON reader (``load_json_text``) for .json, else its decoder."""
+    from importlib import import_module
+
+    raw = read_file(path, "input")
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        module = import_module(type(fmt).__module__)
+        return LoadedData(module.load_json_text(raw, path), path)
+    if suffix in (".hex", ".ihex"):
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not an Intel HEX file (non-ASCII content)") from None
+        address, data = hexfile.segment_at(hexfile.from_hex_text(text, path), offset, path)
+        return LoadedData(fmt.decode(data, path), path, address, data)
+    return LoadedData(fmt.decode(raw, path), path, offset, raw)

@@ -36,6 +36,13 @@ DEVELOPMENT_DEFAULTS = {
 }
 
 
+#: --format stm32-tlv: the board gives the region; no tag holds the finish; ST's providers
+#: do not read the enable key.
+STM32_NOT_DEFAULTED = ("offset", "size", "product_finish", "enable_key")
+STM32_DEFAULTS = {"vendor_name": "STMicroelectronics", "product_id": 0x8004,
+                  "product_name": "STM32 Matter device"}
+
+
 class GenerateCommand(GenerateRequest):
     """``generate``: the generator's inputs plus what the command itself prints."""
 
@@ -46,7 +53,11 @@ class GenerateCommand(GenerateRequest):
 
 def with_development_defaults(req: GenerateCommand) -> GenerateCommand:
     """``--defaults``: fill what was not given; make a development chain if no files were."""
-    changes = {name: value for name, value in DEVELOPMENT_DEFAULTS.items()
+    defaults = DEVELOPMENT_DEFAULTS
+    if req.format == "stm32-tlv":
+        defaults = {k: v for k, v in defaults.items() if k not in STM32_NOT_DEFAULTED}
+        defaults.update(STM32_DEFAULTS, gen_cd=not req.certification_declaration)
+    changes = {name: value for name, value in defaults.items()
                if getattr(req, name, None) is None or getattr(req, name, None) is False}
     if not (req.dac_cert or req.dac_key or req.pai_cert):
         changes["gen_certs"] = True
@@ -62,6 +73,9 @@ def generate_command(req: GenerateCommand, ui) -> int:
         raise InputError("missing required option -o/--output (the output prefix, e.g. "
                          "out/factory_data)")
     generator_fields = GenerateRequest.parameters()
+    if req.format != "nrf-cbor" or req.board is not None \
+            or req.certification_declaration is not None:
+        from .stm32 import generate_stm32 as generate  # noqa: F811
     result = generate(GenerateRequest(**{k: v for k, v in vars(req).items()
                                          if k in generator_fields}))
     for warning in result.warnings:
@@ -84,18 +98,25 @@ def generate_command(req: GenerateCommand, ui) -> int:
 class PartitionRequest(Request):
     input: str = ""
     output: str = ""
-    offset: int = 0
-    size: int = 0
+    offset: Optional[int] = None
+    size: Optional[int] = None
     verbose: bool = False
     raw: bool = False
     strict: bool = False
     overwrite: bool = False
+    format: str = "nrf-cbor"
+    board: Optional[str] = None
 
 
 def partition_command(args: PartitionRequest, ui) -> int:
     from ..formats.nrf_cbor import ERROR
     from .pipeline import partition
 
+    if args.format != "nrf-cbor" or args.board is not None:
+        return _partition_stm32(args, ui)
+    if args.offset is None or args.size is None:
+        raise InputError("--offset and --size are required (the partition's address and "
+                         "size)")
     result = partition(input_path=args.input, output=args.output, offset=args.offset,
                        size=args.size, overwrite=args.overwrite)
     errors = [p for p in result.problems if p.severity == ERROR]
@@ -119,6 +140,9 @@ class ShowRequest(Request):
     size: Optional[int] = None
     pretty: bool = False
     strict: bool = False
+    format: str = "nrf-cbor"
+    board: Optional[str] = None
+    records: bool = False
 
 
 def show_command(args: ShowRequest, ui) -> int:
@@ -127,6 +151,10 @@ def show_command(args: ShowRequest, ui) -> int:
     from ..formats import images
     from ..formats import nrf_cbor
 
+    if args.format != "nrf-cbor" or args.board is not None:
+        return _show_other(args, ui)
+    if args.records:
+        raise InputError("--records lists the records of --format stm32-tlv")
     loaded = images.load(args.file, args.offset)
     data = nrf_cbor.device_map_to_json(loaded.device_map)
     ui.info(json.dumps(data, indent=2) if args.pretty else nrf_cbor.json_text(data))
@@ -140,6 +168,48 @@ def show_command(args: ShowRequest, ui) -> int:
         ui.warn(f"{args.file}: {problem}")
     errors = [p for p in problems if p.severity == nrf_cbor.ERROR]
     return 1 if args.strict and errors else 0
+
+
+def _partition_stm32(args: PartitionRequest, ui) -> int:
+    from ..formats import get_format
+    from .stm32 import partition_stm32
+
+    get_format(args.format, args.board)  # --format/--board checked first
+    result = partition_stm32(input_path=args.input, output=args.output, offset=args.offset,
+                             size=args.size, board=args.board, strict=args.strict,
+                             overwrite=args.overwrite)
+    for problem in result.problems:
+        ui.warn(f"{args.input}: {problem}")
+    written = result.outputs.commit()
+    if not args.raw:
+        ui.info(f"Generated {', '.join(str(p) for p in written)}: {len(result.image)} bytes")
+    return 0
+
+
+def _show_other(args: ShowRequest, ui) -> int:
+    """``show`` of a format with records (stm32-tlv): ST's JSON, or every record as scanned."""
+    import json
+
+    from ..formats import get_format, images
+    from ..formats.base import ERROR
+
+    fmt = get_format(args.format, args.board)
+    loaded = images.load(args.file, args.offset, fmt)
+    if args.records:
+        from ..formats.stm32_tlv import tag_name
+
+        for record in loaded.device_map.records:
+            ui.info(f"{record.offset:6d}  tag {record.tag:<3d} {tag_name(record.tag):32} "
+                    f"{record.declared:5d} bytes")
+        end = loaded.device_map.end
+        ui.info(f"{end:6d}  end marker" if end is not None else "        (no end marker)")
+    else:
+        data = fmt.to_json(loaded.device_map)
+        ui.info(json.dumps(data, indent=2) if args.pretty else json.dumps(data))
+    problems = fmt.lint(loaded.device_map, partition_size=args.size)
+    for problem in problems:
+        ui.warn(f"{args.file}: {problem}")
+    return 1 if args.strict and any(p.severity == ERROR for p in problems) else 0
 
 
 def _used_length(device_map: dict) -> int:
@@ -158,20 +228,23 @@ class VerifyRequest(Request):
     qr: Optional[str] = None
     manual: Optional[str] = None
     codes: Optional[str] = None
+    format: str = "nrf-cbor"
+    board: Optional[str] = None
 
 
 def verify_command(args: VerifyRequest, ui) -> int:
-    from ..formats import images
+    from ..formats import get_format, images
     from ..files.inputs import read_file
     from .verification import Expectations, verify
 
-    loaded = images.load(args.file, args.offset)
+    fmt = get_format(args.format, args.board)
+    loaded = images.load(args.file, args.offset, fmt)
     expect = Expectations(
         dac_cert=read_file(args.dac_cert, "--dac_cert") if args.dac_cert else None,
         pai_cert=read_file(args.pai_cert, "--pai_cert") if args.pai_cert else None,
         paa_cert=read_file(args.paa_cert, "--paa_cert") if args.paa_cert else None,
         passcode=args.passcode, codes=_codes_to_check(args))
-    checks = verify(loaded.device_map, expect)
+    checks = verify(loaded.device_map, expect, fmt=fmt)
     for check in checks:
         ui.info(f"{'ok  ' if check.ok else 'FAIL'}  {check.message}")
     failed = [c for c in checks if not c.ok]

@@ -63,6 +63,9 @@ class GenerateRequest(Request):
     offset: Optional[int] = None
     size: Optional[int] = None
     generate_onboarding: bool = False
+    format: str = "nrf-cbor"  # formats.FORMATS; stm32-tlv: see jobs/stm32.py
+    board: Optional[str] = None  # stm32-tlv: formats/stm32_boards.py
+    certification_declaration: Optional[str] = None  # stm32-tlv: CD (DER) for tag 1
 
 
 class GenerateResult:
@@ -264,7 +267,7 @@ def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet):
         vendor_id=req.vendor_id, product_id=req.product_id)  # type: ignore[arg-type]
 
 
-def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: OutputSet) -> None:
+def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: OutputSet) -> bytes:
     from . import credentials
 
     if not 0 <= req.cd_type <= 2:
@@ -275,6 +278,7 @@ def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: Out
         product_id=identity["product_id"], cd_type=req.cd_type,
         signer_cert=req.cert_declaration_cert, signer_key=req.cert_declaration_key)
     outputs.add(out_dir / "CD.der", der, what="Certification Declaration")
+    return der
 
 
 # --- assembling --------------------------------------------------------------

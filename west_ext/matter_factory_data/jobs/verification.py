@@ -30,12 +30,18 @@ class Expectations:
     codes: list[tuple[str, str]] = field(default_factory=list)  # (source, "MT:..." or digits)
 
 
-def verify(device_map: dict, expect: Expectations) -> list[Check]:
-    checks = [Check(False, f"device parser: {p}") for p in nrf_cbor.lint(device_map)
+def verify(device_map: dict, expect: Expectations, fmt=None) -> list[Check]:
+    """Every check; ``fmt`` is the image format (default nRF CBOR), whose lint is the
+    device's view and whose ``model_values`` give the values by model key."""
+    problems = fmt.lint(device_map) if fmt is not None else nrf_cbor.lint(device_map)
+    checks = [Check(False, f"device parser: {p}") for p in problems
               if p.severity == nrf_cbor.ERROR]
     if not checks:
         checks.append(Check(True, "the device parser accepts every key and value"))
-    checks += _credential_checks(device_map, expect)
+    if fmt is not None:
+        device_map = fmt.model_values(device_map)
+    checks += _credential_checks(device_map, expect,
+                                 key_optional=fmt is not None and fmt.name != "nrf-cbor")
     passcode, passcode_checks = _passcode(device_map, expect)
     checks += passcode_checks
     checks += _verifier_checks(device_map, passcode)
@@ -43,20 +49,23 @@ def verify(device_map: dict, expect: Expectations) -> list[Check]:
     return checks
 
 
-def _credential_checks(data: dict, expect: Expectations) -> list[Check]:
+def _credential_checks(data: dict, expect: Expectations, key_optional: bool = False
+                       ) -> list[Check]:
     from ..core import certs
 
     try:
         dac = certs.load_certificate(_bytes(data, "dac_cert"), source="dac_cert")
         pai = certs.load_certificate(_bytes(data, "pai_cert"), source="pai_cert")
-        key = certs.private_key_from_scalar(_bytes(data, "dac_key"), source="dac_key")
+        key = (certs.private_key_from_scalar(_bytes(data, "dac_key"), source="dac_key")
+               if "dac_key" in data or not key_optional else None)
         paa = (certs.load_certificate(expect.paa_cert, source="--paa_cert")
                if expect.paa_cert else None)
     except CredentialError as exc:
         return [Check(False, str(exc))]
     checks = [
         _attempt("DAC key matches the DAC certificate", certs.check_key_matches_certificate,
-                 key, dac, key_source="dac_key", cert_source="dac_cert"),
+                 key, dac, key_source="dac_key", cert_source="dac_cert") if key is not None
+        else _public_key_check(data, dac),
         _attempt("DAC is signed by the PAI", certs.check_issued_by, dac, pai,
                  child_source="dac_cert", issuer_source="pai_cert"),
     ]
@@ -71,6 +80,19 @@ def _credential_checks(data: dict, expect: Expectations) -> list[Check]:
             checks.append(Check(same, f"{key_name} {'equals' if same else 'differs from'} "
                                 f"--{key_name}"))
     return checks
+
+
+def _public_key_check(data: dict, dac) -> Check:
+    """Images without the private key (STM32: the key is in the CKS or PSA ITS): the stored
+    public key must be the DAC's."""
+    from ..core import certs
+
+    if "dac_pub_key" not in data:
+        return Check(True, "the DAC key is not in the image (the device keeps it in its key "
+                           "storage); key and certificate not compared")
+    ok = data["dac_pub_key"] == certs.public_key_bytes(dac)
+    return Check(ok, "DAC public key " + ("matches" if ok else "does not match") +
+                 " the DAC certificate (the private key is not in the image)")
 
 
 def _attempt(label: str, check, *args, **kwargs) -> Check:
