@@ -240,7 +240,12 @@ def _build(
     not_after: _dt.datetime | None, deterministic: bool,
 ) -> x509.Certificate:
     """Build and sign one attestation certificate with the profile's extensions."""
-    for what, candidate in (("key", key), ("issuer key", issuer_key)):
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        public = key  # a key the device made: issued from its CSR
+    else:
+        public = None
+    for what, candidate in ((("key", key),) if public is None else ()) + (
+            ("issuer key", issuer_key),):
         if not isinstance(candidate, ec.EllipticCurvePrivateKey) or not isinstance(
             candidate.curve, ec.SECP256R1
         ):
@@ -266,7 +271,7 @@ def _build(
             "Deterministic certificate signing was requested but the installed cryptography "
             "package does not support it; upgrade cryptography or sign non-deterministically."
         )
-    public = key.public_key()
+    public = public or key.public_key()
     usage = x509.KeyUsage(
         digital_signature=not ca, content_commitment=False, key_encipherment=False,
         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
@@ -388,7 +393,9 @@ class DacIssuer:
         self._not_before = not_before
         self._deterministic = deterministic
 
-    def issue(self, key: ec.EllipticCurvePrivateKey, serial: int) -> x509.Certificate:
+    def issue(self, key: "ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey",
+              serial: int) -> x509.Certificate:
+        """A DAC for ``key``: a key pair, or the public key of a device's CSR."""
         return _build(
             subject=self._subject, key=key, issuer=self._issuer, issuer_key=self._issuer_key,
             issuer_skid=self._skid, ca=False, path_length=None, serial=serial,
