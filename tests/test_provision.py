@@ -227,6 +227,9 @@ def test_a_bad_board_is_one_line_and_one_row(cli, boards, pai, tmp_path, behavio
     assert row["status"] == "failed" and row["error"].startswith(error)
     if behaviour.startswith(("other", "bad", "foreign")):
         assert row["dac_serial"] == "" and "DAC" not in board.received
+        deadline = time.monotonic() + 3
+        while not hasattr(board, "error") and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert board.error.startswith("CSR refused")  # the device was told why
 
 
