@@ -354,11 +354,19 @@ def _typed_to_bytes(tag: Tag, value: Any) -> bytes:
 
 def model_values(device_map: Mapping[str, bytes]) -> dict:
     """The records as our model's values in the shape of the nRF device map (ints for
-    integers, bytes for text and binary), for ``verify``; ``dac_pub_key`` for tag 6."""
+    integers, bytes for text and binary), for ``verify``; ``dac_pub_key`` for tag 6;
+    ``rd_uid``/``enable_key`` decoded from the hex text ST stores in tags 29/41."""
     values: dict = {}
     for name, value in device_map.items():
         tag = BY_NAME.get(name)
         if tag is None:
+            continue
+        if tag.number in (29, 41):
+            try:
+                values["rd_uid" if tag.number == 29 else "enable_key"] = \
+                    bytes.fromhex(value.decode("ascii"))
+            except (UnicodeDecodeError, ValueError):
+                pass
             continue
         key = tag.field or {6: "dac_pub_key", 1: "cd"}.get(tag.number)
         if key is None:
