@@ -89,27 +89,36 @@ def run_station(ports: list, session: Callable, manifest: StationManifest, ui, *
     stop = stop or threading.Event()
     outcomes: dict = {}
 
+    finished: list = []  # appended by each worker when its row is written
+
     def work(port: str) -> None:
-        outcome = _session_outcome(port, session, open_port, protocol, stop)
-        manifest.append(outcome)
-        outcomes[port] = outcome
-        _report(ui, outcome)
+        try:
+            outcome = _session_outcome(port, session, open_port, protocol, stop)
+            manifest.append(outcome)
+            outcomes[port] = outcome
+            _report(ui, outcome)
+        finally:
+            finished.append(port)
 
     threads = [threading.Thread(target=work, args=(port,), name=f"provision {port}",
                                 daemon=True) for port in ports]
-    for thread in threads:
-        thread.start()
     try:
         for thread in threads:
-            while thread.is_alive():
-                thread.join(0.1)
+            thread.start()
+        _wait(finished, len(threads))
     except KeyboardInterrupt:
         stop.set()
-        for thread in threads:
-            thread.join()
+        _wait(finished, sum(1 for t in threads if t.ident is not None))
         raise Interrupted(f"interrupted; {len(outcomes)} outcome(s) are in {manifest.path}, "
                           "unfinished boards are recorded as interrupted") from None
     return [outcomes[port] for port in ports]
+
+
+def _wait(finished: list, count: int) -> None:
+    """Sleep until ``count`` workers are done (not Thread.join: a join interrupted by Ctrl-C
+    can mark a running thread as finished on some Python versions)."""
+    while len(finished) < count:
+        time.sleep(0.05)
 
 
 def _session_outcome(port: str, session: Callable, open_port: Callable, protocol: str,
