@@ -12,6 +12,21 @@ class PortGone(Exception):
     """The port vanished or failed (board unplugged, USB reset)."""
 
 
+def _port_errors() -> tuple:
+    """What pyserial raises when a port vanishes: SerialException, OSError, and on POSIX
+    termios.error (from tcdrain/tcsetattr), which is not an OSError."""
+    import serial
+
+    errors: tuple = (serial.SerialException, OSError, ValueError)
+    try:
+        import termios
+
+        errors += (termios.error,)
+    except ImportError:  # Windows
+        pass
+    return errors
+
+
 class SerialTransport:
     """A serial port opened with a short read timeout; ``read`` waits up to a deadline."""
 
@@ -21,29 +36,25 @@ class SerialTransport:
         self.port = port
         try:
             self._serial = serial.Serial(port, baud, timeout=0.05, write_timeout=2)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except _port_errors() as exc:
             raise PortGone(f"cannot open {port} ({_reason(exc)})") from None
 
     def read(self, deadline: float) -> bytes:
         """What arrives before ``deadline`` (time.monotonic()); b"" when nothing does."""
-        import serial
-
         while True:
             try:
                 waiting = self._serial.in_waiting
                 data = self._serial.read(max(1, waiting))
-            except (serial.SerialException, OSError) as exc:
+            except _port_errors() as exc:
                 raise PortGone(f"{self.port} vanished ({_reason(exc)})") from None
             if data or time.monotonic() >= deadline:
                 return data
 
     def write(self, data: bytes) -> None:
-        import serial
-
         try:
             self._serial.write(data)
             self._serial.flush()
-        except (serial.SerialException, OSError) as exc:
+        except _port_errors() as exc:
             raise PortGone(f"{self.port} vanished ({_reason(exc)})") from None
 
     def close(self) -> None:
@@ -54,5 +65,6 @@ class SerialTransport:
 
 
 def _reason(exc: Exception) -> str:
-    text: Optional[str] = getattr(exc, "strerror", None) or str(exc)
+    text: Optional[str] = getattr(exc, "strerror", None) or \
+        (exc.args[-1] if exc.args and isinstance(exc.args[-1], str) else str(exc))
     return (text or type(exc).__name__).strip().splitlines()[0]
