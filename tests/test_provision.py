@@ -312,6 +312,9 @@ def test_a_torn_last_row_is_cut_before_appending(cli, boards, pai, tmp_path):
     (["--port", "a", "--protocol", "csr"], "error: --protocol csr needs --pai_cert, --pai_key, "
                                            "--vendor_id, --product_id"),
     (["--port", "a", "--timeout", "0"], "error: --timeout: 0 is not accepted"),
+    (["--port", "a", "--protocol", "st-demo", "--pai_cert", "x"],
+     "error: --pai_cert is for --protocol csr; ST's demo firmware provisions its compiled-in "
+     "credentials"),
 ])
 def test_bad_station_options(cli, tmp_path, args, message):
     result = cli("provision", "--manifest", tmp_path / "m.csv", *args)

@@ -41,6 +41,12 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         answer=args.timeout, csr=args.timeout, status=args.timeout, finish=args.timeout)
     if args.protocol == "csr":
         issuer_args = _issuer_arguments(args)
+    else:
+        given = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
+                 if getattr(args, o) is not None]
+        if given:
+            raise InputError(f"--{given[0]} is for --protocol csr; ST's demo firmware "
+                             "provisions its compiled-in credentials")
     manifest = StationManifest(args.manifest)
     if args.protocol == "csr":
         from .issuer import CsrIssuer
