@@ -67,11 +67,21 @@ def golden_args(golden: Path, out_prefix) -> list:
 
 
 def snapshot(directory: Path) -> dict:
-    """Every file below ``directory`` with its bytes and mode, to prove nothing changed."""
-    if not directory.exists():
+    """Every entry below ``directory`` -- files with their bytes, symbolic links with their
+    target, directories, FIFOs -- and its mode (lstat), to prove nothing changed."""
+    if not os.path.lexists(directory):
         return {}
-    return {str(p.relative_to(directory)): (p.read_bytes(), p.stat().st_mode)
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    found = {}
+    for path in sorted(Path(directory).rglob("*")):
+        info = path.lstat()
+        if path.is_symlink():
+            content = ("link", os.readlink(path))
+        elif path.is_file():
+            content = path.read_bytes()
+        else:
+            content = None  # a directory, a FIFO
+        found[str(path.relative_to(directory))] = (content, info.st_mode)
+    return found
 
 
 WEST_MANIFEST = """\

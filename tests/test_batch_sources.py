@@ -131,7 +131,9 @@ def test_progress_lines_without_a_terminal(cli, tmp_path):
     result = cli("batch", "-o", tmp_path / "lot", "--count", "3", "--defaults", *FAST)
     assert result.code == 0, result
     assert "\r" not in result.err + result.out
-    assert "3/3 devices" in result.out
+    assert "3/3 devices" in result.err and "devices  " not in result.out  # progress: stderr
+    assert result.out.splitlines()[-1].startswith("made 3 devices in ")
+    assert not (tmp_path / "lot" / ".lock").exists()
     rows = list(csv.DictReader(io.StringIO((tmp_path / "lot" / "manifest.csv").read_text())))
     assert [r["sn"] for r in rows] == ["T1", "T2", "T3"]
 

@@ -244,7 +244,9 @@ def test_set_refusals_are_one_line_and_write_nothing(cli, build, assignment, mes
                  "--set", assignment)
     assert result.code == 2
     assert result.out == ""
-    assert result.err.startswith(f"error: --set {assignment}: {message}"), result.err
+    shown = assignment.replace("=99999999", "=(not shown)")  # the passcode is not printed
+    assert result.err.startswith(f"error: --set {shown}: {message}"), result.err
+    assert "99999999" not in result.err
     assert len(result.err.splitlines()) == 1
     assert snapshot(build) == before
 
@@ -315,11 +317,10 @@ def test_fragment_with_other_symbols_is_refused(cli, tmp_path):
 
 def test_fragment_warnings_are_forwarded(tmp_path):
     conf = tmp_path / "fd.conf"
-    conf.write_text("CONFIG_CHIP_DEVICE_PRODUCT_ID=0x7\nnonsense\n")
+    conf.write_text("CONFIG_CHIP_DEVICE_PRODUCT_ID=0x7\n")
     code, ui = run_with(setter(), "--conf", conf)
     assert code == 0
-    assert [w.split(": ", 1)[1][:22] for w in ui.warnings] == ["the value '0x7' is inv",
-                                                               "ignoring malformed lin"]
+    assert [w.split(": ", 1)[1][:22] for w in ui.warnings] == ["the value '0x7' is inv"]
 
 
 def test_fragment_not_saved_is_not_created(tmp_path):

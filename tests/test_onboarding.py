@@ -105,7 +105,7 @@ payloads = st.builds(
     discriminator=st.integers(0, 0xFFF),
     passcode=st.integers(1, 99999998).filter(lambda n: n not in INVALID_PASSCODES),
     flow=st.integers(0, 2),
-    capabilities=st.integers(0, 0xFF),
+    capabilities=st.integers(0, 0x3F),
     version=st.integers(0, 7),
 )
 

@@ -36,15 +36,31 @@ def test_every_reference_option_exists():
     assert set(REFERENCE_GENERATE) <= set(our_generate_options())
 
 
-def test_every_reference_prefix_resolves_as_in_the_reference():
-    """Our extra options must not make any prefix ambiguous that worked with the reference."""
-    ours = our_generate_options()
+def parser_resolution(parser, prefix):
+    """What our parser makes of ``--prefix`` (None: an error, e.g. ambiguous)."""
+    try:
+        resolved = parser.resolve_long_options([f"--{prefix}"])
+    except SystemExit:
+        return None
+    return resolved[0][2:]
+
+
+@pytest.mark.parametrize("separator", ["_", "-"])
+def test_every_reference_prefix_resolves_as_in_the_reference(separator, capsys):
+    """Our extra options must not make any prefix ambiguous that worked with the reference,
+    in either spelling of the separator; prefixes ambiguous there stay ambiguous."""
+    parser = cli.Parser(prog="x")
+    cli.add_generate_arguments(parser)
     for option in REFERENCE_GENERATE:
         for length in range(1, len(option) + 1):
             prefix = option[:length]
             expected = resolution(REFERENCE_GENERATE, prefix)
             if expected is not None:
-                assert resolution(ours, prefix) == expected, prefix
+                assert parser_resolution(parser, prefix.replace("_", separator)) == expected, \
+                    prefix
+            elif not any(o.startswith(prefix) and o != prefix for o in our_generate_options()
+                         if o not in REFERENCE_GENERATE):
+                assert parser_resolution(parser, prefix.replace("_", separator)) is None, prefix
 
 
 @pytest.mark.parametrize("prefix, dest", [("--out", "output"), ("--disc", "discriminator"),

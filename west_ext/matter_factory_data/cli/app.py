@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import binascii
 import os
 import sys
 from typing import Callable, NoReturn, Optional, Sequence
@@ -18,10 +17,71 @@ PROG = "matter-factory-data"
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage dump) and exit code 2."""
+    """argparse with one-line errors (no usage dump) and exit code 2, and one option style:
+    ``--vendor_id`` and ``--vendor-id`` (any mix of ``_`` and ``-``) name the same option,
+    prefixes resolve as argparse resolves them, and a mistyped option gets a suggestion."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        if args is None:
+            args = sys.argv[1:]
+        if not any(isinstance(a, argparse._SubParsersAction) for a in self._actions):
+            args = self.resolve_long_options(list(args))
+        return super().parse_known_args(args, namespace)
+
+    def resolve_long_options(self, args: list) -> list:
+        """Each ``--name[=value]`` spelled as this parser's own option string: ``_`` and
+        ``-`` are the same separator; an exact name wins, else a prefix of exactly one option
+        (argparse's abbreviation); several: ambiguous; none: the closest is suggested."""
+        by_key: dict = {}
+        for string, action in self._option_string_actions.items():
+            if string.startswith("--"):
+                by_key.setdefault(_option_key(string), (string, action))
+        resolved = []
+        for position, arg in enumerate(args):
+            if arg == "--":
+                return resolved + args[position:]
+            if not arg.startswith("--") or arg in self._option_string_actions:
+                resolved.append(arg)
+                continue
+            name, sep, value = arg.partition("=")
+            key = _option_key(name)
+            if key in by_key:
+                resolved.append(by_key[key][0] + sep + value)
+                continue
+            matches: dict = {}
+            for option_key, (string, action) in by_key.items():
+                if option_key.startswith(key) and len(key) >= getattr(action, "min_prefix", 0):
+                    matches.setdefault(id(action), string)
+            if len(matches) == 1:
+                resolved.append(next(iter(matches.values())) + sep + value)
+            elif len(matches) > 1:
+                self.error(f"ambiguous option: {name} could match "
+                           f"{', '.join(matches.values())}")
+            else:
+                import difflib
+
+                close = difflib.get_close_matches(key, list(by_key), n=1, cutoff=0.6)
+                if close:
+                    self.error(f"unrecognized option {name} (did you mean "
+                               f"{by_key[close[0]][0]}?)")
+                resolved.append(arg)
+        return resolved
+
+
+def abbreviable_from(action: argparse.Action, length: int) -> argparse.Action:
+    """Let ``action`` be abbreviated only to ``length`` characters or more, so an option added
+    after the reference's does not make a reference prefix ambiguous (``--disc`` stays
+    ``--discriminator``; ``--disco`` is ``--discovery``)."""
+    action.min_prefix = length  # type: ignore[attr-defined]
+    return action
+
+
+def _option_key(option: str) -> str:
+    """``--vendor-id`` and ``--vendor_id`` -> ``vendor_id``."""
+    return option[2:].replace("-", "_")
 
 
 from ..ui import UI  # noqa: E402  (re-exported for the front ends)
@@ -30,28 +90,32 @@ from ..ui import UI  # noqa: E402  (re-exported for the front ends)
 # --- value parsers (same spelling and parsing as the reference scripts) --------
 
 def any_int(text: str) -> int:
-    """``int(x, 0)``: 0x.., 0o.., 0b.., decimal and 1_000; ``010`` is refused."""
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an integer (accepted: decimal, 0x.., 0o.. or 0b..)") from None
+    """``int(x, 0)``: 0x.., 0o.., 0b.., decimal and 1_000; ``010``, spaces, non-ASCII digits
+    and numbers of more than 80 characters are refused (core.validate.int_problem)."""
+    from ..core.validate import int_problem
+
+    problem = int_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return int(text, 0)
 
 
 def decimal_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal integer") from None
+    from ..core.validate import shown
+
+    if len(text) > 10 or not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a decimal integer")
+    return int(text)
 
 
 def base64_bytes(text: str) -> bytes:
     """Strict base64 (the reference silently drops characters outside the alphabet)."""
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not valid base64 (accepted: A-Z a-z 0-9 + / with = padding)") from None
+    from ..core.validate import base64_problem
+
+    problem = base64_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return base64.b64decode(text, validate=True)
 
 
 # --- namespace -> typed request (the only place a Namespace is read) -------------
@@ -225,6 +289,11 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
                       help="CD signing certificate (default: a development signer kept in the "
                            "output directory)")
     ours.add_argument("--cert_declaration_key", metavar="FILE", help="CD signing private key")
+    abbreviable_from(ours.add_argument(
+        "--discovery", metavar="LIST",
+        help="discovery capabilities in the QR code: comma-separated softap, ble, onnetwork, "
+             "wifipaf, nfc, thread, or a number 0..63 (default: ble, as the reference)"),
+        len("disco"))
     ours.add_argument("--defaults", action="store_true",
                       help="fill every option not given from the development defaults "
                            "(the Kconfig defaults; makes a development certificate chain)")
@@ -362,10 +431,9 @@ def run_codes(args: argparse.Namespace, ui: UI) -> int:
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("-d", "--build-dir", metavar="DIR",
-                        help="a west build directory: uses its partitions.yml, zephyr/.config "
-                             "(SoC, write protection), zephyr/zephyr.elf and "
-                             "zephyr/factory_data.bin (sysbuild: the default image's)")
+    add_build_dir_argument(source, "a west build directory: uses its partitions.yml, "
+                                   "zephyr/.config (SoC, write protection), zephyr/zephyr.elf "
+                                   "and zephyr/factory_data.bin (sysbuild: the default image's)")
     source.add_argument("--pm-static", metavar="FILE", help="a pm_static.yml to check")
     source.add_argument("--partitions", metavar="FILE",
                         help="a partitions.yml (Partition Manager output) to check")
@@ -683,8 +751,15 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     try:
         return args.run(args, ui)
     except FactoryDataError as exc:
-        ui.error(str(exc))
+        ui.error(one_line(str(exc)))
         return exc.exit_code
+    except OSError as exc:  # a path the system refuses (too long, ...) that no check named
+        import errno
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        ui.error(one_line(f"{where}{exc.strerror or exc}"))
+        return 2 if exc.errno in (errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR,
+                                  errno.EISDIR, errno.EINVAL, errno.ELOOP) else 1
     except KeyboardInterrupt:
         ui.error("interrupted; no output was written")
         return 130
@@ -694,6 +769,14 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.error(f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
                  "traceback and please report it)")
         return 1
+
+
+def one_line(message: str) -> str:
+    """A message on one line whatever it quotes: control characters (a newline in a file
+    name, ESC) are shown escaped, as repr() would."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

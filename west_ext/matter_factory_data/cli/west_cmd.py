@@ -40,7 +40,8 @@ class FactoryData(WestCommand):
     def do_add_parser(self, parser_adder):
         parser = parser_adder.add_parser(self.name, help=self.help, description=self.description,
                                          formatter_class=argparse.RawDescriptionHelpFormatter)
-        subparsers = parser.add_subparsers(metavar="COMMAND", dest="factory_data_command")
+        subparsers = parser.add_subparsers(metavar="COMMAND", dest="factory_data_command",
+                                           parser_class=cli.Parser)
         subparsers.required = True
         cli.add_commands(subparsers)
         return parser

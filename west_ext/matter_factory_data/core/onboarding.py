@@ -54,6 +54,54 @@ _QR_PADDING_BITS = 4
 _QR_PAYLOAD_BYTES = 11
 _QR_PAYLOAD_CHARS = 19
 
+# Discovery capabilities (RendezvousInformationFlag, Matter Core spec 5.1.3.1): the 8-bit
+# field between the flow and the discriminator in the QR payload; bits 6 and 7 are reserved
+# (the SDK's QR generator refuses them). The manual code does not carry it.
+DISCOVERY_BITS = {"softap": 1, "ble": 2, "onnetwork": 4, "wifipaf": 8, "nfc": 16, "thread": 32}
+DISCOVERY_RESERVED = 0xC0
+DISCOVERY_DEFAULT = DISCOVERY_BITS["ble"]  # the nRF Connect generator's (rendezvous=2)
+DISCOVERY_ACCEPTED = ("a comma-separated list of softap, ble, onnetwork, wifipaf, nfc, "
+                      "thread, or a number 0..63 (bits: softap 1, ble 2, onnetwork 4, wifipaf "
+                      "8, nfc 16, thread 32)")
+
+
+def discovery_problem(mask: object) -> str | None:
+    """Why ``mask`` is not a discovery capabilities bitmask a QR code may carry, or None."""
+    if isinstance(mask, bool) or not isinstance(mask, int):
+        return f"must be an integer, not {type(mask).__name__}"
+    if not 0 <= mask <= 0xFF:
+        return f"{mask} is out of range (accepted: {DISCOVERY_ACCEPTED})"
+    if mask & DISCOVERY_RESERVED:
+        return (f"{mask} (0x{mask:02X}) sets bit(s) the Matter specification reserves "
+                f"(0x{mask & DISCOVERY_RESERVED:02X}) (accepted: {DISCOVERY_ACCEPTED})")
+    return None
+
+
+def parse_discovery(text: str) -> tuple[int | None, str | None]:
+    """``ble,onnetwork`` (also ``+``-joined, any case, ``-``/``_`` ignored) or a number ->
+    (mask, None); or (None, the problem)."""
+    if not isinstance(text, str) or not text or len(text) > 80:
+        return None, f"{text!r} is not accepted (accepted: {DISCOVERY_ACCEPTED})"
+    if text[:1] in "0123456789":
+        import re
+
+        if re.fullmatch(r"[0-9]+", text):
+            mask = int(text, 10)
+        elif re.fullmatch(r"0[xX][0-9A-Fa-f]+", text):
+            mask = int(text, 16)
+        else:
+            return None, f"{text!r} is not a number (accepted: {DISCOVERY_ACCEPTED})"
+    else:
+        mask = 0
+        for name in text.lower().replace("+", ",").split(","):
+            key = name.strip().replace("-", "").replace("_", "")
+            if key not in DISCOVERY_BITS:
+                return None, f"{name.strip()!r} is not accepted (accepted: {DISCOVERY_ACCEPTED})"
+            mask |= DISCOVERY_BITS[key]
+    problem = discovery_problem(mask)
+    return (None, problem) if problem else (mask, None)
+
+
 # Accepted ranges of the fields other than the passcode (see passcode_problem).
 _RANGES = {
     "version": (0, 7),
@@ -223,6 +271,9 @@ def verhoeff_is_valid(code: str) -> bool:
 def qr_code(p: SetupPayload) -> str:
     """Return the QR code text ``MT:`` + 19 base38 characters for ``p``."""
     validate_payload(p)
+    problem = discovery_problem(p.capabilities)
+    if problem:
+        raise OnboardingError(f"discovery capabilities {problem}.")
     value, shift = 0, 0
     for field, width in _QR_FIELDS:
         value |= getattr(p, field) << shift

@@ -26,14 +26,14 @@ RD_UID_LENGTH = 16
 RANDOM_SN_BYTES = 8  # 16 upper-case hex digits
 SN_MAX_BYTES = 32
 # An integer format spec: [[fill]align][sign][#][0][width][grouping][type].
-_SPEC = re.compile(r"^(?:(?P<fill>.)?(?P<align>[<>=^]))?[+\- ]?#?0?\d*[_,]?(?P<type>[dxXob])?$",
+_SPEC = re.compile(r"(?:(?P<fill>.)?(?P<align>[<>=^]))?[+\- ]?#?0?[0-9]*[_,]?(?P<type>[dxXob])?",
                    re.S)
 
 
 def _injective_spec(spec: str) -> bool:
     """Whether two different indexes always format differently: an integer presentation,
     and padding only on the left with a character that cannot start a number (or '0')."""
-    match = _SPEC.match(spec)
+    match = _SPEC.fullmatch(spec)
     if match is None:
         return False
     align, fill = match.group("align"), match.group("fill")
@@ -92,25 +92,27 @@ class SerialTemplate:
         return self.text is None
 
     def _check_syntax(self, template: str) -> None:
+        from .validate import shown
+
         accepted = "accepted: text with {n} or {n:FORMAT}, FORMAT an integer format such as 06d or 08X"
         try:
             fields = [f for f in string.Formatter().parse(template) if f[1] is not None]
         except ValueError as exc:
-            raise InputError(f"--sn_template {template!r}: {exc} ({accepted})") from None
+            raise InputError(f"--sn_template {shown(template)}: {exc} ({accepted})") from None
         if not fields:
-            raise InputError(f"--sn_template {template!r}: gives every device the same serial "
+            raise InputError(f"--sn_template {shown(template)}: gives every device the same serial "
                              f"number ({accepted})")
         for _, name, spec, conversion in fields:
             if name != "n" or conversion or "{" in (spec or ""):
-                raise InputError(f"--sn_template {template!r}: only {{n}} may be used "
+                raise InputError(f"--sn_template {shown(template)}: only {{n}} may be used "
                                  f"({accepted})")
             if not _injective_spec(spec or ""):
-                raise InputError(f"--sn_template {template!r}: format {spec!r} can make two "
+                raise InputError(f"--sn_template {shown(template)}: format {spec!r} can make two "
                                  f"devices share a serial number ({accepted})")
         try:
             template.format(n=1)
         except ValueError as exc:
-            raise InputError(f"--sn_template {template!r}: {exc} ({accepted})") from None
+            raise InputError(f"--sn_template {shown(template)}: {exc} ({accepted})") from None
 
     def format(self, index: int) -> str:
         assert self.text is not None
@@ -120,12 +122,19 @@ class SerialTemplate:
         """Every serial up to ``last_index`` fits the 1..32 bytes the device holds."""
         if self.text is None:
             return
+        from .validate import formula_problem, shown, text_problem
+
         for index in (1, last_index):  # lengths only grow with the index
-            length = len(self.format(index).encode("utf-8"))
+            serial = self.format(index)
+            length = len(serial.encode("utf-8", "surrogateescape"))
             if not 1 <= length <= SN_MAX_BYTES:
                 raise InputError(
-                    f"--sn_template {self.text!r}: device {index} would get the serial number "
-                    f"{self.format(index)!r} of {length} bytes (accepted: 1..{SN_MAX_BYTES})")
+                    f"--sn_template {shown(self.text)}: device {index} would get the serial "
+                    f"number {shown(serial)} of {length} bytes (accepted: 1..{SN_MAX_BYTES})")
+            problem = text_problem(serial) or formula_problem(serial)
+            if problem:
+                raise InputError(f"--sn_template {shown(self.text)}: the serial number of "
+                                 f"device {index} {problem}")
 
 
 # --------------------------------------------------------------------------- discriminators

@@ -8,9 +8,11 @@ previous outputs untouched. Secret files are created with mode 0600.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from ..errors import OutputError
 
@@ -31,6 +33,12 @@ class OutputSet:
 
     def add(self, path: "str | os.PathLike[str]", data: bytes, *, secret: bool = False,
             what: str = "") -> Path:
+        from .inputs import path_problem
+
+        problem = path_problem(path)
+        if problem:
+            raise OutputError(f"cannot write the {what or 'output'} {os.fspath(path)!r}: "
+                              f"{problem}")
         target = Path(path)
         if any(f.path == target for f in self.files):
             raise OutputError(f"{target}: two outputs would be written to the same file")
@@ -38,12 +46,18 @@ class OutputSet:
         return target
 
     def check(self) -> None:
-        """Refuse before anything is written: existing files without overwrite, bad dirs."""
+        """Refuse before anything is written: existing files without overwrite, bad dirs.
+        A dangling symbolic link at an output path counts as an existing output. Leftovers
+        of a killed commit in the target directories are settled first (see recover)."""
+        for directory in sorted({out.path.parent for out in self.files}):
+            recover(directory)
         for out in self.files:
             if out.path.is_dir():
                 raise OutputError(f"{out.path}: is a directory, cannot write the {out.what or 'output'}")
-            if out.path.exists() and not self.overwrite:
-                raise OutputError(f"{out.path}: already exists; pass --overwrite to replace it")
+            if os.path.lexists(out.path) and not self.overwrite:
+                kind = " (a dangling symbolic link)" if not out.path.exists() else ""
+                raise OutputError(f"{out.path}: already exists{kind}; pass --overwrite to "
+                                  "replace it")
             parent = _existing_parent(out.path.parent)
             if not parent.is_dir():
                 raise OutputError(f"{out.path}: cannot create it, {parent} is not a directory")
@@ -51,22 +65,43 @@ class OutputSet:
                 raise OutputError(f"{out.path}: the directory {parent} is not writable")
 
     def commit(self) -> list[Path]:
-        """Write all files atomically; on any failure remove what this call created."""
+        """Write all files atomically: stage every file, record the set in a journal, keep
+        a link to each file replaced, rename; on any failure put the previous files back.
+        After a kill -9, the next commit into the directory finishes a journaled set (so it
+        is complete) or removes the staged files (so it is absent): see :func:`recover`."""
         self.check()
         created_dirs = self._make_dirs()
         staged: list[tuple[str, Path]] = []
+        journal = None
+        replaced: list[tuple[Path, Optional[str]]] = []
         try:
             for out in self.files:
                 staged.append((_stage(out), out.path))
+            journal = _write_journal(self.files[0].path.parent, staged)
             for temp, target in staged:
-                os.replace(temp, target)
+                backup = _keep_previous(target)
+                try:
+                    os.replace(temp, target)
+                except OSError:
+                    if backup:  # the target is still the previous file
+                        _remove_quietly(backup)
+                    raise
+                replaced.append((target, backup))
         except OSError as exc:
+            _roll_back(replaced)
             for temp, _ in staged:
                 _remove_quietly(temp)
+            if journal:
+                _remove_quietly(journal)
             for directory in reversed(created_dirs):
                 _rmdir_quietly(directory)
             raise OutputError(f"cannot write outputs: {exc.strerror or exc} "
-                              f"({exc.filename or ''})") from None
+                              f"({exc.filename or ''}); the previous files are kept") from None
+        for _, backup in replaced:
+            if backup:
+                _remove_quietly(backup)
+        if journal:
+            _remove_quietly(journal)
         return [out.path for out in self.files]
 
     def _make_dirs(self) -> list[Path]:
@@ -93,9 +128,107 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
+# Names of what a commit leaves while it runs (and a kill -9 may leave behind), all in the
+# target's directory: ``.NAME.PID.RANDOM.tmp`` (a staged file), ``.NAME.PID.RANDOM.old`` (a
+# link to the file it replaces), ``.mfd-outputs.PID.RANDOM.journal`` (the set's renames).
+_LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.[0-9a-f]{12}\.(?P<kind>tmp|old)")
+_JOURNAL = re.compile(r"\.mfd-outputs\.(?P<pid>[0-9]+)\.[0-9a-f]{12}\.journal")
+
+
+def _scratch_name(directory: Path, name: str, kind: str) -> str:
+    return str(directory / f".{name}.{os.getpid()}.{os.urandom(6).hex()}.{kind}")
+
+
+def leftover_target(name: str) -> Optional[str]:
+    """The output name a commit's leftover file belongs to, or None (also for journals: "")."""
+    match = _LEFTOVER.fullmatch(name)
+    if match:
+        return match.group("name")
+    return "" if _JOURNAL.fullmatch(name) else None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True
+    return True
+
+
+def recover(directory: Path) -> None:
+    """Settle what a killed commit left in ``directory``: a journaled set is finished (each
+    staged file still there is renamed into place), staged files without a journal are
+    removed (that set is absent), and links to replaced files are removed. Only leftovers of
+    processes that are gone are touched; a concurrent commit is left alone."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        match = _JOURNAL.fullmatch(name)
+        if match and not _alive(int(match.group("pid"))):
+            path = directory / name
+            try:
+                entries = json.loads(path.read_text(encoding="utf-8"))
+                for temp, target in entries:
+                    if os.path.lexists(temp):
+                        os.replace(temp, target)
+            except (OSError, ValueError, TypeError):
+                pass
+            _remove_quietly(str(path))
+    for name in names:
+        match = _LEFTOVER.fullmatch(name)
+        if match and not _alive(int(match.group("pid"))):
+            _remove_quietly(str(directory / name))
+
+
+def _write_journal(directory: Path, staged: list) -> str:
+    """The set's renames, written atomically before the first rename."""
+    path = str(directory / f".mfd-outputs.{os.getpid()}.{os.urandom(6).hex()}.journal")
+    temp = path + ".part"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        json.dump([[os.path.abspath(t), os.path.abspath(str(p))] for t, p in staged], stream)
+    os.replace(temp, path)
+    return path
+
+
+def _keep_previous(target: Path) -> Optional[str]:
+    """A hard link (else a copy) of the file ``target`` replaces, for a roll-back."""
+    if not os.path.lexists(target):
+        return None
+    backup = _scratch_name(target.parent, target.name, "old")
+    try:
+        os.link(target, backup, follow_symlinks=False)
+    except OSError:
+        if os.path.islink(target):
+            os.symlink(os.readlink(target), backup)
+        else:
+            import shutil
+
+            shutil.copy2(target, backup)
+    return backup
+
+
+def _roll_back(replaced: list) -> None:
+    """Put every replaced file back; remove the new files that replaced nothing."""
+    for target, backup in reversed(replaced):
+        try:
+            if backup:
+                os.replace(backup, target)
+            elif os.path.lexists(target):
+                os.unlink(target)
+        except OSError:
+            pass
+
+
 def _stage(out: OutputFile) -> str:
     """Write ``out`` to a temporary file next to its target; return the temp path."""
-    temp = str(out.path.parent / f".{out.path.name}.{os.urandom(6).hex()}.tmp")
+    temp = _scratch_name(out.path.parent, out.path.name, "tmp")
     # O_EXCL: never follow or reuse a file someone else put there; 0600 until chmod below.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -28,10 +27,9 @@ def load(path: str, offset: Optional[int] = None, fmt=None) -> LoadedData:
     raw = read_file(path, "input")
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
-        try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not valid JSON ({exc})") from None
+        from ..files.inputs import parse_json
+
+        obj = parse_json(raw, path)
         return LoadedData(nrf_cbor.json_to_device_map(obj, path), path)
     if suffix in (".hex", ".ihex"):
         try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputError, VerificationError
+from ..errors import InputError, Subject, VerificationError
 from ..typed import Request
-from .pipeline import GenerateRequest
+from .pipeline import GenerateRequest, discovery_of
 
 # The Kconfig defaults of the development identity (config/common/cmake/Kconfig),
 # used by ``generate --defaults`` for every option the user did not give.
@@ -151,6 +151,7 @@ def show_command(args: ShowRequest, ui) -> int:
     from ..formats import images
     from ..formats import nrf_cbor
 
+    check_offset_and_size(args.offset, args.size)
     if args.format != "nrf-cbor" or args.board is not None:
         return _show_other(args, ui)
     if args.records:
@@ -212,6 +213,17 @@ def _show_other(args: ShowRequest, ui) -> int:
     return 1 if args.strict and any(p.severity == ERROR for p in problems) else 0
 
 
+def check_offset_and_size(offset: Optional[int], size: Optional[int]) -> None:
+    """``--offset``/``--size`` of show and verify, each optional, checked like generate's."""
+    from ..core.validate import partition_problem
+
+    found = partition_problem(0 if offset is None else offset, 1 if size is None else size)
+    if found is None and offset is not None and size is not None:
+        found = partition_problem(offset, size)
+    if found:
+        raise InputError.at(Subject(found[0]), found[1])
+
+
 def _used_length(device_map: dict) -> int:
     from ..formats.nrf_cbor import encode_image
 
@@ -237,6 +249,11 @@ def verify_command(args: VerifyRequest, ui) -> int:
     from ..files.inputs import read_file
     from .verification import Expectations, verify
 
+    check_offset_and_size(args.offset, None)
+    if args.passcode is not None:
+        from ..core.validate import require
+
+        require("passcode", args.passcode, Subject("passcode"))
     fmt = get_format(args.format, args.board)
     loaded = images.load(args.file, args.offset, fmt)
     expect = Expectations(
@@ -285,24 +302,7 @@ def _parse_codes_text(text: str, source: str) -> list[tuple[str, str]]:
     return codes
 
 
-_DISCOVERY_BITS = {"softap": 1, "ble": 2, "onnetwork": 4, "wifipaf": 8, "nfc": 16, "thread": 32}
 _FLOWS = {"standard": 0, "user-intent": 1, "custom": 2, "0": 0, "1": 1, "2": 2}
-
-
-def parse_discovery(text: str) -> int:
-    """``ble,onnetwork`` or a number, as the 8-bit discovery capabilities bitmask."""
-    try:
-        return int(text, 0)
-    except ValueError:
-        pass
-    mask = 0
-    for name in text.lower().replace("+", ",").split(","):
-        name = name.strip().replace("-", "").replace("_", "")
-        if name not in _DISCOVERY_BITS:
-            raise InputError(f"--discovery: {name!r} is not accepted (accepted: "
-                             f"{', '.join(_DISCOVERY_BITS)} or a number)")
-        mask |= _DISCOVERY_BITS[name]
-    return mask
 
 
 class CodesRequest(Request):
@@ -317,11 +317,13 @@ class CodesRequest(Request):
 
 
 def codes_command(args: CodesRequest, ui) -> int:
-    from ..core import onboarding
+    from ..core import onboarding, validate
 
+    for name in ("vendor_id", "product_id", "discriminator", "passcode"):
+        validate.require(name, getattr(args, name), Subject(name))  # generate's checks and words
     payload = onboarding.SetupPayload(
         vendor_id=args.vendor_id, product_id=args.product_id, discriminator=args.discriminator,
-        passcode=args.passcode, flow=_FLOWS[args.flow], capabilities=parse_discovery(args.discovery))
+        passcode=args.passcode, flow=_FLOWS[args.flow], capabilities=discovery_of(args.discovery))
     onboarding.validate_payload(payload)
     qr = onboarding.qr_code(payload)
     if args.png:

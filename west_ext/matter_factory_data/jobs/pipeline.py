@@ -63,6 +63,7 @@ class GenerateRequest(Request):
     offset: Optional[int] = None
     size: Optional[int] = None
     generate_onboarding: bool = False
+    discovery: Optional[str] = None  # names or a number; None: BLE, the reference's
     format: str = "nrf-cbor"  # formats.FORMATS; stm32-tlv: see jobs/stm32.py
     board: Optional[str] = None  # stm32-tlv: formats/stm32_boards.py
     certification_declaration: Optional[str] = None  # stm32-tlv: CD (DER) for tag 1
@@ -97,7 +98,11 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     verifier = _verifier(req)
     rd_uid = _rd_uid(req, token_bytes)
     enable_key = sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
-    setup = _setup_payload(req) if req.generate_onboarding else None
+    discovery = discovery_of(req.discovery)
+    if req.discovery is not None and not req.generate_onboarding:
+        raise InputError.naming("{0} is what the QR code says: give {1} too", "discovery",
+                                "generate_onboarding")
+    setup = _setup_payload(req, discovery) if req.generate_onboarding else None
     if req.chip_cert_path:
         result.warnings.append(Message("{0} is not needed: certificates are made in-process",
                                        ("chip_cert_path",)))
@@ -168,21 +173,15 @@ def partition_of(req: GenerateRequest) -> Optional[tuple[int, int]]:
     if req.offset is None or req.size is None:
         raise InputError.naming("{0} and {1} go together: give both to write .hex and .bin",
                                 "offset", "size")
-    if req.offset < 0 or req.offset > 0xFFFFFFFF:
-        raise InputError.at(Subject("offset"), f"0x{req.offset:x} is not a 32-bit flash address")
-    if req.size <= 0:
-        raise InputError.at(Subject("size"), f"{req.size} must be a positive number of bytes")
-    return req.offset, req.size
+    return validate.require_partition(req.offset, req.size)
 
 
 def user_data(text: Optional[str]) -> Optional[dict]:
     if text is None:
         return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError.at(Subject("user"), f"not valid JSON ({exc.msg} at position "
-                                             f"{exc.pos})") from None
+    from ..files.inputs import parse_json
+
+    value = parse_json(text, Subject("user"))
     if not isinstance(value, dict):
         raise InputError.at(Subject("user"), "must be a JSON object such as "
                             f"'{{\"key\": \"value\"}}', got a {type(value).__name__}")
@@ -231,14 +230,28 @@ def _hex_as_given(value: Optional[bytes], text: Optional[str]) -> Optional[str]:
     return "hex:" + (given if given else value.hex())
 
 
-def _setup_payload(req: GenerateRequest):
+def discovery_of(text: Optional[str], where: str = "discovery") -> int:
+    """``--discovery``: names or a number, as the 8-bit discovery capabilities bitmask; the
+    reserved bits 6-7 are refused (core.onboarding.parse_discovery)."""
+    from ..core.onboarding import DISCOVERY_DEFAULT, parse_discovery
+
+    if text is None:
+        return DISCOVERY_DEFAULT
+    mask, problem = parse_discovery(text)
+    if problem:
+        raise InputError.at(Subject(where), problem)
+    return mask  # type: ignore[return-value]
+
+
+def _setup_payload(req: GenerateRequest, discovery: int):
     from ..core.onboarding import SetupPayload, validate_payload
 
     if req.passcode is None:
         raise InputError.naming("{0} needs {1}: the codes carry the passcode",
                                 "generate_onboarding", "passcode")
     payload = SetupPayload(vendor_id=req.vendor_id, product_id=req.product_id,  # type: ignore[arg-type]
-                           discriminator=req.discriminator, passcode=req.passcode)  # type: ignore[arg-type]
+                           discriminator=req.discriminator, passcode=req.passcode,  # type: ignore[arg-type]
+                           capabilities=discovery)
     validate_payload(payload)
     return payload
 
@@ -305,10 +318,9 @@ def check_schema(data: dict, schema_path: str) -> None:
     """``-s/--schema``: validate the JSON like the reference (Draft 2020-12, no format checker)."""
     from ..files.inputs import read_file
 
-    try:
-        schema = json.loads(read_file(schema_path, "--schema"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--schema {schema_path}: not valid JSON ({exc.msg})") from None
+    from ..files.inputs import parse_json
+
+    schema = parse_json(read_file(schema_path, "--schema"), f"--schema {schema_path}")
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
@@ -391,15 +403,10 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     from ..formats import hexfile
     from ..files.inputs import read_file
 
-    raw = read_file(input_path, "--input")
-    try:
-        obj = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"--input {input_path}: not valid JSON ({exc})") from None
-    if size <= 0:
-        raise InputError(f"--size: {size} must be a positive number of bytes")
-    if not 0 <= offset <= 0xFFFFFFFF:
-        raise InputError(f"--offset: {offset:#x} is not a 32-bit flash address")
+    from ..files.inputs import parse_json
+
+    validate.require_partition(offset, size)
+    obj = parse_json(read_file(input_path, "--input"), f"--input {input_path}")
     device_map = nrf_cbor.json_to_device_map(obj, f"--input {input_path}")
     image = checked_image(device_map, (offset, size))
     outputs = OutputSet(overwrite=overwrite)

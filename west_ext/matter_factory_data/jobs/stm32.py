@@ -61,7 +61,11 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
     verifier = pipeline._verifier(req)
     rd_uid = pipeline._rd_uid(req, token_bytes)
     enable_key = pipeline.sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
-    setup = pipeline._setup_payload(req) if req.generate_onboarding else None
+    discovery = pipeline.discovery_of(req.discovery)
+    if req.discovery is not None and not req.generate_onboarding:
+        raise InputError.naming("{0} is what the QR code says: give {1} too", "discovery",
+                                "generate_onboarding")
+    setup = pipeline._setup_payload(req, discovery) if req.generate_onboarding else None
     result.warnings += _untagged_warnings(req)
     attestation = pipeline._attestation(req, prefix.parent, outputs)
     cd = _certification_declaration(req, identity, prefix.parent, outputs)

@@ -97,11 +97,18 @@ class Kconfig:
         return self.raw(symbol)
 
     def integer(self, symbol: str) -> int:
+        from ..core.validate import MAX_NUMBER_CHARS, int_problem, shown
+
         text = self.raw(symbol)
-        try:
-            value = int(text, 16) if SYMBOLS.get(symbol, ("", "", ""))[2] == "hex" else int(text, 0)
-        except ValueError:
-            raise InputError(f"{symbol}={text}: not an integer; fix it in prj.conf") from None
+        is_hex = SYMBOLS.get(symbol, ("", "", ""))[2] == "hex"
+        if is_hex and len(text) <= MAX_NUMBER_CHARS and \
+                re.fullmatch(r"(?:0[xX])?[0-9A-Fa-f]+", text):
+            value = int(text, 16)
+        elif not is_hex and int_problem(text) is None:
+            value = int(text, 0)
+        else:
+            raise InputError(f"{symbol}={shown(text)}: not {'a hex number' if is_hex else 'an integer'}"
+                             "; fix it in prj.conf")
         low, high = RANGES.get(symbol, (None, None))
         if low is not None and not low <= value <= high:
             shown = f"0x{low:x}..0x{high:x}" if SYMBOLS[symbol][2] == "hex" else f"{low}..{high}"
@@ -132,9 +139,27 @@ def load_state(out_dir: Path) -> dict:
         return {}
 
 
+def check_values(values: dict) -> None:
+    """Validate factory data symbols (``{"CONFIG_...": value}``, defaults for those missing)
+    exactly as the build step will: the same request, the same generator, nothing written.
+    The certificate files and the partition are not checked (they are the build's)."""
+    import tempfile
+
+    from ..jobs.pipeline import generate
+
+    config = Kconfig(values)
+    with tempfile.TemporaryDirectory(prefix="mfd-check-") as tmp:
+        try:
+            req, _ = build_request(config, Path(tmp), None, {}, certificates=False)
+            generate(req)
+        except FactoryDataError as exc:
+            raise exc.in_vocabulary(kconfig_vocabulary(config)) from None
+
+
 def build_request(config: Kconfig, out_dir: Path, args, state: dict,
-                  token_bytes=os.urandom):
-    """The GenerateRequest for ``config``, and the state to keep for the next run."""
+                  token_bytes=os.urandom, certificates: bool = True):
+    """The GenerateRequest for ``config``, and the state to keep for the next run
+    (``certificates=False``: a development chain instead of the configured one)."""
     import base64
     import binascii
 
@@ -168,7 +193,8 @@ def build_request(config: Kconfig, out_dir: Path, args, state: dict,
         values[option] = text if text else None
     new_state = {}
     values.update(_rd_uid(config, state, new_state, token_bytes))
-    values.update(_certificates(config, out_dir, args, state, new_state, values))
+    values.update(_certificates(config, out_dir, args, state, new_state, values)
+                  if certificates else {"gen_certs": True})
     for symbol in RANGES:  # every ranged symbol, also those not passed to the generator
         config.integer(symbol)
     values.update(output=str(out_dir / PREFIX), overwrite=True)

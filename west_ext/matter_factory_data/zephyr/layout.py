@@ -182,17 +182,19 @@ def _int(entry: dict, key: str, name: object, source: str) -> Optional[int]:
     value = entry.get(key)
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            value = int(value.strip(), 0)
-        except ValueError:
-            pass
+    from ..core.validate import int_problem, shown
+
+    if isinstance(value, str) and int_problem(value.strip()) is None:
+        value = int(value.strip(), 0)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{source}: {name}.{key}: {entry[key]!r} is not an integer; write "
-                         f"it in hex, e.g. '{key}: 0xfb000'")
+        raise InputError(f"{source}: {name}.{key}: {shown(entry[key])} is not an integer; "
+                         f"write it in hex, e.g. '{key}: 0xfb000'")
     if value < 0:
         raise InputError(f"{source}: {name}.{key}: {value} is negative; give the absolute "
                          "flash address and the size in bytes")
+    if value > 0xFFFFFFFF:
+        raise InputError(f"{source}: {name}.{key}: {shown(str(value), 20)} is past the 32-bit "
+                         "address space (accepted: 0..0xffffffff)")
     return value
 
 

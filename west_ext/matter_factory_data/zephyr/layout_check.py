@@ -44,27 +44,10 @@ class CheckResult(NamedTuple):
 
 def load_layout(path: Path) -> list[Partition]:
     """The partitions of a pm_static.yml / partitions.yml file (YAML anchors resolved)."""
-    import yaml
+    from ..files.inputs import parse_yaml
 
-    raw = read_file(path, "layout file")
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({_yaml_problem(exc)}); fix the syntax "
-                         "(entries look like 'factory_data: {address: 0xfb000, size: 0x1000}')"
-                         ) from None
+    data = parse_yaml(read_file(path, "layout file"), str(path))
     return parse_layout(data, source=str(path))
-
-
-def _yaml_problem(exc: Exception) -> str:
-    """``while parsing ... at line 1, column 15: expected ... at line 2, column 17``."""
-    parts = []
-    for text, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
-                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
-        if text:
-            parts.append(f"{text} at line {mark.line + 1}, column {mark.column + 1}" if mark
-                         else text)
-    return ": ".join(parts) or type(exc).__name__
 
 
 def load_image(path: Path, address: int) -> tuple[int, Optional[int]]:
@@ -173,8 +156,12 @@ def _existing(given: Optional[str], default: Path) -> Optional[Path]:
 
 
 def inputs_from_args(args: CheckRequest) -> CheckInputs:
-    if args.build_dir:
-        return inputs_from_build_dir(Path(args.build_dir), args)
+    if args.build_dir is not None:
+        from .build_dir import find_build_dir
+
+        build = find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR") \
+            if args.build_dir == "" else Path(args.build_dir)
+        return inputs_from_build_dir(build, args)
     option, layout = ("--pm-static", args.pm_static) if args.pm_static else \
         ("--partitions", args.partitions)
     if not args.soc:

@@ -175,8 +175,24 @@ def settable(loaded: Loaded) -> list[str]:
             if any(node.prompt for node in loaded.kconf.syms[name].nodes)]
 
 
+#: Symbols whose value is not printed (the passcode is printed only when asked).
+SECRET_SYMBOLS = frozenset({"CHIP_DEVICE_SPAKE2_PASSCODE"})
+
+
+def shown_assignment(text: str) -> str:
+    """``--set`` text for a message: the value of a secret symbol is masked."""
+    name, sep, value = text.partition("=")
+    bare = name.strip()[len("CONFIG_"):] if name.strip().startswith("CONFIG_") else name.strip()
+    return f"{name}=(not shown)" if sep and bare in SECRET_SYMBOLS else text
+
+
 def parse_assignment(text: str, loaded: Loaded):
     """``SYMBOL=VALUE`` (``CONFIG_`` optional) -> the symbol and the value as given."""
+    from ..core.validate import control_problem
+
+    problem = control_problem(text)
+    if problem:
+        raise InputError(f"--set {shown_assignment(text)!r}: {problem.replace('printable text', 'one line of printable text')}")
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name:
@@ -211,7 +227,7 @@ def normalize(sym, value: str, text: str) -> str:
         except ValueError:
             what = "an integer (decimal or 0x..)" if kind == kconfiglib.INT \
                 else "a hex number (0x.. or bare hex digits)"
-            raise InputError(f"--set {text}: {sym.name} is {_type_name(sym)} (accepted: "
+            raise InputError(f"--set {shown_assignment(text)}: {sym.name} is {_type_name(sym)} (accepted: "
                              f"{what}{_range_text(sym, ' in ')})") from None
         return str(number) if kind == kconfiglib.INT else f"0x{number:x}"
     if len(value) >= 2 and value[0] == value[-1] == '"':
@@ -261,8 +277,9 @@ def why_not_applied(sym, value: str, text: str) -> str:
         return (f"--set {text}: not applied: {sym.name} depends on "
                 f"{kconfiglib.expr_str(item.direct_dep)}, which is not met (set that too)")
     if sym.orig_type in (kconfiglib.INT, kconfiglib.HEX) and _active_range(sym):
-        return f"--set {text}: {sym.name} is out of range (accepted: {_range_text(sym, '')})"
-    return f"--set {text}: not applied: {sym.name} stays {sym.str_value} (select or imply)"
+        return f"--set {shown_assignment(text)}: {sym.name} is out of range (accepted: {_range_text(sym, '')})"
+    return (f"--set {shown_assignment(text)}: not applied: {sym.name} stays "
+            f"{'(not shown)' if sym.name in SECRET_SYMBOLS else sym.str_value} (select or imply)")
 
 
 def apply_assignments(loaded: Loaded, assignments: list[str]) -> None:
@@ -272,7 +289,8 @@ def apply_assignments(loaded: Loaded, assignments: list[str]) -> None:
         sym, value = parse_assignment(text, loaded)
         value = normalize(sym, value, text)
         if not sym.set_value(value):
-            raise InputError(f"--set {text}: {sym.name} refuses {value!r} "
+            raise InputError(f"--set {shown_assignment(text)}: {sym.name} refuses "
+                             f"{'the value' if sym.name in SECRET_SYMBOLS else repr(value)} "
                              f"({loaded.kconf.warnings[-1] if loaded.kconf.warnings else ''})")
         requested.append((text, sym, value))
     for text, sym, value in requested:
@@ -349,8 +367,43 @@ def _shown(line: str) -> str:
 
 
 def describe_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    return [f"CONFIG_{name}: {_shown(before[name])} -> {_shown(after[name])}"
+    return [f"CONFIG_{name}: changed (value not shown)" if name in SECRET_SYMBOLS else
+            f"CONFIG_{name}: {_shown(before[name])} -> {_shown(after[name])}"
             for name in before if before[name] != after[name]]
+
+
+def check_like_the_build(loaded: Loaded, config_values: Optional[dict] = None) -> None:
+    """Refuse values the next ``west build`` would refuse (build_step.check_values)."""
+    from .build_step import check_values
+
+    values = dict(config_values or {})
+    for name in loaded.ours:  # what .config will hold: symbols with unmet dependencies vanish
+        sym = loaded.kconf.syms[name]
+        values.pop(f"CONFIG_{name}", None)
+        if sym.config_string:
+            values[f"CONFIG_{name}"] = sym.str_value
+    try:
+        check_values(values)
+    except InputError as exc:
+        raise InputError(f"not saved: {exc.render(_masked_vocabulary(exc))}") from None
+
+
+def _masked_vocabulary(exc):
+    """The build's vocabulary (symbol=value), but the passcode's symbol without its value."""
+    base = exc.vocabulary
+
+    def name(subject: str) -> str:
+        if subject == "passcode":
+            return "CONFIG_CHIP_DEVICE_SPAKE2_PASSCODE"
+        return base(subject) if base else f"--{subject}"
+
+    return name
+
+
+def holds_passcode(loaded: Loaded) -> bool:
+    """Whether the passcode differs from its (public, development) default."""
+    sym = loaded.kconf.syms.get("CHIP_DEVICE_SPAKE2_PASSCODE")
+    return sym is not None and sym.user_value is not None
 
 
 def edit_build(target: Target, loaded_for, apply, ui) -> int:
@@ -369,9 +422,11 @@ def edit_build(target: Target, loaded_for, apply, ui) -> int:
     if not changed:
         ui.info(f"no factory data symbol changed; {target.file} left as it was")
         return 0
+    check_like_the_build(loaded, build_dir.parse_dotconfig(text, str(target.file)))
     outputs = OutputSet(overwrite=True)
     outputs.add(target.file, rewrite_dotconfig(text, changed).encode("utf-8", "surrogateescape"),
-                what="build configuration")
+                what="build configuration", secret=_is_private(target.file) or
+                "CHIP_DEVICE_SPAKE2_PASSCODE" in changed)
     outputs.commit()
     for line in describe_changes(before, after):
         ui.info(f"{target.file}: {line}")
@@ -396,8 +451,8 @@ def edit_fragment(target: Target, loaded_for, apply, ui) -> int:
 
     loaded = loaded_for(None)
     existing = None
-    if target.file.exists():
-        existing = build_dir.read_kconfig(target.file, option="--conf")
+    if target.file.exists() or target.file.is_symlink():
+        existing = read_fragment(target.file)
         foreign = [n for n in existing if n[len("CONFIG_"):] not in loaded.ours]
         if foreign:
             raise InputError(f"--conf {target.file}: holds {foreign[0]}, not a factory data "
@@ -409,24 +464,59 @@ def edit_fragment(target: Target, loaded_for, apply, ui) -> int:
         state = "left as it was" if existing is not None else "not written"
         ui.info(f"nothing saved; {target.file} {state}")
         return 0
+    check_like_the_build(loaded)
     text = minimal_config(loaded.kconf)
     data = text.encode("utf-8")
-    if existing is not None and target.file.read_bytes() == data:
+    secret = holds_passcode(loaded)
+    if existing is not None and target.file.read_bytes() == data and \
+            (not secret or _is_private(target.file)):
         ui.info(f"{target.file} unchanged")
         return 0
     outputs = OutputSet(overwrite=True)
-    outputs.add(target.file, data, what="factory data .conf fragment")
+    # 0600 when it holds a passcode (one other than the public development default)
+    outputs.add(target.file, data, what="factory data .conf fragment", secret=secret)
     outputs.commit()
     old, new = fragment_entries(before), fragment_entries(text)
     for name in [*new, *(n for n in old if n not in new)]:
         if old.get(name) != new.get(name):
-            ui.info(f"{target.file}: CONFIG_{name}: {old.get(name, 'default')} -> "
+            ui.info(f"{target.file}: CONFIG_{name}: changed (value not shown)"
+                    if name in SECRET_SYMBOLS else
+                    f"{target.file}: CONFIG_{name}: {old.get(name, 'default')} -> "
                     f"{new.get(name, 'default')}")
     differ = "1 symbol differs" if len(new) == 1 else f"{len(new)} symbols differ"
     ui.info(f"wrote {target.file} ({differ} from the defaults); use it with: "
             "west build -b <board> <app> -- "
             f"-DEXTRA_CONF_FILE={target.file.resolve()}")
     return 0
+
+
+def _is_private(path: Path) -> bool:
+    try:
+        return path.stat().st_mode & 0o077 == 0
+    except OSError:
+        return False
+
+
+def read_fragment(path: Path) -> dict:
+    """The symbols of an existing .conf fragment; a file that is not one (another kind of
+    file, a line that is neither an assignment, a comment nor blank) is refused, so it is
+    never overwritten."""
+    from ..files.inputs import read_file
+
+    raw = read_file(path, "--conf", limit=1024 * 1024)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"--conf {path}: not a Kconfig fragment (not UTF-8 text); give a "
+                         ".conf file of CONFIG_... lines or a new file name") from None
+    assignment = re.compile(r"CONFIG_[A-Za-z0-9_]+=.*|# CONFIG_[A-Za-z0-9_]+ is not set")
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r").strip()
+        if line and not line.startswith("#") and not assignment.fullmatch(line):
+            raise InputError(f"--conf {path}:{number}: not a Kconfig fragment (expected "
+                             "CONFIG_NAME=value, a # comment or a blank line); give a .conf "
+                             "file or a new file name")
+    return build_dir.parse_dotconfig(text, str(path))
 
 
 def fragment_entries(text: str) -> dict[str, str]:

@@ -43,6 +43,12 @@ def resolve_partition(args) -> tuple[Source, list[Source]]:
     if not sources:
         raise PartitionError("no factory_data partition: add it to pm_static.yml or label a "
                              "devicetree partition factory_data_partition")
+    from ..core.validate import partition_problem
+
+    for source in sources:
+        found = partition_problem(source.address, source.size)
+        if found:
+            raise InputError(f"{source.label}: factory_data {found[0]}: {found[1]}")
     first = sources[0]
     for other in sources[1:]:
         if (other.address, other.size) != (first.address, first.size):

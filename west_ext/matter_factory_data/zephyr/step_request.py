@@ -70,10 +70,12 @@ def from_argv(argv: list, source) -> BuildStepRequest:
 def _typed(option: StepOption, text: str, refuse: Callable):
     if option.kind != "int":
         return text
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise refuse(f"argument {option.flag}: invalid integer {text!r}") from None
+    from ..core.validate import int_problem
+
+    problem = int_problem(text)
+    if problem:
+        raise refuse(f"argument {option.flag}: {problem}")
+    return int(text, 0)
 
 
 def recorded(app_dir) -> BuildStepRequest:

@@ -86,12 +86,7 @@ def _typed_common(given: dict) -> tuple[dict, tuple[int, int]]:
                                           Subject("product_finish"))
     common["primary_color"] = enum_value(given["product_color"], PRODUCT_COLORS, COLOR_ALIASES,
                                          Subject("product_color"))
-    offset, size = given["offset"], given["size"]
-    if not 0 <= offset <= 0xFFFFFFFF:
-        raise InputError.at(Subject("offset"), f"0x{offset:x} is not a 32-bit flash address")
-    if size <= 0:
-        raise InputError.at(Subject("size"), f"{size} must be a positive number of bytes")
-    return common, (offset, size)
+    return common, validate.require_partition(given["offset"], given["size"])
 
 
 def build_dir_values(given: str):
@@ -122,12 +117,12 @@ _INT_FIELDS = ("vendor_id", "product_id", "hw_ver", "spake2_it", "offset", "size
 
 def _fields_file(path: str) -> dict:
     """``--fields FILE``: a JSON object of common values keyed by option name."""
+    from ...core import validate
     from ...files.inputs import read_file
 
-    try:
-        obj = json.loads(read_file(path, "--fields"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"--fields {path}: not valid JSON ({exc})") from None
+    from ...files.inputs import parse_json
+
+    obj = parse_json(read_file(path, "--fields"), f"--fields {path}")
     if not isinstance(obj, dict):
         raise InputError(f"--fields {path}: must be a JSON object keyed by option name")
     for key, value in obj.items():
@@ -138,11 +133,14 @@ def _fields_file(path: str) -> dict:
             raise InputError(f"--fields {path}: unknown key {key!r} (accepted: "
                              f"{', '.join(COMMON_OPTIONS)})")
         if key in _INT_FIELDS and isinstance(value, str):
-            try:
-                obj[key] = int(value, 0)
-            except ValueError:
-                raise InputError(f"--fields {path}: key {key!r}: {value!r} is not an "
-                                 "integer") from None
+            obj[key] = validate.parse_int(value, f"--fields {path}: key {key!r}")
+        elif key in _INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InputError(f"--fields {path}: key {key!r}: {validate.shown(value)} is not an "
+                             "integer (accepted: a JSON integer or a text such as \"0xFFF1\")")
+        elif key not in _INT_FIELDS and key != "user" and value is not None \
+                and not isinstance(value, str):
+            raise InputError(f"--fields {path}: key {key!r}: {validate.shown(value)} is not "
+                             "text (accepted: a JSON string)")
     return obj
 
 

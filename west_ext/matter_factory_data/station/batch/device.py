@@ -26,6 +26,7 @@ class DeviceTemplate(NamedTuple):
     partition: tuple[int, int]  # offset, size
     include_passcode: bool
     qr: str  # one of QR_FORMATS
+    discovery: int = onboarding.DISCOVERY_DEFAULT  # discovery capabilities in the QR code
     format: str = "nrf-cbor"  # formats.FORMATS
     board: Optional[str] = None  # stm32-tlv: formats/stm32_boards.py
     cd: Optional[bytes] = None  # stm32-tlv: the Certification Declaration stored in tag 1
@@ -63,7 +64,7 @@ def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any
     data = fmt.json_from_values(values)
     offset, size = template.partition
     image = image_bytes(fmt.from_json(data, "device data"), size, fmt)
-    payload = payload_from_image(image, identity.passcode, fmt)
+    payload = payload_from_image(image, identity.passcode, template.discovery, fmt)
     files = {
         IMAGE_NAME: image,
         "factory_data.hex": hexfile.to_hex_text(offset, image).encode("ascii"),
@@ -114,12 +115,15 @@ def image_bytes(device_map: dict, size: int, fmt=None) -> bytes:
     return image
 
 
-def payload_from_image(image: bytes, passcode: int, fmt=None) -> onboarding.SetupPayload:
+def payload_from_image(image: bytes, passcode: int,
+                       discovery: int = onboarding.DISCOVERY_DEFAULT,
+                       fmt=None) -> onboarding.SetupPayload:
     """The setup payload of what the device will read (only the passcode is not in it)."""
     fmt = fmt or nrf_cbor.NrfCborFormat()
     stored = fmt.model_values(fmt.decode(image, "image"))
     return onboarding.SetupPayload(vendor_id=stored["vendor_id"], product_id=stored["product_id"],
-                                   discriminator=stored["discriminator"], passcode=passcode)
+                                   discriminator=stored["discriminator"], passcode=passcode,
+                                   capabilities=discovery)
 
 
 def render_qr(qr_text: str, qr_format: str) -> Optional[bytes]:

@@ -39,9 +39,13 @@ def make_plan(args: BatchRequest) -> Plan:
     pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
     from ...core import certs
 
+    from ...jobs.pipeline import discovery_of
+
+    discovery = discovery_of(args.discovery)
     template = DeviceTemplate(common=common, pai_cert=certs.cert_der(pai_cert),
                               partition=partition, include_passcode=args.include_passcode,
-                              qr=args.qr, format=args.format, board=args.board)
+                              qr=args.qr, discovery=discovery, format=args.format,
+                              board=args.board)
     if args.gen_cd:
         extra += certification_declaration_files(args, out_dir, common)
     if args.format != "nrf-cbor":
@@ -56,6 +60,8 @@ def make_plan(args: BatchRequest) -> Plan:
         "seed": series.seed_fingerprint(args.seed),
         "csv_sha256": hashlib.sha256(Path(args.csv).read_bytes()).hexdigest() if args.csv else None,
     }
+    if discovery != device.onboarding.DISCOVERY_DEFAULT:  # batch.json of BLE series unchanged
+        params["discovery"] = discovery
     if args.format != "nrf-cbor":  # nRF series keep their batch.json as before
         params.update(format=args.format, board=args.board,
                       cd_sha256=hashlib.sha256(template.cd).hexdigest())

@@ -9,7 +9,7 @@ from .manifest import Manifest, write_rows
 from .plan import make_plan
 from .request import BatchRequest, Plan
 from .resume import MissingIndexes, resume_series
-from .series_dir import check_directory, lock_series, open_series
+from .series_dir import check_directory, lock_series, open_series, unlock_series
 from .workers import make_missing
 
 
@@ -20,8 +20,7 @@ def run_batch(args: BatchRequest, ui) -> int:
     try:
         return _run_locked(plan, ui)
     finally:
-        if lock is not None:
-            lock.close()
+        unlock_series(plan.out_dir, lock)
 
 
 def _run_locked(plan: Plan, ui) -> int:
@@ -45,12 +44,22 @@ def _run_series(plan: Plan, ui) -> int:
     missing = MissingIndexes(done, plan.count)
     if not len(missing):
         write_rows(manifest, columns, [recovered[i] for i in sorted(recovered)])
-        ui.info(f"{plan.out_dir}: all {plan.count} devices are made "
-                f"({len(done)} in {MANIFEST}); nothing to do")
+        ui.info(f"{plan.out_dir}: all {_devices(plan.count)} made ({len(done)} in "
+                f"{MANIFEST}); nothing to do" if plan.count != 1 else
+                f"{plan.out_dir}: the 1 device is made ({len(done)} in {MANIFEST}); nothing "
+                "to do")
         return 0
     if done:
-        ui.info(f"resuming: {len(done)} devices already made, {len(missing)} to go")
+        ui.info(f"resuming: {_devices(len(done))} already made, {len(missing)} to go")
     make_missing(plan, manifest, allocator, missing, columns, len(done), recovered, ui)
-    ui.info(f"made {len(missing)} devices in {plan.out_dir} ({MANIFEST}: "
-            f"{len(done) + len(missing)} rows)")
+    ui.info(f"made {_devices(len(missing))} in {plan.out_dir} ({MANIFEST}: "
+            f"{_plural(len(done) + len(missing), 'row')})")
     return 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _devices(count: int) -> str:
+    return _plural(count, "device")

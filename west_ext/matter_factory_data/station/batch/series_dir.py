@@ -4,6 +4,7 @@ refused when it holds something else; the run's lock."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 from ...errors import OutputError
@@ -56,9 +57,10 @@ def _clear_unfinished_start(out: Path, remove: bool = True) -> None:
     if foreign:
         raise OutputError(f"-o {out}: exists and is not a batch directory (no {STATE}; holds "
                           f"{foreign[0]!r}); give a new or empty directory")
-    for entry in entries:
-        if remove and entry.name.endswith(".tmp"):
-            entry.unlink()
+    if remove:
+        from ...files.outputs import recover
+
+        recover(out)  # staged files of a killed start (settled by outputs.py's rules)
 
 
 def _is_start_leftover(entry: Path) -> bool:
@@ -67,8 +69,13 @@ def _is_start_leftover(entry: Path) -> bool:
         return True
     if name == DEVICES:
         return entry.is_dir() and not any(entry.iterdir())
-    if name.startswith(".") and name.endswith(".tmp"):  # outputs.py staging: .NAME.RANDOM.tmp
-        name = name[1:].rsplit(".", 2)[0]
+    from ...files.outputs import leftover_target
+
+    target = leftover_target(name)  # outputs.py's staging files, links and journals
+    if target == "":
+        return entry.is_file()
+    if target is not None:
+        name = target
     return name in SERIES_FILES and entry.is_file()
 
 
@@ -126,10 +133,29 @@ def lock_series(out: Path):
         stream = open(out / LOCK, "a+")
     except OSError as exc:
         raise OutputError(f"-o {out}: cannot create it ({exc.strerror or exc})") from None
+    busy = OutputError(f"-o {out}: another batch run is working on this directory; wait "
+                       "for it to finish (or stop it) and run again")
     try:
         fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         stream.close()
-        raise OutputError(f"-o {out}: another batch run is working on this directory; wait "
-                          "for it to finish (or stop it) and run again") from None
+        raise busy from None
+    try:  # the run that held it may have removed it between our open and our lock
+        same = os.stat(out / LOCK).st_ino == os.fstat(stream.fileno()).st_ino
+    except OSError:
+        same = False
+    if not same:
+        stream.close()
+        raise busy
     return stream
+
+
+def unlock_series(out: Path, stream) -> None:
+    """Remove DIR/.lock (no empty file is left behind) and release it."""
+    if stream is None:
+        return
+    try:
+        os.unlink(out / LOCK)
+    except OSError:
+        pass
+    stream.close()

@@ -15,10 +15,23 @@ def read_csv(path: str) -> list:
     from ...files.inputs import read_file
 
     try:
-        text = read_file(path, "--csv").decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"--csv {path}: not UTF-8 text") from None
-    reader = csv.DictReader(text.splitlines())
+        text = read_file(path, "--csv").decode("utf-8-sig")  # a BOM (Excel) is dropped
+    except UnicodeDecodeError as exc:
+        raise InputError(f"--csv {path}: not UTF-8 text (byte at position {exc.start})") \
+            from None
+    try:
+        return _read_rows(path, text, validate)
+    except csv.Error as exc:
+        raise InputError(f"--csv {path}: not a valid CSV file ({exc}); quote a value that "
+                         "holds a comma or a quote: \"like \"\"this\"\", here\"") from None
+
+
+def _read_rows(path: str, text: str, validate) -> list:
+    """Rows of RFC 4180 CSV (CRLF or LF lines, quoted fields); a quoted newline reaches the
+    cell's check (and is refused as a control character), nothing is changed silently."""
+    import io
+
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     columns = reader.fieldnames or []
     unknown = [c for c in columns if c not in CSV_COLUMNS]
     repeated = sorted({c for c in columns if columns.count(c) > 1})
@@ -34,7 +47,7 @@ def read_csv(path: str) -> list:
     for line, row in enumerate(reader, start=2):
         if None in row or any(v is None for v in row.values()):
             raise InputError(f"--csv {path}: line {line}: expected {len(columns)} values")
-        rows.append(_csv_given(row, f"--csv {path}: line {line}", validate))
+        rows.append(_csv_given(row, f"--csv {path}: line {reader.line_num}", validate))
     if not rows:
         raise InputError(f"--csv {path}: no device rows after the header")
     _check_csv_unique(rows, path)
@@ -57,15 +70,16 @@ def _check_csv_unique(rows: list, path: str) -> None:
 def _csv_given(row: dict, where: str, validate) -> series.Given:
     values: dict = {}
     for column, text in row.items():
-        text = text.strip()
         label = f"{where}: {column}"
-        if text == "":
+        if text.strip() == "":
             raise InputError(f"{label}: empty (a column gives the value of every device; "
                              "leave the column out to have the values generated)")
-        label = f"{where}: {column}"
+        if text != text.strip(" "):
+            raise InputError(f"{label}: {validate.shown(text)} has spaces around the value "
+                             "(values are used exactly as written: remove them)")
         if column in ("passcode", "discriminator"):
             # Spreadsheets keep leading zeros (00012345): decimal, where int(x, 0) refuses.
-            value: Any = int(text, 10) if text.isdigit() else validate.parse_int(text, label)
+            value: Any = validate.parse_decimal(text, label)
         elif column == "spake2_salt":
             value = validate.parse_base64(text, label)
         elif column == "rd_uid":
@@ -73,5 +87,9 @@ def _csv_given(row: dict, where: str, validate) -> series.Given:
         else:
             value = text
         validate.require(column, value, label)
+        if column == "sn":
+            problem = validate.formula_problem(text)
+            if problem:
+                raise InputError(f"{label}: {problem}")
         values[column] = value
     return series.Given(**values)

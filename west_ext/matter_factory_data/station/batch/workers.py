@@ -53,7 +53,7 @@ class Progress:
             bar = "#" * filled + "-" * (width - filled)
             self.ui.progress(f"\r[{bar}] {text}")
         else:
-            self.ui.info(text)
+            self.ui.progress(text + "\n")  # stderr: stdout keeps only the result
 
     def finish(self) -> None:
         if self.live and self.done > self.start_done:
