@@ -394,7 +394,8 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
                              "zephyr/factory_data.hex and zephyr/.config")
     source.add_argument("--hex", metavar="FILE", help="the factory data .hex to program")
     parser.add_argument("--tool", choices=("nrfjprog", "nrfutil"),
-                        help="programmer (default: nrfjprog if on PATH, else nrfutil)")
+                        help="programmer (default: nrfutil; nrfjprog when nrfutil is not on "
+                             "PATH)")
     parser.add_argument("--snr", "--dev-id", dest="snr", metavar="SNR",
                         help="serial number of the debugger (J-Link) to use")
     parser.add_argument("--family", type=str.upper, choices=("NRF52", "NRF53", "NRF54L", "NRF91"),

@@ -405,3 +405,28 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     outputs.check()
     problems = nrf_cbor.lint(device_map, partition_size=size)
     return PartitionResult(outputs=outputs, image=image, problems=problems)
+
+
+def check_request(req: GenerateRequest) -> None:
+    """What ``generate`` validates before it makes anything, and no more: the values against
+    the device limits, the partition, the codes' inputs. No certificates, no SPAKE2+ verifier,
+    no QR code (the build step's configure-time check)."""
+    _identity(req)
+    partition_of(req)
+    user_data(req.user)
+    if req.passcode is not None:
+        validate.require("passcode", req.passcode, Subject("passcode"))
+    elif req.spake2_verifier is None:
+        raise InputError.naming("give {0} (to derive the SPAKE2+ verifier) or {1}",
+                                "passcode", "spake2_verifier")
+    if req.spake2_verifier is not None:
+        from ..core import spake2p
+
+        problem = spake2p.verifier_problem(req.spake2_verifier)
+        if problem:
+            raise InputError.at(Subject("spake2_verifier"), f"the verifier {problem}")
+    if req.rd_uid:
+        sized_hex(req.rd_uid, "rd_uid", Subject("rd_uid"))
+    sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
+    if req.generate_onboarding:
+        _setup_payload(req)

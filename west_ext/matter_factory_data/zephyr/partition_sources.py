@@ -10,8 +10,14 @@ from ..errors import InputError, PartitionError
 
 
 class Source:
-    def __init__(self, label: str, address: int, size: int, layout: Optional[Path]) -> None:
+    """One place that says where factory_data is. ``partitions`` (devicetree sources) are
+    the partitions of the same flash, factory_data included; ``flash`` its (base, size)."""
+
+    def __init__(self, label: str, address: int, size: int, layout: Optional[Path],
+                 partitions: Optional[list] = None,
+                 flash: Optional[tuple[int, Optional[int]]] = None) -> None:
         self.label, self.address, self.size, self.layout = label, address, size, layout
+        self.partitions, self.flash = partitions, flash
 
 
 def _from_file(path: Path, option: str) -> Source:
@@ -28,6 +34,35 @@ def _from_file(path: Path, option: str) -> Source:
     return Source(str(path), fd.address, fd.size, path)
 
 
+def dt_partitions(layout) -> list:
+    """The partitions of a :class:`~.devicetree.DtLayout` as layout rows (factory_data under
+    its layout name, nested partitions as containers)."""
+    from .layout import FACTORY_DATA, Partition
+
+    fd = layout.node.name
+
+    def name(text: str) -> str:
+        return FACTORY_DATA if text == fd else text
+
+    return [Partition(name(p.name), p.address, p.size, span=tuple(name(c) for c in p.children))
+            for p in layout.partitions]
+
+
+def from_devicetree(path: Path, zephyr_base: Optional[str], *, required: bool = False
+                    ) -> Optional[Source]:
+    """The devicetree source of a build's edt.pickle or a zephyr.dts (None: no such node)."""
+    from .devicetree import ALIAS, NODE_LABEL, find_partition
+
+    layout = find_partition(path, zephyr_base)
+    if layout is None:
+        if required:
+            raise PartitionError(f"{path}: no factory data partition: label a partition "
+                                 f"{NODE_LABEL} (or give it the alias {ALIAS})")
+        return None
+    return Source(layout.label, layout.node.address, layout.node.size, None,
+                  dt_partitions(layout), (layout.flash_base, layout.flash_size))
+
+
 def resolve_partition(args) -> tuple[Source, list[Source]]:
     """The first existing source (partitions.yml, pm_static.yml, devicetree), and all of them."""
     sources = []
@@ -37,7 +72,11 @@ def resolve_partition(args) -> tuple[Source, list[Source]]:
         sources.append(_from_file(Path(args.pm_static), "--pm-static"))
     if (args.dt_address is None) != (args.dt_size is None):
         raise InputError("--dt-address and --dt-size go together")
-    if args.dt_address is not None:
+    edt = getattr(args, "edt_pickle", None)
+    dt = from_devicetree(Path(edt), getattr(args, "zephyr_base", None)) if edt else None
+    if dt is not None:
+        sources.append(dt)
+    elif args.dt_address is not None:
         sources.append(Source("devicetree node factory_data_partition", args.dt_address,
                               args.dt_size, None))
     if not sources:
@@ -49,5 +88,6 @@ def resolve_partition(args) -> tuple[Source, list[Source]]:
             raise PartitionError(
                 f"{first.label} places factory_data at 0x{first.address:x} (size 0x{first.size:x}) "
                 f"but {other.label} at 0x{other.address:x} (size 0x{other.size:x}); make them "
-                "agree")
+                "agree (a device programmed with one layout and updated with the other no "
+                "longer finds its factory data)")
     return first, sources
