@@ -428,7 +428,9 @@ def _image(fd: Partition, info: SocInfo, image_size: Optional[int],
 
 def _fprotect(fd: Partition, partitions: Sequence[Partition], info: SocInfo) -> list[Finding]:
     if not info.write_protect or info.fprotect_block is None:
-        return [Finding(WARNING, f"write protection is not available on {info.name}",
+        why = (" (CHIP_FACTORY_DATA_WRITE_PROTECT depends on !SOC_SERIES_NRF54L: the one free "
+               "RRAMC protection region is the bootloader's)" if info.family == "nrf54l" else "")
+        return [Finding(WARNING, f"write protection is not available on {info.name}{why}",
                         "turn off CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT (ignored here)")]
     block = info.fprotect_block
     lo, hi = _round_down(fd.address, block), _round_up(fd.end, block)

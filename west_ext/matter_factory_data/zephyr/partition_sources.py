@@ -64,21 +64,25 @@ def from_devicetree(path: Path, zephyr_base: Optional[str], *, required: bool = 
 
 
 def resolve_partition(args) -> tuple[Source, list[Source]]:
-    """The first existing source (partitions.yml, pm_static.yml, devicetree), and all of them."""
-    sources = []
+    """The source that places factory_data, and every source (all must agree). With Partition
+    Manager (``--partitions``): partitions.yml, pm_static.yml, devicetree. Without it the
+    firmware reads the devicetree: devicetree, then pm_static.yml (compared with it)."""
+    pm_output = []
     if args.partitions and (Path(args.partitions).is_file() or not args.check_only):
-        sources.append(_from_file(Path(args.partitions), "--partitions"))
-    if args.pm_static:
-        sources.append(_from_file(Path(args.pm_static), "--pm-static"))
+        pm_output.append(_from_file(Path(args.partitions), "--partitions"))
+    pm_static = [_from_file(Path(args.pm_static), "--pm-static")] if args.pm_static else []
     if (args.dt_address is None) != (args.dt_size is None):
         raise InputError("--dt-address and --dt-size go together")
     edt = getattr(args, "edt_pickle", None)
     dt = from_devicetree(Path(edt), getattr(args, "zephyr_base", None)) if edt else None
-    if dt is not None:
-        sources.append(dt)
-    elif args.dt_address is not None:
-        sources.append(Source("devicetree node factory_data_partition", args.dt_address,
-                              args.dt_size, None))
+    if dt is None and args.dt_address is not None:
+        dt = Source("devicetree node factory_data_partition", args.dt_address, args.dt_size,
+                    None)
+    devicetree = [dt] if dt is not None else []
+    if args.partitions:
+        sources = pm_output + pm_static + devicetree
+    else:
+        sources = devicetree + pm_static
     if not sources:
         raise PartitionError("no factory_data partition: add it to pm_static.yml or label a "
                              "devicetree partition factory_data_partition")
