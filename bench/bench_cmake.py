@@ -10,11 +10,18 @@ Measures, as the median of N fresh build directories:
   * a no-op rebuild: time of `ninja`, and whether it ran anything (target: zero work).
 
     python bench/bench_cmake.py [--runs 5]
+
+Python's byte-code caches: the figures are for the default (caches next to the sources, so
+PYTHONDONTWRITEBYTECODE is removed from the environment of the runs). With
+PYTHONDONTWRITEBYTECODE set, the module puts them in the build directory instead; the last
+line gives that case: a reconfigure of one build directory (the first configure of a fresh
+directory compiles the package once).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
@@ -39,6 +46,7 @@ CONFIG_CHIP_DEVICE_GENERATE_ROTATING_DEVICE_UID=y
 
 
 CPU_TARGET_MS = 60.0
+ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "MAKEFLAGS")}
 
 
 def _children_cpu() -> float:
@@ -50,7 +58,7 @@ def timed(cmd: list[str]) -> tuple[float, str, float]:
     """Wall ms, output, CPU ms (the command and all its waited-for descendants)."""
     cpu = _children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     elapsed = (time.perf_counter() - start) * 1000
     cpu = _children_cpu() - cpu
     if proc.returncode:
@@ -72,6 +80,24 @@ def one_run(root: Path, with_module: bool) -> dict:
     noop, out, _ = timed(["ninja", "-C", str(build)])
     return {"configure": configure, "configure_cpu": configure_cpu, "build": first,
             "noop": noop, "noop_work": "no work to do" not in out}
+
+
+def dont_write_reconfigure() -> float:
+    """CPU of a second configure of one build directory with PYTHONDONTWRITEBYTECODE=1."""
+    global ENV
+    saved, ENV = ENV, dict(ENV, PYTHONDONTWRITEBYTECODE="1")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            one_run(root, True)
+            build, app = root / "build", root / "app"
+            times = [timed(["cmake", "-S", str(STANDIN), "-B", str(build), "--fresh",
+                            f"-DAPP_DIR={app}", f"-DPYTHON_EXECUTABLE={sys.executable}",
+                            "-DSTANDIN_DT_ADDR=0xfb000", "-DSTANDIN_DT_SIZE=0x1000"])[2]
+                     for _ in range(3)]
+        return statistics.median(times)
+    finally:
+        ENV = saved
 
 
 def main() -> int:
@@ -100,6 +126,9 @@ def main() -> int:
     print(f"first build with module:  {med[True]['build']:7.1f}")
     print(f"no-op rebuild:            {med[True]['noop']:7.1f}")
     work = any(r["noop_work"] for r in results[True])
+    again = dont_write_reconfigure()
+    print(f"PYTHONDONTWRITEBYTECODE=1, reconfigure: {again:7.1f} CPU, module's cost "
+          f"{again - med[False]['configure_cpu']:.1f} (caches in the build directory)")
     print(f"no-op rebuild ran work:   {'YES (target missed)' if work else 'no (target met)'}")
     return 1 if work or cpu > CPU_TARGET_MS else 0
 

@@ -314,8 +314,17 @@ function(matter_factory_data_build_step)
 
   # Configure-time check (values and layout, nothing generated): one line naming the symbol
   # or file.
-  execute_process(COMMAND ${cmd} --check-only
+  # The same command without the `cmake -E env` wrapper (one process less per configure).
+  list(FIND cmd ${PYTHON_EXECUTABLE} at)
+  list(SUBLIST cmd ${at} -1 check_cmd)
+  set(saved_path "$ENV{PYTHONPATH}")
+  set(saved_cache "$ENV{MFD_PYCACHE_DIR}")
+  set(ENV{PYTHONPATH} "${MATTER_FACTORY_DATA_ROOT}/west_ext")
+  set(ENV{MFD_PYCACHE_DIR} "${CMAKE_BINARY_DIR}/matter_factory_data_pycache")
+  execute_process(COMMAND ${check_cmd} --check-only
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  set(ENV{PYTHONPATH} "${saved_path}")
+  set(ENV{MFD_PYCACHE_DIR} "${saved_cache}")
   if(NOT rc EQUAL 0)
     # No list operations: the message may contain ';'.
     string(FIND "${err}" "error: " pos REVERSE)

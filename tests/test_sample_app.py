@@ -715,7 +715,7 @@ def test_overlay_places_factory_data_without_overlap(tmp_path, board):
     """Every partition of the board plus the overlay, checked as the build step checks a
     devicetree: no overlap with any sibling, inside the flash, page-aligned."""
     from matter_factory_data.zephyr.layout import check_layout
-    from matter_factory_data.zephyr.partition_sources import dt_partitions
+    from matter_factory_data.zephyr.devicetree import dt_partitions
 
     layout = overlay_layout(tmp_path, board)
     assert layout.found_by == "node label factory_data_partition"

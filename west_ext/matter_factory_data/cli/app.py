@@ -585,22 +585,9 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Run a parsed command; turn every expected error into one line and an exit code."""
-    from ..errors import FactoryDataError
+    from .boundary import guarded
 
-    try:
-        return args.run(args, ui)
-    except FactoryDataError as exc:
-        ui.error(str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        ui.error("interrupted; no output was written")
-        return 130
-    except Exception as exc:  # a bug: still one line, the traceback only on request
-        if os.environ.get("MFD_DEBUG"):
-            raise
-        ui.error(f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
-                 "traceback and please report it)")
-        return 1
+    return guarded(lambda: args.run(args, ui), ui)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..formats import nrf_cbor
 from ..core import validate
 from ..core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES, FACTORY_DATA_VERSION
 from ..errors import InputError, Message, PartitionError, Subject
 from ..typed import Request
-from ..files.outputs import OutputSet
+
+if TYPE_CHECKING:
+    from ..files.outputs import OutputSet
 
 
 class GenerateRequest(Request):
@@ -85,6 +86,9 @@ def output_prefix(output: str) -> Path:
 def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.urandom
              ) -> GenerateResult:
     """Validate ``req`` and compute every output of ``generate``."""
+    from ..files.outputs import OutputSet
+    from ..formats import nrf_cbor
+
     prefix = output_prefix(req.output)
     outputs = OutputSet(overwrite=req.overwrite)
     result = GenerateResult(outputs)
@@ -283,6 +287,8 @@ def _factory_data_json(req: GenerateRequest, identity: dict, attestation, verifi
                        rd_uid: Optional[bytes], enable_key: Optional[bytes],
                        user: Optional[dict]) -> dict:
     """The JSON form, in the reference order; empty values are left out as the reference does."""
+    from ..formats import nrf_cbor
+
     return nrf_cbor.factory_data_json({
         **identity,
         "version": FACTORY_DATA_VERSION,
@@ -317,6 +323,8 @@ def check_schema(data: dict, schema_path: str) -> None:
 def _self_check(device_map: dict, partition: Optional[tuple[int, int]],
                 result: GenerateResult) -> None:
     """Lint the generated data as the device would read it; errors here are bugs or bad inputs."""
+    from ..formats import nrf_cbor
+
     size = partition[1] if partition else None
     for problem in nrf_cbor.lint(device_map, partition_size=size):
         if problem.severity == nrf_cbor.ERROR and problem.key:
@@ -339,6 +347,8 @@ def _image_outputs(device_map: dict, partition: tuple[int, int], prefix: Path,
 
 def checked_image(device_map: dict, partition: tuple[int, int]) -> bytes:
     """``CBOR || 0x00``, refused when it does not fit the partition (terminator counted)."""
+    from ..formats import nrf_cbor
+
     image = nrf_cbor.encode_image(device_map)
     offset, size = partition
     if len(image) > size:
@@ -384,6 +394,8 @@ class PartitionResult:
 def partition(*, input_path: str, output: str, offset: int, size: int,
               overwrite: bool = False) -> PartitionResult:
     """The reference partition script: JSON file -> ``<output>.hex`` and ``<output>.bin``."""
+    from ..formats import nrf_cbor
+
     from ..formats import hexfile
     from ..files.inputs import read_file
 
@@ -398,6 +410,8 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
         raise InputError(f"--offset: {offset:#x} is not a 32-bit flash address")
     device_map = nrf_cbor.json_to_device_map(obj, f"--input {input_path}")
     image = checked_image(device_map, (offset, size))
+    from ..files.outputs import OutputSet
+
     outputs = OutputSet(overwrite=overwrite)
     outputs.add(Path(f"{output}.hex"), hexfile.to_hex_text(offset, image).encode("ascii"),
                 secret=True, what="factory data image (Intel HEX)")

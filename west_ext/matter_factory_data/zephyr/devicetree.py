@@ -288,6 +288,16 @@ def _below(node: _Node, ancestor: _Node) -> bool:
     return False
 
 
+def find_layout(path: Path, zephyr_base: Optional[str] = None, *,
+                required: bool = False) -> Optional[DtLayout]:
+    """:func:`find_partition`, refusing a devicetree without the partition when ``required``."""
+    layout = find_partition(path, zephyr_base)
+    if layout is None and required:
+        raise PartitionError(f"{path}: no factory data partition: label a partition "
+                             f"{NODE_LABEL} (or give it the alias {ALIAS})")
+    return layout
+
+
 def zephyr_base_of(build_dir: Path) -> Optional[str]:
     """ZEPHYR_BASE of a build (its CMakeCache.txt), else the environment."""
     cache = build_dir / "CMakeCache.txt"
@@ -296,3 +306,17 @@ def zephyr_base_of(build_dir: Path) -> Optional[str]:
             if line.startswith("ZEPHYR_BASE:"):
                 return line.partition("=")[2] or None
     return os.environ.get("ZEPHYR_BASE") or None
+
+
+def dt_partitions(layout) -> list:
+    """The partitions of a :class:`~.devicetree.DtLayout` as layout rows (factory_data under
+    its layout name, nested partitions as containers)."""
+    from .layout import FACTORY_DATA, Partition
+
+    fd = layout.node.name
+
+    def name(text: str) -> str:
+        return FACTORY_DATA if text == fd else text
+
+    return [Partition(name(p.name), p.address, p.size, span=tuple(name(c) for c in p.children))
+            for p in layout.partitions]

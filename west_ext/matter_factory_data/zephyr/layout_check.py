@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..formats import hexfile
 from .layout import ERROR, FACTORY_DATA, Finding, LoadSection, Partition, check_layout, draw_report, parse_layout, soc_info
 from ..files.inputs import read_file
 from .build_dir import app_build_dir, read_kconfig
@@ -32,7 +31,7 @@ class CheckInputs(NamedTuple):
     elf: Optional[Path] = None
     write_protect: bool = False
     also_draw: tuple[Path, ...] = ()  # other domains' partitions_<DOMAIN>.yml
-    devicetree: object = None  # a partition_sources.Source read from a devicetree
+    devicetree: object = None  # a devicetree.DtLayout
     write_protect_note: str = ""  # why the fprotect check is off, for the report
 
 
@@ -71,6 +70,8 @@ def _yaml_problem(exc: Exception) -> str:
 
 def load_image(path: Path, address: int) -> tuple[int, Optional[int]]:
     """Size (terminator included) and, for a .hex, start address of a factory data image."""
+    from ..formats import hexfile
+
     raw = read_file(path, "--data")
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -146,8 +147,7 @@ class CheckRequest(Request):
 
 
 def inputs_from_build_dir(build_dir: Path, args: CheckRequest) -> CheckInputs:
-    from .devicetree import zephyr_base_of
-    from .partition_sources import from_devicetree
+    from .devicetree import find_layout, zephyr_base_of
 
     if not build_dir.is_dir():
         raise InputError(f"-d/--build-dir {build_dir}: not a directory; give the directory of "
@@ -158,8 +158,8 @@ def inputs_from_build_dir(build_dir: Path, args: CheckRequest) -> CheckInputs:
     pickle = app / "zephyr" / "edt.pickle"
     dt = None
     if pickle.is_file():
-        dt = from_devicetree(pickle, args.zephyr_base or zephyr_base_of(app),
-                             required=layout is None)
+        dt = find_layout(pickle, args.zephyr_base or zephyr_base_of(app),
+                         required=layout is None)
     if layout is None and dt is None:
         raise InputError(f"{build_dir}: no partitions.yml (looked in {build_dir} and {app}) and "
                          f"no devicetree ({pickle}); build it first, or check a layout file "
@@ -190,7 +190,7 @@ def _existing(given: Optional[str], default: Path) -> Optional[Path]:
 
 
 def inputs_from_args(args: CheckRequest) -> CheckInputs:
-    from .partition_sources import from_devicetree
+    from .devicetree import find_layout
 
     if args.build_dir:
         return inputs_from_build_dir(Path(args.build_dir), args)
@@ -203,7 +203,7 @@ def inputs_from_args(args: CheckRequest) -> CheckInputs:
     if not args.soc:
         raise InputError(f"{option} {layout}: give --soc too (e.g. --soc nrf52840; the page "
                          "size and flash size depend on it)")
-    dt = from_devicetree(Path(layout), args.zephyr_base, required=True) \
+    dt = find_layout(Path(layout), args.zephyr_base, required=True) \
         if args.devicetree else None
     # The firmware's default is write protection on: check the fprotect rule where the SoC has
     # it, unless asked not to; say when it is skipped.
@@ -228,9 +228,11 @@ def check_files(inputs: CheckInputs) -> CheckResult:
     soc = soc_info(inputs.soc, source="--soc")
     dt = inputs.devicetree
     if dt is not None and inputs.layout.suffix not in (".yml", ".yaml"):
-        partitions = list(dt.partitions)
-        if dt.flash and dt.flash[1]:
-            soc = soc._replace(flash_base=dt.flash[0], flash_size=dt.flash[1])
+        from .devicetree import dt_partitions
+
+        partitions = dt_partitions(dt)
+        if dt.flash_size:
+            soc = soc._replace(flash_base=dt.flash_base, flash_size=dt.flash_size)
     else:
         partitions = load_layout(inputs.layout)
     fd = next((p for p in partitions if p.name == FACTORY_DATA), None)
@@ -241,11 +243,12 @@ def check_files(inputs: CheckInputs) -> CheckResult:
     findings = check_layout(partitions, soc=soc, image_size=image_size,
                             image_address=image_address, write_protect=inputs.write_protect,
                             elf_segments=sections)
-    if dt is not None and fd is not None and dt.partitions is not partitions and \
-            (dt.address, dt.size) != (fd.address, fd.size):
+    if dt is not None and fd is not None and inputs.layout.suffix in (".yml", ".yaml") and \
+            (dt.node.address, dt.node.size) != (fd.address, fd.size):
         findings.insert(0, Finding(
             ERROR, f"{inputs.layout} places factory_data at 0x{fd.address:x} (size "
-                   f"0x{fd.size:x}) but {dt.label} at 0x{dt.address:x} (size 0x{dt.size:x})",
+                   f"0x{fd.size:x}) but {dt.label} at 0x{dt.node.address:x} (size "
+                   f"0x{dt.node.size:x})",
             "make them agree: a device programmed with one layout and updated with the other "
             "no longer finds its factory data (e.g. Partition Manager's 0xfb000 and the "
             "devicetree default 0xf7000 of nRF Connect SDK 3.4)"))

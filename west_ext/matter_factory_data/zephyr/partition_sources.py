@@ -34,24 +34,10 @@ def _from_file(path: Path, option: str) -> Source:
     return Source(str(path), fd.address, fd.size, path)
 
 
-def dt_partitions(layout) -> list:
-    """The partitions of a :class:`~.devicetree.DtLayout` as layout rows (factory_data under
-    its layout name, nested partitions as containers)."""
-    from .layout import FACTORY_DATA, Partition
-
-    fd = layout.node.name
-
-    def name(text: str) -> str:
-        return FACTORY_DATA if text == fd else text
-
-    return [Partition(name(p.name), p.address, p.size, span=tuple(name(c) for c in p.children))
-            for p in layout.partitions]
-
-
 def from_devicetree(path: Path, zephyr_base: Optional[str], *, required: bool = False
                     ) -> Optional[Source]:
     """The devicetree source of a build's edt.pickle or a zephyr.dts (None: no such node)."""
-    from .devicetree import ALIAS, NODE_LABEL, find_partition
+    from .devicetree import ALIAS, NODE_LABEL, dt_partitions, find_partition
 
     layout = find_partition(path, zephyr_base)
     if layout is None:
