@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
 import sys
 from typing import Callable, NoReturn, Optional, Sequence
 
@@ -437,6 +436,14 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--pm-static", metavar="FILE", help="a pm_static.yml to check")
     source.add_argument("--partitions", metavar="FILE",
                         help="a partitions.yml (Partition Manager output) to check")
+    source.add_argument("--devicetree", metavar="FILE",
+                        help="a devicetree to check: a build's zephyr/zephyr.dts or "
+                             "zephyr/edt.pickle (node label factory_data_partition, else alias "
+                             "factory-data, with every other partition of its flash)")
+    parser.add_argument("--zephyr-base", metavar="DIR",
+                        help="the Zephyr tree whose python-devicetree reads --devicetree / the "
+                             "build's edt.pickle (default: the build's ZEPHYR_BASE, else the "
+                             "environment, else the installed devicetree package)")
     parser.add_argument("--soc", metavar="SOC",
                         help="the SoC, e.g. nrf52840, nrf5340 (application core), "
                              "nrf5340_cpunet, nrf9161, nrf54l15 (default with -d: CONFIG_SOC)")
@@ -446,8 +453,9 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the firmware zephyr.elf: no loadable section may lie in factory_data")
     parser.add_argument("--write-protect", action=argparse.BooleanOptionalAction, default=None,
                         help="check the fprotect block around factory_data against "
-                             "settings_storage (default with -d: "
-                             "CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT; otherwise off)")
+                             "settings_storage / storage_partition (default with -d: "
+                             "CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT; otherwise on where the SoC "
+                             "has write protection, as the firmware's default)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only problems, not the layout report")
 
@@ -493,7 +501,8 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
                              "zephyr/factory_data.hex and zephyr/.config")
     source.add_argument("--hex", metavar="FILE", help="the factory data .hex to program")
     parser.add_argument("--tool", choices=("nrfjprog", "nrfutil"),
-                        help="programmer (default: nrfjprog if on PATH, else nrfutil)")
+                        help="programmer (default: nrfutil; nrfjprog when nrfutil is not on "
+                             "PATH)")
     parser.add_argument("--snr", "--dev-id", dest="snr", metavar="SNR",
                         help="serial number of the debugger (J-Link) to use")
     parser.add_argument("--family", type=str.upper, choices=("NRF52", "NRF53", "NRF54L", "NRF91"),
@@ -746,37 +755,10 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Run a parsed command; turn every expected error into one line and an exit code."""
-    from ..errors import FactoryDataError
+    from .boundary import guarded
 
-    try:
-        return args.run(args, ui)
-    except FactoryDataError as exc:
-        ui.error(one_line(str(exc)))
-        return exc.exit_code
-    except OSError as exc:  # a path the system refuses (too long, ...) that no check named
-        import errno
+    return guarded(lambda: args.run(args, ui), ui)
 
-        where = f"{exc.filename}: " if exc.filename else ""
-        ui.error(one_line(f"{where}{exc.strerror or exc}"))
-        return 2 if exc.errno in (errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR,
-                                  errno.EISDIR, errno.EINVAL, errno.ELOOP) else 1
-    except KeyboardInterrupt:
-        ui.error("interrupted; no output was written")
-        return 130
-    except Exception as exc:  # a bug: still one line, the traceback only on request
-        if os.environ.get("MFD_DEBUG"):
-            raise
-        ui.error(f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
-                 "traceback and please report it)")
-        return 1
-
-
-def one_line(message: str) -> str:
-    """A message on one line whatever it quotes: control characters (a newline in a file
-    name, ESC) are shown escaped, as repr() would."""
-    if message.isprintable():
-        return message
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
