@@ -219,11 +219,16 @@ def _utc(moment: _dt.datetime, what: str) -> _dt.datetime:
     return moment.astimezone(_dt.timezone.utc)
 
 
+def common_name(text: str) -> str:
+    """``text`` cut to the 64 UTF-8 bytes X.509 allows a common name, at a character edge."""
+    return text.encode("utf-8")[:64].decode("utf-8", "ignore")
+
+
 def _subject(common_name: str, vendor_id: int | None, product_id: int | None) -> x509.Name:
-    if not isinstance(common_name, str) or not 1 <= len(common_name) <= 64:
+    if not isinstance(common_name, str) or not 1 <= len(common_name.encode("utf-8")) <= 64:
         raise InputError(
             f"The certificate common name {common_name!r} is not accepted; expected a string "
-            "of 1..64 characters."
+            "of 1..64 bytes (UTF-8)."
         )
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if vendor_id is not None:

@@ -102,10 +102,11 @@ def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optiona
         paa, paa_private = development_paa(out_dir, outputs)
     pai_key, dac_key = certs.new_key(), certs.new_key()
     pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_private,
-                         common_name=f"{vendor_name} PAI 0x{vendor_id:04X}"[:64],
+                         common_name=certs.common_name(f"{vendor_name} PAI 0x{vendor_id:04X}"),
                          vendor_id=vendor_id)
     dac = certs.make_dac(key=dac_key, issuer_cert=pai, issuer_key=pai_key,
-                         common_name=f"{product_name} DAC 0x{vendor_id:04X}/0x{product_id:04X}"[:64],
+                         common_name=certs.common_name(
+                             f"{product_name} DAC 0x{vendor_id:04X}/0x{product_id:04X}"),
                          vendor_id=vendor_id, product_id=product_id)
     _add_pair(outputs, out_dir, "PAI", pai, pai_key)
     _add_pair(outputs, out_dir, "DAC", dac, dac_key)

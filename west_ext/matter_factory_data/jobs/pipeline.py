@@ -454,4 +454,4 @@ def check_request(req: GenerateRequest) -> None:
         sized_hex(req.rd_uid, "rd_uid", Subject("rd_uid"))
     sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
     if req.generate_onboarding:
-        _setup_payload(req)
+        _setup_payload(req, discovery_of(req.discovery))
