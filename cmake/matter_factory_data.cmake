@@ -141,7 +141,8 @@ function(_mfd_find_pm_static out)
 
   _mfd_pm_static_names(names)
   set(board_dir "")
-  if(CONFIG_PARTITION_MANAGER_ENABLED)
+  if(CONFIG_PARTITION_MANAGER_ENABLED OR ((DEFINED ZEPHYR_NRF_MODULE_DIR OR MFD_NCS)
+                                          AND NOT SYSBUILD))
     set(board_dir "${BOARD_DIR}")
   endif()
   foreach(dir "${conf_dir}" "${board_dir}")
@@ -182,6 +183,40 @@ function(_mfd_write_step_record file)
   endif()
 endfunction()
 
+# True when nRF Connect SDK's Partition Manager runs in this image's own CMake run and writes
+# zephyr/merged.hex itself: NCS without sysbuild (out-of-tree applications up to NCS 2.8).
+# CONFIG_PARTITION_MANAGER_ENABLED is then often not set (it is selected only by child
+# images), yet cmake/partition_manager.cmake, included at the end of Zephyr's kernel.cmake,
+# runs for the root image when it finds a static layout (in the application config directory
+# or the board directory, or PM_STATIC_YML_FILE), when child images or domains exist, or with
+# CONFIG_PM_SINGLE_IMAGE.
+function(_mfd_pm_runs_in_image out pm_static)
+  set(result FALSE)
+  if(CONFIG_PARTITION_MANAGER_ENABLED)
+    set(result TRUE)
+  elseif((DEFINED ZEPHYR_NRF_MODULE_DIR OR MFD_NCS) AND NOT SYSBUILD)
+    get_property(pm_images GLOBAL PROPERTY PM_IMAGES)
+    get_property(pm_domains GLOBAL PROPERTY PM_DOMAINS)
+    if(pm_static OR pm_images OR pm_domains OR CONFIG_PM_SINGLE_IMAGE)
+      set(result TRUE)
+    endif()
+  endif()
+  set(${out} ${result} PARENT_SCOPE)
+endfunction()
+
+# At the end of the configure: a Partition Manager that made its own merged.hex in this image
+# while the module made one too would stop ninja with "multiple rules generate
+# zephyr/merged.hex"; stop here with one line instead.
+function(_mfd_check_merged_rule)
+  get_property(ours GLOBAL PROPERTY MATTER_FACTORY_DATA_MERGED_HEX)
+  if(ours AND TARGET merged_hex)
+    string(CONCAT msg "Partition Manager also writes ${ours} in this build, but it was not "
+                      "detected when the module was configured; set "
+                      "CONFIG_CHIP_FACTORY_DATA_MERGE_WITH_FIRMWARE=n or report this build")
+    _mfd_fatal("${msg}")
+  endif()
+endfunction()
+
 function(matter_factory_data_build_step)
   if(NOT PYTHON_EXECUTABLE)
     find_package(Python3 REQUIRED COMPONENTS Interpreter)
@@ -193,15 +228,23 @@ function(matter_factory_data_build_step)
   else()
     set(dotconfig ${APPLICATION_BINARY_DIR}/zephyr/.config)
   endif()
+  # Python caches: next to the sources when they are writable, else in the build directory
+  # (__main__ reads MFD_PYCACHE_DIR).
   set(cmd ${CMAKE_COMMAND} -E env PYTHONPATH=${MATTER_FACTORY_DATA_ROOT}/west_ext
+      MFD_PYCACHE_DIR=${CMAKE_BINARY_DIR}/matter_factory_data_pycache
       ${PYTHON_EXECUTABLE} -m matter_factory_data build-step
       --dotconfig ${dotconfig} --out-dir ${out_dir})
   set(depends "")
 
+  # The static layout (PM_STATIC_YML_FILE, pm_static_<board>_<suffix>.yml, ...).
+  _mfd_find_pm_static(pm_static)
+
   # 1. Partition Manager output.
-  set(pm_enabled FALSE)
-  if(CONFIG_PARTITION_MANAGER_ENABLED)
+  _mfd_pm_runs_in_image(pm_enabled "${pm_static}")
+  if(NOT pm_enabled AND SYSBUILD AND SB_CONFIG_PARTITION_MANAGER)
     set(pm_enabled TRUE)
+  endif()
+  if(pm_enabled)
     if(DEFINED MFD_PARTITIONS_YML)  # tests: relative to the build directory
       get_filename_component(partitions_yml "${MFD_PARTITIONS_YML}" ABSOLUTE
                              BASE_DIR "${CMAKE_BINARY_DIR}")
@@ -224,16 +267,26 @@ function(matter_factory_data_build_step)
     endif()
   endif()
 
-  # 2. The static layout (PM_STATIC_YML_FILE, pm_static_<board>_<suffix>.yml, ...).
-  _mfd_find_pm_static(pm_static)
+  # 2. The static layout.
   if(pm_static)
     list(APPEND cmd --pm-static ${pm_static})
     list(APPEND depends ${pm_static})
     set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${pm_static})
   endif()
 
-  # 3. The devicetree.
-  if(COMMAND dt_nodelabel)
+  # 3. The devicetree: the build's edt.pickle, read with ZEPHYR_BASE's python-devicetree
+  #    (node label factory_data_partition, else alias factory-data; siblings checked too);
+  #    without one, the node label through Zephyr's dt_* functions.
+  if(NOT DEFINED EDT_PICKLE)
+    set(EDT_PICKLE ${CMAKE_BINARY_DIR}/zephyr/edt.pickle)
+  endif()
+  if(EXISTS "${EDT_PICKLE}")
+    list(APPEND cmd --edt-pickle ${EDT_PICKLE})
+    if(ZEPHYR_BASE)
+      list(APPEND cmd --zephyr-base ${ZEPHYR_BASE})
+    endif()
+    list(APPEND depends ${EDT_PICKLE})
+  elseif(COMMAND dt_nodelabel)
     dt_nodelabel(fd_node NODELABEL factory_data_partition)
     if(fd_node)
       dt_reg_addr(fd_addr PATH ${fd_node})
@@ -259,9 +312,19 @@ function(matter_factory_data_build_step)
     endforeach()
   endif()
 
-  # Configure-time check: one line naming the symbol or file.
-  execute_process(COMMAND ${cmd} --check-only
+  # Configure-time check (values and layout, nothing generated): one line naming the symbol
+  # or file.
+  # The same command without the `cmake -E env` wrapper (one process less per configure).
+  list(FIND cmd ${PYTHON_EXECUTABLE} at)
+  list(SUBLIST cmd ${at} -1 check_cmd)
+  set(saved_path "$ENV{PYTHONPATH}")
+  set(saved_cache "$ENV{MFD_PYCACHE_DIR}")
+  set(ENV{PYTHONPATH} "${MATTER_FACTORY_DATA_ROOT}/west_ext")
+  set(ENV{MFD_PYCACHE_DIR} "${CMAKE_BINARY_DIR}/matter_factory_data_pycache")
+  execute_process(COMMAND ${check_cmd} --check-only
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  set(ENV{PYTHONPATH} "${saved_path}")
+  set(ENV{MFD_PYCACHE_DIR} "${saved_cache}")
   if(NOT rc EQUAL 0)
     # No list operations: the message may contain ';'.
     string(FIND "${err}" "error: " pos REVERSE)
@@ -286,7 +349,7 @@ function(matter_factory_data_build_step)
   if(CONFIG_CHIP_FACTORY_DATA_GENERATE_ONBOARDING_CODES)
     list(APPEND outputs ${out_dir}/factory_data.txt ${out_dir}/factory_data.png)
   endif()
-  if(CONFIG_CHIP_FACTORY_DATA_MERGE_WITH_FIRMWARE AND NOT pm_enabled)
+  if(CONFIG_CHIP_FACTORY_DATA_MERGE_WITH_FIRMWARE AND NOT pm_enabled AND NOT MFD_IMAGE_FLASHER)
     if(NOT KERNEL_HEX_NAME)
       set(KERNEL_HEX_NAME zephyr.hex)
     endif()
@@ -311,12 +374,22 @@ function(matter_factory_data_build_step)
     VERBATIM)
   add_custom_target(factory_data ALL DEPENDS ${outputs})
 
+  if(SYSBUILD)
+    # Sysbuild's own CMake run (cmake/sysbuild) hands this file to Partition Manager or to an
+    # image flasher: declared as a byproduct of this image (BYPRODUCT_* cache variables).
+    set(BYPRODUCT_MATTER_FACTORY_DATA_HEX_NAME "${out_dir}/factory_data.hex"
+        CACHE FILEPATH "Matter factory data hex (matter-factory-data)" FORCE)
+  endif()
+
   if(CONFIG_CHIP_FACTORY_DATA_MERGE_WITH_FIRMWARE)
     if(pm_enabled)
+      # Partition Manager in this image (NCS without sysbuild) merges it into its merged.hex.
       set_property(GLOBAL PROPERTY factory_data_PM_HEX_FILE ${out_dir}/factory_data.hex)
       set_property(GLOBAL PROPERTY factory_data_PM_TARGET factory_data)
-    else()
+    elseif(merged_hex)
       set_property(TARGET runners_yaml_props_target PROPERTY hex_file ${merged_hex})
+      set_property(GLOBAL PROPERTY MATTER_FACTORY_DATA_MERGED_HEX ${merged_hex})
+      cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL _mfd_check_merged_rule)
     endif()
   endif()
 endfunction()

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from conftest import GOLDEN_DIR, golden_args
 from matter_factory_data.core import certs, certview, der
-from matter_factory_data.errors import CredentialError
+from matter_factory_data.errors import InputError, CredentialError
 
 DAC = "Matter-Development-DAC-FFF1-8006-Cert.der"
 DAC_KEY = "Matter-Development-DAC-FFF1-8006-Key.der"
@@ -475,7 +475,8 @@ def _issued_view(child: certview.CertView, issuer: certview.CertView) -> bool:
 
 ids = st.integers(min_value=1, max_value=0xFFFF)
 names = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x2FF,
-                                       blacklist_categories=("Cs",)), min_size=1, max_size=64)
+                                       blacklist_categories=("Cs",)), min_size=1, max_size=64
+                ).filter(lambda s: len(s.encode("utf-8")) <= 64)  # X.509 counts UTF-8 bytes
 
 
 @SLOW
@@ -485,7 +486,7 @@ def test_random_chains_match_cryptography(seed, vid, pid, paa_vid, pai_pid, seri
     paa_key, pai_key, dac_key = (certs.new_key(seed + tag) for tag in (b"a", b"i", b"d"))
     paa = certs.make_paa(key=paa_key, common_name=cn, vendor_id=paa_vid, serial=serial)
     pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_key,
-                         common_name="PAI " + cn[:60], vendor_id=vid,
+                         common_name=certs.common_name("PAI " + cn), vendor_id=vid,
                          product_id=pid if pai_pid else None)
     dac = certs.make_dac(key=dac_key, issuer_cert=pai, issuer_key=pai_key, common_name=cn,
                          vendor_id=vid, product_id=pid)
@@ -943,3 +944,12 @@ def test_generate_golden_args_imports_neither_x509_nor_serialization(golden, tmp
             f"print(json.dumps({{m: m in sys.modules for m in {SLOW_MODULES!r}}}))\n")
     assert _run(code) == {m: False for m in SLOW_MODULES}
     assert (tmp_path / "out" / "fd.bin").read_bytes() == (golden / "factory_data.bin").read_bytes()
+
+
+def test_common_names_are_limited_in_utf8_bytes():
+    """64 bytes, not characters: cryptography (and X.509 ub-common-name) count the encoding."""
+    key = certs.new_key(b"cn")
+    with pytest.raises(InputError, match="1..64 bytes"):
+        certs.make_paa(key=key, common_name="\u00e9" * 33)  # 66 bytes
+    assert certs.common_name("\u00e9" * 40) == "\u00e9" * 32
+    assert certs.common_name("a" * 63 + "\u00e9") == "a" * 63  # never half a character

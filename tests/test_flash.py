@@ -89,10 +89,11 @@ def _cases():
                 if reset:
                     nrfjprog.append(["nrfjprog", "--reset", *sel])
                 yield Case("nrfjprog", snr, family, reset, nrfjprog)
-    for family in ("NRF52", "NRF54L"):
+    for family in ("NRF52", "NRF53", "NRF91", "NRF54L"):
         for snr in (None, "1050065027"):
             for reset in (True, False):
-                sel = ["--serial-number", snr] if snr else []
+                # the expected family (nrfutil's detection option): nRF54L included
+                sel = (["--serial-number", snr] if snr else []) + ["--family", family.lower()]
                 nrfutil = [["nrfutil", "device", "program", "--firmware", hx, "--options",
                             OPTIONS, *sel]]
                 if reset:
@@ -148,8 +149,17 @@ def test_family_is_case_insensitive(cli, empty_path):
 
 # --- tool choice ------------------------------------------------------------------
 
-def test_default_tool_is_nrfjprog_when_on_path(cli, fake_tools):
+def test_default_tool_is_nrfutil_even_with_nrfjprog_on_path(cli, fake_tools):
+    """nrfutil by default (issue #9: nRF Command Line Tools are archived)."""
     fake_tools.install("nrfjprog", "nrfutil")
+    result = cli("flash", "--hex", PLAIN_HEX, "--family", "NRF52")
+    assert result.code == 0, result
+    assert [call[:3] for call in fake_tools()] == [["nrfutil", "device", "program"],
+                                                   ["nrfutil", "device", "reset"]]
+
+
+def test_nrfjprog_when_nrfutil_is_absent(cli, fake_tools):
+    fake_tools.install("nrfjprog")
     assert cli("flash", "-d", BUILDS / "plain").code == 0
     assert [call[:2] for call in fake_tools()] == [["nrfjprog", "--program"],
                                                    ["nrfjprog", "--reset"]]
@@ -413,7 +423,7 @@ def _net_cases():
             if reset:
                 nrfjprog.append(["nrfjprog", "--reset", *sel])
             yield Case("nrfjprog", snr, "NRF53", reset, nrfjprog)
-            sel = ["--serial-number", snr] if snr else []
+            sel = (["--serial-number", snr] if snr else []) + ["--family", "nrf53"]
             nrfutil = [["nrfutil", "device", "program", "--firmware", hx, "--core", "Network",
                         "--options", OPTIONS, *sel]]
             if reset:
@@ -559,3 +569,78 @@ def test_is_net_core_build(config, net):
     assert is_net_core_build(config) is net
     if config["CONFIG_SOC"].lower().startswith("nrf53"):
         assert build_dir.soc_family(config) == "NRF53"  # the family is NRF53 for both cores
+
+
+# --- only factory data, never UICR (issue #9) -------------------------------------------
+
+def _hex(tmp_path, name, blocks):
+    from intelhex import IntelHex
+
+    image = IntelHex()
+    for address, data in blocks:
+        image.frombytes(data, offset=address)
+    path = tmp_path / name
+    image.write_hex_file(str(path))
+    return path
+
+
+GOLDEN_BIN = REPO_ROOT / "tests" / "data" / "golden" / "factory_data.bin"
+
+
+@pytest.mark.parametrize("blocks, message", [
+    ([(0x0, b"\x00\x00\x04\x20" + bytes(60)), (0xF7000, b"\xb0\x00")],
+     "2 separate blocks (0x0..0x40, 0xf7000..0xf7002), not one factory data image"),
+    ([(0x0, b"\x00\x00\x04\x20" + bytes(0x2000))],
+     "the data at 0x0 does not start with a CBOR map (first byte 0x00), so it is not "
+     "factory data"),
+    ([(0x10001000, b"\xb0\x00")], "data at 0x10001000 is outside the code flash (UICR/FICR"),
+    ([(0x00FF8000, b"\xb0\x00")], "data at 0xff8000 is outside the code flash (UICR/FICR"),
+    ([(0xF7000, b"\xb0\x00"), (0x10001208, b"\x00\x00\x00\x00")],
+     "data at 0x10001208 is outside the code flash (UICR/FICR"),
+    ([(0x20000, b"\xb0" + bytes(0x10000))],
+     "65537 bytes at 0x20000, more than a factory data partition holds"),
+], ids=["firmware-and-data", "firmware", "uicr-nrf52", "uicr-nrf53", "data-plus-uicr",
+        "too-big"])
+def test_refuses_what_is_not_factory_data(cli, tmp_path, fake_tools, blocks, message):
+    fake_tools.install("nrfutil", "nrfjprog")
+    path = _hex(tmp_path, "image.hex", blocks)
+    before = path.read_bytes()
+    for tool in ("nrfutil", "nrfjprog"):
+        result = cli("flash", "--hex", path, "--tool", tool, "--family", "NRF52")
+        assert (result.code, result.out) == (2, ""), result
+        assert result.err.startswith(f"error: {path}: {message}"), result.err
+        assert result.err.count("\n") == 1
+    assert fake_tools() == []  # nothing ran
+    assert path.read_bytes() == before
+
+
+def test_build_dir_hex_must_be_in_the_build_partition(cli, tmp_path, fake_tools):
+    """-d BUILD: the hex must lie in the partition the build recorded (here pm_static.yml at
+    0xf7000), not merely look like factory data."""
+    fake_tools.install("nrfutil")
+    build = tmp_path / "build"
+    shutil.copytree(BUILDS / "plain", build)
+    layout = tmp_path / "pm_static.yml"
+    layout.write_text("factory_data: {address: 0xf7000, size: 0x1000}\n")
+    step = {"argv": ["--dotconfig", str(build / "zephyr" / ".config"), "--out-dir",
+                     str(build / "zephyr"), "--pm-static", str(layout)]}
+    (build / "zephyr" / "factory_data_step.json").write_text(json.dumps(step))
+    result = cli("flash", "-d", build)
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err == (f"error: {build / 'zephyr' / 'factory_data.hex'}: data at "
+                          f"0xfb000..0xfb080 is not in the factory_data partition "
+                          f"0xf7000..0xf8000 ({layout}); regenerate it for this build\n")
+    assert fake_tools() == []
+    layout.write_text("factory_data: {address: 0xfb000, size: 0x1000}\n")
+    assert cli("flash", "-d", build).code == 0
+    assert [c[:3] for c in fake_tools()] == [["nrfutil", "device", "program"],
+                                             ["nrfutil", "device", "reset"]]
+
+
+def test_golden_image_is_accepted(cli, tmp_path, empty_path):
+    path = _hex(tmp_path, "fd.hex", [(0xF7000, GOLDEN_BIN.read_bytes())])
+    result = cli("flash", "--hex", path, "--family", "NRF54L", "--dry-run")
+    assert result.code == 0, result
+    assert shlex.split(result.out.splitlines()[2]) == [
+        "nrfutil", "device", "program", "--firmware", str(path), "--options", OPTIONS,
+        "--family", "nrf54l"]

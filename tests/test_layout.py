@@ -186,7 +186,12 @@ def test_every_problem_is_reported_not_only_the_first(cli):
 
 
 def test_write_protect_off_accepts_the_nrf5340_layout(cli):
-    assert check(cli, BAD / "nrf5340_fprotect_settings.yml", "nrf5340").code == 0
+    """Issue #9: a layout file is checked with write protection by default (the firmware's
+    default); --no-write-protect turns it off and the report says so."""
+    assert check(cli, BAD / "nrf5340_fprotect_settings.yml", "nrf5340").code == 1
+    result = check(cli, BAD / "nrf5340_fprotect_settings.yml", "nrf5340", "--no-write-protect")
+    assert result.code == 0
+    assert "write protection check skipped: --no-write-protect" in result.out
 
 
 def test_write_protect_on_nrf54l_is_a_warning(cli):
@@ -373,7 +378,8 @@ def test_layout_file_needs_a_soc(cli):
 def test_one_source_is_required(cli):
     result = cli("check", "--soc", "nrf52840")
     assert result.code == 2
-    assert "one of the arguments -d/--build-dir --pm-static --partitions is required" in result.err
+    assert ("one of the arguments -d/--build-dir --pm-static --partitions --devicetree is "
+            "required") in result.err
 
 
 # --- core/layout.py units ---------------------------------------------------------------

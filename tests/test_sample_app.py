@@ -657,29 +657,37 @@ def test_chip_symbols_do_not_depend_on_the_matter_stack(kconf):
 
 # --- pm_static.yml and the devicetree overlay ------------------------------------------
 
-# The board's partitions in upstream Zephyr (boards/arm/nrf52840dk_nrf52840/*.dts before
-# 3.7, dts/vendor/nordic/nrf52840_partition.dtsi after): label -> (address, size).
-UPSTREAM_NRF52840DK = {"boot_partition": (0x0, 0xC000), "slot0_partition": (0xC000, 0x76000),
-                       "slot1_partition": (0x82000, 0x76000),
-                       "storage_partition": (0xF8000, 0x8000)}
+# The nRF52840 DK's flash partitions: upstream Zephyr 4.1 (dts/common/nordic/
+# nrf52840_partition.dtsi) and nRF Connect SDK 2.7's Zephyr (the board's .dts). The overlay is
+# read with Zephyr's python-devicetree on top of each.
+BOARD_PARTITIONS = {
+    "zephyr-4.1": {"boot_partition": (0x0, 0xC000), "slot0_partition": (0xC000, 0x77000),
+                   "slot1_partition": (0x83000, 0x75000),
+                   "storage_partition": (0xF8000, 0x8000)},
+    "ncs-2.7": {"boot_partition": (0x0, 0xC000), "slot0_partition": (0xC000, 0x76000),
+                "slot1_partition": (0x82000, 0x76000), "storage_partition": (0xF8000, 0x8000)},
+}
 
 
-def overlay_partitions(text: str) -> tuple[set[str], dict[str, tuple[int, int, int]]]:
-    """Deleted labels, and label -> (unit address, reg address, reg size) of the overlay's
-    partition nodes. Also checks the syntax this parser relies on."""
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    text = re.sub(r"//[^\n]*", "", text)
-    assert text.count("{") == text.count("}"), "unbalanced braces"
-    deleted = set(re.findall(r"/delete-node/\s*&(\w+)\s*;", text))
-    nodes = {}
-    for label, unit, body in re.findall(r"(\w+)\s*:\s*partition@([0-9a-fA-F]+)\s*\{(.*?)\}\s*;",
-                                        text, flags=re.S):
-        reg = re.search(r"\breg\s*=\s*<\s*(0x[0-9a-fA-F]+|\d+)\s+(0x[0-9a-fA-F]+|\d+)\s*>\s*;",
-                        body)
-        assert reg, f"{label}: no reg = <address size>;"
-        assert label not in nodes, f"{label} defined twice"
-        nodes[label] = (int(unit, 16), int(reg.group(1), 0), int(reg.group(2), 0))
-    return deleted, nodes
+def board_dts(partitions: dict) -> str:
+    nodes = "".join(f"\t\t\t\t{label}: partition@{a:x} {{ reg = <0x{a:x} 0x{n:x}>; }};\n"
+                    for label, (a, n) in partitions.items())
+    return ("/dts-v1/;\n/ {\n\t#address-cells = <1>;\n\t#size-cells = <1>;\n"
+            "\tsoc {\n\t\t#address-cells = <1>;\n\t\t#size-cells = <1>;\n\t\tranges;\n"
+            "\t\tflash0: flash@0 {\n\t\t\tcompatible = \"soc-nv-flash\";\n"
+            "\t\t\treg = <0x0 0x100000>;\n\t\t\tpartitions {\n"
+            "\t\t\t\tcompatible = \"fixed-partitions\";\n"
+            "\t\t\t\t#address-cells = <1>;\n\t\t\t\t#size-cells = <1>;\n"
+            f"{nodes}\t\t\t}};\n\t\t}};\n\t}};\n}};\n")
+
+
+def overlay_layout(tmp_path, board: str):
+    """The sample's overlay applied to the board's devicetree, read as the build step does."""
+    from matter_factory_data.zephyr.devicetree import find_partition
+
+    dts = tmp_path / f"{board}.dts"
+    dts.write_text(board_dts(BOARD_PARTITIONS[board]) + "\n" + OVERLAY.read_text())
+    return find_partition(dts)
 
 
 def load_pm_static() -> dict[str, tuple[int, int]]:
@@ -692,7 +700,7 @@ def test_pm_static_passes_check(cli):
     for extra in ([], ["--write-protect"]):
         result = cli("check", "--pm-static", PM_STATIC, "--soc", "nrf52840", *extra)
         assert result.code == 0, result
-        assert "layout OK: factory_data (0xfb000..0xfc000)" in result.out
+        assert "layout OK: factory_data (0xf7000..0xf8000)" in result.out
         assert result.err == ""
 
 
@@ -700,8 +708,9 @@ def test_pm_static_layout_is_consistent():
     from matter_factory_data.zephyr.layout import SOCS
 
     layout = load_pm_static()
-    assert layout["factory_data"] == (0xFB000, 0x1000)
-    assert layout["settings_storage"] == (0xFC000, 0x4000)
+    # nRF Connect SDK 3.4's default Matter layout of the nRF52840
+    assert layout["factory_data"] == (0xF7000, 0x1000)
+    assert layout["settings_storage"] == (0xF8000, 0x8000)
     flash = SOCS["nrf52840"]
     spans = sorted((a, a + s, name) for name, (a, s) in layout.items())
     # the partitions tile the whole flash: no overlap and no hole
@@ -710,44 +719,41 @@ def test_pm_static_layout_is_consistent():
         assert end == start, f"{name} and {nxt} overlap or leave a hole"
 
 
-def test_overlay_places_factory_data_without_overlap():
-    deleted, nodes = overlay_partitions(OVERLAY.read_text())
-    assert nodes["factory_data_partition"][1:] == (0xFB000, 0x1000)
-    for label, (unit, address, size) in nodes.items():
-        assert unit == address, f"{label}: unit address @{unit:x} is not reg 0x{address:x}"
-    assert deleted <= set(UPSTREAM_NRF52840DK), "deletes a node the board does not have"
-    merged = {k: v for k, v in UPSTREAM_NRF52840DK.items() if k not in deleted}
-    unit_names = {UPSTREAM_NRF52840DK[k][0] for k in merged}
-    for label, (unit, address, size) in nodes.items():
-        assert label not in merged, f"{label} also exists on the board: delete it first"
-        assert unit not in unit_names, f"partition@{unit:x} already exists on the board"
-        merged[label] = (address, size)
-    spans = sorted((a, a + s, label) for label, (a, s) in merged.items())
-    for (_, end, label), (start, _, nxt) in zip(spans, spans[1:]):
-        assert end <= start, f"{label} overlaps {nxt}"
-    assert spans[-1][1] <= 0x100000
+@pytest.mark.parametrize("board", BOARD_PARTITIONS)
+def test_overlay_places_factory_data_without_overlap(tmp_path, board):
+    """Every partition of the board plus the overlay, checked as the build step checks a
+    devicetree: no overlap with any sibling, inside the flash, page-aligned."""
+    from matter_factory_data.zephyr.layout import check_layout
+    from matter_factory_data.zephyr.devicetree import dt_partitions
+
+    layout = overlay_layout(tmp_path, board)
+    assert layout.found_by == "node label factory_data_partition"
+    assert (layout.node.address, layout.node.size) == (0xF7000, 0x1000)
+    assert check_layout(dt_partitions(layout), soc="nrf52840", write_protect=True) == []
+    names = {p.name for p in layout.partitions}
+    assert "slot1_partition" not in names  # it covered 0xf7000
 
 
-def test_overlay_agrees_with_pm_static():
-    _, nodes = overlay_partitions(OVERLAY.read_text())
-    layout = load_pm_static()
-    assert nodes["factory_data_partition"][1:] == layout["factory_data"]
+@pytest.mark.parametrize("board", BOARD_PARTITIONS)
+def test_overlay_agrees_with_pm_static(tmp_path, board):
+    layout = {p.name: (p.address, p.size) for p in overlay_layout(tmp_path, board).partitions}
+    pm_static = load_pm_static()
+    assert layout["factory_data_partition"] == pm_static["factory_data"]
     # under Partition Manager, nRF Connect SDK maps the label storage_partition to
     # settings_storage (include/flash_map_pm.h)
-    assert nodes["storage_partition"][1:] == layout["settings_storage"]
+    assert layout["storage_partition"] == pm_static["settings_storage"]
 
 
-def test_build_step_accepts_the_sample_layout_sources():
-    """The module's build step resolves the partition from pm_static.yml and the overlay's
-    devicetree node and requires them to agree (build_step.resolve_partition)."""
+def test_build_step_accepts_the_sample_layout_sources(tmp_path):
+    """The module's build step resolves the partition from pm_static.yml and the devicetree
+    node and requires them to agree (partition_sources.resolve_partition)."""
     from matter_factory_data.zephyr.partition_sources import resolve_partition
 
-    _, nodes = overlay_partitions(OVERLAY.read_text())
-    _, address, size = nodes["factory_data_partition"]
+    node = overlay_layout(tmp_path, "zephyr-4.1").node
     first, sources = resolve_partition(Namespace(partitions=None, pm_static=str(PM_STATIC),
-                                                 dt_address=address, dt_size=size,
+                                                 dt_address=node.address, dt_size=node.size,
                                                  check_only=True))
-    assert (first.address, first.size) == (0xFB000, 0x1000) and len(sources) == 2
+    assert (first.address, first.size) == (0xF7000, 0x1000) and len(sources) == 2
 
 
 def test_cmake_lists_and_sources():
@@ -776,7 +782,7 @@ def test_standin_build_with_the_sample_makes_what_main_prints(kconf, tmp_path, a
                                                               reader, cli):
     """The Zephyr stand-in of test_cmake.py, configured with the sample's prj.conf,
     pm_static.yml and overlay partition: the factory data made by the build holds the
-    identity of prj.conf, sits at 0xfb000 in merged.hex, and main.c prints it."""
+    identity of prj.conf, sits at 0xf7000 in merged.hex, and main.c prints it."""
     from intelhex import IntelHex
 
     build = tmp_path / "build"
@@ -785,8 +791,8 @@ def test_standin_build_with_the_sample_makes_what_main_prints(kconf, tmp_path, a
     kconf.write_config(str(dotconfig), header="")
     with dotconfig.open("a") as f:
         f.write('CONFIG_SOC="nrf52840"\n')
-    _, nodes = overlay_partitions(OVERLAY.read_text())
-    _, address, size = nodes["factory_data_partition"]
+    node = overlay_layout(tmp_path, "zephyr-4.1").node
+    address, size = node.address, node.size
     env = {k: v for k, v in os.environ.items() if k != "MAKEFLAGS"}
     configure = subprocess.run(
         ["cmake", "-G", "Ninja", "-S", str(STANDIN), "-B", str(build), f"-DAPP_DIR={SAMPLE}",
@@ -801,7 +807,7 @@ def test_standin_build_with_the_sample_makes_what_main_prints(kconf, tmp_path, a
         assert (zephyr / f"factory_data.{suffix}").is_file(), suffix
     data = (zephyr / "factory_data.bin").read_bytes()
     merged = IntelHex(str(zephyr / "merged.hex"))
-    assert merged.tobinstr(start=0xFB000, size=len(data)) == data
+    assert merged.tobinstr(start=0xF7000, size=len(data)) == data
 
     conf = prj_conf_assignments()
     want = {"vendor_id": str(int(conf["CONFIG_CHIP_DEVICE_VENDOR_ID"], 0)),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
 import sys
 from typing import Callable, NoReturn, Optional, Sequence
 
@@ -174,6 +173,28 @@ def add_build_dir_argument(parser, help_text: str) -> None:
                              "it is a build directory, as west build finds it)")
 
 
+# --- image format (nRF CBOR or STM32 TLV) -------------------------------------
+
+FORMAT_CHOICES = ("nrf-cbor", "stm32-tlv")
+BOARD_CHOICES = ("wb5mm-dk", "wba65")
+
+
+def add_format_arguments(parser, cd: bool = False) -> None:
+    """``--format`` and ``--board`` (and ``--cd`` for the commands that make images)."""
+    group = parser.add_argument_group("Image format")
+    group.add_argument("--format", choices=FORMAT_CHOICES, default="nrf-cbor",
+                       help="on-flash format: nrf-cbor (nRF Connect SDK, the default) or "
+                            "stm32-tlv (ST X-CUBE-MATTER, genFactoryData's image)")
+    group.add_argument("--board", type=str.lower, choices=BOARD_CHOICES,
+                       help="stm32-tlv: the board whose reader rules and flash region apply "
+                            "(wb5mm-dk: external flash 0x901C0000, 64 KiB; wba65: internal "
+                            "flash 0x081EC000, 61440 bytes)")
+    if cd:
+        group.add_argument("--certification_declaration", metavar="FILE",
+                           help="stm32-tlv: the Certification Declaration (DER) stored in tag 1 "
+                                "(or --gen_cd to make one)")
+
+
 # --- generate ----------------------------------------------------------------
 
 FINISH_CHOICES = ("other", "matte", "satin", "polished", "rugged", "fabric")
@@ -200,6 +221,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--print_codes", action="store_true",
                         help="also print the QR payload and manual code (they reveal the "
                              "passcode)")
+    add_format_arguments(parser, cd=True)
 
 
 def add_field_arguments(parser: argparse.ArgumentParser) -> None:
@@ -307,15 +329,18 @@ def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--input", required=True, metavar="FILE", help="input JSON file")
     parser.add_argument("-o", "--output", required=True, metavar="PREFIX",
                         help="output prefix: writes PREFIX.hex and PREFIX.bin")
-    parser.add_argument("--offset", type=any_int, required=True,
-                        help="partition address in flash")
-    parser.add_argument("--size", type=any_int, required=True, help="partition size in bytes")
+    parser.add_argument("--offset", type=any_int,
+                        help="partition address in flash (required for nrf-cbor; stm32-tlv: "
+                             "default the --board's region)")
+    parser.add_argument("--size", type=any_int,
+                        help="partition size in bytes (required for nrf-cbor)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print more details")
     parser.add_argument("-r", "--raw", action="store_true",
                         help="quiet: print only warnings and errors")
     parser.add_argument("--strict", action="store_true",
                         help="refuse data the device would reject or misread")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_format_arguments(parser)
 
 
 def run_partition(args: argparse.Namespace, ui: UI) -> int:
@@ -344,6 +369,10 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
                              "(masked otherwise)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when the device would reject or misread the data")
+    parser.add_argument("--records", action="store_true",
+                        help="stm32-tlv: list every record as the device scans it (offset, "
+                             "tag, name, length), duplicates included, instead of the JSON")
+    add_format_arguments(parser)
 
 
 def run_show(args: argparse.Namespace, ui: UI) -> int:
@@ -377,6 +406,7 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow_nonconformant_certs",
                         dest="allow_nonconformant_certs", action="store_true",
                         help="report attestation profile violations without failing")
+    add_format_arguments(parser)
 
 
 def run_verify(args: argparse.Namespace, ui: UI) -> int:
@@ -424,6 +454,14 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--pm-static", metavar="FILE", help="a pm_static.yml to check")
     source.add_argument("--partitions", metavar="FILE",
                         help="a partitions.yml (Partition Manager output) to check")
+    source.add_argument("--devicetree", metavar="FILE",
+                        help="a devicetree to check: a build's zephyr/zephyr.dts or "
+                             "zephyr/edt.pickle (node label factory_data_partition, else alias "
+                             "factory-data, with every other partition of its flash)")
+    parser.add_argument("--zephyr-base", metavar="DIR",
+                        help="the Zephyr tree whose python-devicetree reads --devicetree / the "
+                             "build's edt.pickle (default: the build's ZEPHYR_BASE, else the "
+                             "environment, else the installed devicetree package)")
     parser.add_argument("--soc", metavar="SOC",
                         help="the SoC, e.g. nrf52840, nrf5340 (application core), "
                              "nrf5340_cpunet, nrf9161, nrf54l15 (default with -d: CONFIG_SOC)")
@@ -433,8 +471,9 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the firmware zephyr.elf: no loadable section may lie in factory_data")
     parser.add_argument("--write-protect", action=argparse.BooleanOptionalAction, default=None,
                         help="check the fprotect block around factory_data against "
-                             "settings_storage (default with -d: "
-                             "CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT; otherwise off)")
+                             "settings_storage / storage_partition (default with -d: "
+                             "CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT; otherwise on where the SoC "
+                             "has write protection, as the firmware's default)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only problems, not the layout report")
 
@@ -480,7 +519,8 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
                              "zephyr/factory_data.hex and zephyr/.config")
     source.add_argument("--hex", metavar="FILE", help="the factory data .hex to program")
     parser.add_argument("--tool", choices=("nrfjprog", "nrfutil"),
-                        help="programmer (default: nrfjprog if on PATH, else nrfutil)")
+                        help="programmer (default: nrfutil; nrfjprog when nrfutil is not on "
+                             "PATH)")
     parser.add_argument("--snr", "--dev-id", dest="snr", metavar="SNR",
                         help="serial number of the debugger (J-Link) to use")
     parser.add_argument("--family", type=str.upper, choices=("NRF52", "NRF53", "NRF54L", "NRF91"),
@@ -596,12 +636,78 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
                         help="store the passcode in the factory data and the manifest "
                              "(development only)")
     add_field_arguments(parser)
+    add_format_arguments(parser, cd=True)
 
 
 def run_batch(args: argparse.Namespace, ui: UI) -> int:
     from ..station.batch.run import BatchRequest, run_batch as batch_command
 
     return batch_command(request_from(BatchRequest, args), ui)
+
+
+# --- stm32-program -----------------------------------------------------------
+
+def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
+    """STM32CubeProgrammer over ST-LINK: list probes, or write the image on each."""
+    parser.add_argument("--image", metavar="BIN",
+                        help="the factory data .bin (generate --format stm32-tlv); written at "
+                             "the board's address")
+    parser.add_argument("--board", type=str.lower, choices=BOARD_CHOICES,
+                        help="wb5mm-dk (external flash 0x901C0000, through the external "
+                             "loader) or wba65 (internal flash 0x081EC000)")
+    parser.add_argument("--sn", metavar="SN", action="append",
+                        help="ST-LINK serial number (repeatable; default: every probe that "
+                             "STM32_Programmer_CLI -l lists)")
+    parser.add_argument("--list", action="store_true",
+                        help="only list the connected probes (serial number, board, port)")
+    parser.add_argument("--cli", metavar="PATH",
+                        help="STM32_Programmer_CLI or its bin directory (default: PATH, then "
+                             "the usual STM32CubeProgrammer install locations)")
+    parser.add_argument("--external-loader", metavar="STLDR",
+                        help="external loader for external flash (default: the board's "
+                             ".stldr in the CubeProgrammer ExternalLoader directory)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the commands, run nothing")
+    parser.add_argument("--no-reset", action="store_true",
+                        help="do not reset the device after programming")
+
+
+def run_stm32_program(args: argparse.Namespace, ui: UI) -> int:
+    from ..station.cubeprogrammer import Stm32ProgramRequest, stm32_program_command
+
+    return stm32_program_command(request_from(Stm32ProgramRequest, args), ui)
+
+
+# --- provision ----------------------------------------------------------------
+
+def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
+    """The provisioning station: one worker per serial port, outcomes to a manifest."""
+    parser.add_argument("--port", metavar="PORT", action="append",
+                        help="a board's serial port (repeatable: all are served at once)")
+    parser.add_argument("--protocol", choices=("csr", "st-demo"), default="csr",
+                        help="csr (default): the device sends a CSR, the station issues its "
+                             "DAC from the PAI (see README); st-demo: wait for ST's "
+                             "STM_Provisioning firmware's finish:NNN")
+    parser.add_argument("--manifest", metavar="FILE", required=True,
+                        help="CSV file every board's outcome is appended to (created if "
+                             "missing)")
+    parser.add_argument("--pai_cert", metavar="FILE", help="csr: the PAI certificate")
+    parser.add_argument("--pai_key", metavar="FILE", help="csr: the PAI private key")
+    parser.add_argument("--vendor_id", type=any_int, help="csr: the product's vendor ID")
+    parser.add_argument("--product_id", type=any_int, help="csr: the product ID")
+    parser.add_argument("--dac_common_name", metavar="CN", default="Matter DAC",
+                        help="csr: common name of the issued DACs (default: Matter DAC)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="per step (csr: answer, CSR, final status: 10/30/30 s; st-demo: "
+                             "finish frame, 15 s)")
+    parser.add_argument("--baud", type=any_int, default=115200,
+                        help="baud rate (default 115200, as ST's firmware)")
+
+
+def run_provision(args: argparse.Namespace, ui: UI) -> int:
+    from ..station.provision.command import ProvisionRequest, provision_command
+
+    return provision_command(request_from(ProvisionRequest, args), ui)
 
 
 # --- the command table, shared with the west command --------------------------
@@ -626,6 +732,12 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                    add_build_step_arguments, run_build_step),
     "flash": ("program only the factory data hex into a connected nRF device "
               "(nrfjprog or nrfutil)", add_flash_arguments, run_flash),
+    "stm32-program": ("write an STM32 factory data image with STM32CubeProgrammer over "
+                      "ST-LINK, on one or several probes; --list lists them",
+                      add_stm32_program_arguments, run_stm32_program),
+    "provision": ("provisioning station: serve several STM32 boards at once over their "
+                  "UARTs (our CSR protocol, or ST's finish:NNN demo), outcomes to a manifest",
+                  add_provision_arguments, run_provision),
     "merge": ("merge the firmware hex and the factory data hex into one hex",
               add_merge_arguments, run_merge),
     "menuconfig": ("edit the factory data Kconfig symbols of a build's .config or of a .conf "
@@ -662,39 +774,10 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Run a parsed command; turn every expected error into one line and an exit code."""
-    from ..errors import FactoryDataError
+    from .boundary import guarded
 
-    try:
-        return args.run(args, ui)
-    except FactoryDataError as exc:
-        ui.error(one_line(str(exc)))
-        return exc.exit_code
-    except OSError as exc:  # a path the system refuses (too long, ...) that no check named
-        import errno
+    return guarded(lambda: args.run(args, ui), ui)
 
-        where = f"{exc.filename}: " if exc.filename else ""
-        ui.error(one_line(f"{where}{exc.strerror or exc}"))
-        return 2 if exc.errno in (errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR,
-                                  errno.EISDIR, errno.EINVAL, errno.ELOOP) else 1
-    except KeyboardInterrupt:
-        ui.error("interrupted; no output was written")
-        return 130
-    except BrokenPipeError:  # the reader went away (| head): not a bug
-        raise
-    except Exception as exc:  # a bug: still one line, the traceback only on request
-        if os.environ.get("MFD_DEBUG"):
-            raise
-        ui.error(f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
-                 "traceback and please report it)")
-        return 1
-
-
-def one_line(message: str) -> str:
-    """A message on one line whatever it quotes: control characters (a newline in a file
-    name, ESC) are shown escaped, as repr() would."""
-    if message.isprintable():
-        return message
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -219,11 +219,16 @@ def _utc(moment: _dt.datetime, what: str) -> _dt.datetime:
     return moment.astimezone(_dt.timezone.utc)
 
 
+def common_name(text: str) -> str:
+    """``text`` cut to the 64 UTF-8 bytes X.509 allows a common name, at a character edge."""
+    return text.encode("utf-8")[:64].decode("utf-8", "ignore")
+
+
 def _subject(common_name: str, vendor_id: int | None, product_id: int | None) -> x509.Name:
-    if not isinstance(common_name, str) or not 1 <= len(common_name) <= 64:
+    if not isinstance(common_name, str) or not 1 <= len(common_name.encode("utf-8")) <= 64:
         raise InputError(
             f"The certificate common name {common_name!r} is not accepted; expected a string "
-            "of 1..64 characters."
+            "of 1..64 bytes (UTF-8)."
         )
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if vendor_id is not None:
@@ -240,7 +245,12 @@ def _build(
     not_after: _dt.datetime | None, deterministic: bool,
 ) -> x509.Certificate:
     """Build and sign one attestation certificate with the profile's extensions."""
-    for what, candidate in (("key", key), ("issuer key", issuer_key)):
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        public = key  # a key the device made: issued from its CSR
+    else:
+        public = None
+    for what, candidate in ((("key", key),) if public is None else ()) + (
+            ("issuer key", issuer_key),):
         if not isinstance(candidate, ec.EllipticCurvePrivateKey) or not isinstance(
             candidate.curve, ec.SECP256R1
         ):
@@ -266,7 +276,7 @@ def _build(
             "Deterministic certificate signing was requested but the installed cryptography "
             "package does not support it; upgrade cryptography or sign non-deterministically."
         )
-    public = key.public_key()
+    public = public or key.public_key()
     usage = x509.KeyUsage(
         digital_signature=not ca, content_commitment=False, key_encipherment=False,
         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
@@ -388,7 +398,9 @@ class DacIssuer:
         self._not_before = not_before
         self._deterministic = deterministic
 
-    def issue(self, key: ec.EllipticCurvePrivateKey, serial: int) -> x509.Certificate:
+    def issue(self, key: "ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey",
+              serial: int) -> x509.Certificate:
+        """A DAC for ``key``: a key pair, or the public key of a device's CSR."""
         return _build(
             subject=self._subject, key=key, issuer=self._issuer, issuer_key=self._issuer_key,
             issuer_skid=self._skid, ca=False, path_length=None, serial=serial,

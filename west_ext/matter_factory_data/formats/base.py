@@ -64,3 +64,15 @@ class ImageFormat:
              partition_size: Optional[int] = None) -> list:
         """:class:`Problem` list: ERROR where the device rejects or misreads the data."""
         raise NotImplementedError
+
+    def json_from_values(self, values: Mapping[str, Any]) -> dict:
+        """The JSON form of typed model values (``generate``, ``batch``)."""
+        raise NotImplementedError
+
+    def json_text(self, obj: Mapping[str, Any]) -> str:
+        """The JSON file's text, as the format's reference tool writes it."""
+        raise NotImplementedError
+
+    def model_values(self, device_map: Mapping[Any, Any]) -> dict:
+        """The device map keyed by model keys (ints, bytes), for ``verify``."""
+        raise NotImplementedError

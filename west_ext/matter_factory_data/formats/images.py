@@ -20,12 +20,16 @@ class LoadedData:
     reading: Optional[nrf_cbor.ImageReading] = None  # item by item (None for JSON)
 
 
-def load(path: str, offset: Optional[int] = None, *, read_any: bool = False) -> LoadedData:
+def load(path: str, offset: Optional[int] = None, fmt=None, *,
+         read_any: bool = False) -> LoadedData:
     """Decode ``path`` by its suffix: .json (JSON form), .hex (Intel HEX), anything else binary.
+    ``fmt`` is the image format (default nRF CBOR).
 
-    An image is read item by item (``reading``); its device map holds the entries read.
+    An nRF image is read item by item (``reading``); its device map holds the entries read.
     Unless ``read_any``, an image whose byte 0 is not a map is refused (InputError); with
     it, any CBOR item there is read (for ``show``)."""
+    if fmt is not None and fmt.name != "nrf-cbor":
+        return _load_in(fmt, path, offset)
     raw = read_file(path, "input")
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
@@ -48,3 +52,22 @@ def _image(data: bytes, path: str, address: Optional[int], read_any: bool) -> Lo
     if not reading.is_map and not read_any:
         raise InputError(f"{path}: {reading.not_a_map}")
     return LoadedData(reading.device_map, path, address, data, reading)
+
+
+def _load_in(fmt, path: str, offset: Optional[int]) -> LoadedData:
+    """Any other format: its JSON reader (``load_json_text``) for .json, else its decoder."""
+    from importlib import import_module
+
+    raw = read_file(path, "input")
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        module = import_module(type(fmt).__module__)
+        return LoadedData(module.load_json_text(raw, path), path)
+    if suffix in (".hex", ".ihex"):
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not an Intel HEX file (non-ASCII content)") from None
+        address, data = hexfile.segment_at(hexfile.from_hex_text(text, path), offset, path)
+        return LoadedData(fmt.decode(data, path), path, address, data)
+    return LoadedData(fmt.decode(raw, path), path, offset, raw)

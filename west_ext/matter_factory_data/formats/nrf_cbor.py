@@ -40,6 +40,15 @@ class NrfCborFormat(ImageFormat):
     def lint(self, device_map, *, partition_size=None):
         return lint(device_map, partition_size=partition_size)
 
+    def json_from_values(self, values):
+        return factory_data_json(values)
+
+    def json_text(self, obj):
+        return json_text(obj)
+
+    def model_values(self, device_map):
+        return dict(device_map)
+
 
 # ---------------------------------------------------------------------------
 # JSON form <-> device map

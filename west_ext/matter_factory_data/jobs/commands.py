@@ -36,6 +36,13 @@ DEVELOPMENT_DEFAULTS = {
 }
 
 
+#: --format stm32-tlv: the board gives the region; no tag holds the finish; ST's providers
+#: do not read the enable key.
+STM32_NOT_DEFAULTED = ("offset", "size", "product_finish", "enable_key")
+STM32_DEFAULTS = {"vendor_name": "STMicroelectronics", "product_id": 0x8004,
+                  "product_name": "STM32 Matter device"}
+
+
 class GenerateCommand(GenerateRequest):
     """``generate``: the generator's inputs plus what the command itself prints."""
 
@@ -46,7 +53,11 @@ class GenerateCommand(GenerateRequest):
 
 def with_development_defaults(req: GenerateCommand) -> GenerateCommand:
     """``--defaults``: fill what was not given; make a development chain if no files were."""
-    changes = {name: value for name, value in DEVELOPMENT_DEFAULTS.items()
+    defaults = DEVELOPMENT_DEFAULTS
+    if req.format == "stm32-tlv":
+        defaults = {k: v for k, v in defaults.items() if k not in STM32_NOT_DEFAULTED}
+        defaults.update(STM32_DEFAULTS, gen_cd=not req.certification_declaration)
+    changes = {name: value for name, value in defaults.items()
                if getattr(req, name, None) is None or getattr(req, name, None) is False}
     if not (req.dac_cert or req.dac_key or req.pai_cert):
         changes["gen_certs"] = True
@@ -62,6 +73,9 @@ def generate_command(req: GenerateCommand, ui) -> int:
         raise InputError("missing required option -o/--output (the output prefix, e.g. "
                          "out/factory_data)")
     generator_fields = GenerateRequest.parameters()
+    if req.format != "nrf-cbor" or req.board is not None \
+            or req.certification_declaration is not None:
+        from .stm32 import generate_stm32 as generate  # noqa: F811
     result = generate(GenerateRequest(**{k: v for k, v in vars(req).items()
                                          if k in generator_fields}))
     for warning in result.warnings:
@@ -84,18 +98,25 @@ def generate_command(req: GenerateCommand, ui) -> int:
 class PartitionRequest(Request):
     input: str = ""
     output: str = ""
-    offset: int = 0
-    size: int = 0
+    offset: Optional[int] = None
+    size: Optional[int] = None
     verbose: bool = False
     raw: bool = False
     strict: bool = False
     overwrite: bool = False
+    format: str = "nrf-cbor"
+    board: Optional[str] = None
 
 
 def partition_command(args: PartitionRequest, ui) -> int:
     from ..formats.nrf_cbor import ERROR
     from .pipeline import partition
 
+    if args.format != "nrf-cbor" or args.board is not None:
+        return _partition_stm32(args, ui)
+    if args.offset is None or args.size is None:
+        raise InputError("--offset and --size are required (the partition's address and "
+                         "size)")
     result = partition(input_path=args.input, output=args.output, offset=args.offset,
                        size=args.size, overwrite=args.overwrite)
     errors = [p for p in result.problems if p.severity == ERROR]
@@ -116,6 +137,24 @@ def partition_command(args: PartitionRequest, ui) -> int:
 from .show import ShowRequest, check_offset_and_size, show_command  # noqa: E402,F401  (show lives there)
 
 
+def _partition_stm32(args: PartitionRequest, ui) -> int:
+    from ..formats import get_format
+    from .stm32 import partition_stm32
+
+    get_format(args.format, args.board)  # --format/--board checked first
+    result = partition_stm32(input_path=args.input, output=args.output, offset=args.offset,
+                             size=args.size, board=args.board, strict=args.strict,
+                             overwrite=args.overwrite)
+    for problem in result.problems:
+        ui.warn(f"{args.input}: {problem}")
+    written = result.outputs.commit()
+    if not args.raw:
+        ui.info(f"Generated {', '.join(str(p) for p in written)}: {len(result.image)} bytes")
+    return 0
+
+
+
+
 def _used_length(device_map: dict) -> int:
     from ..formats.nrf_cbor import encode_image
 
@@ -133,10 +172,12 @@ class VerifyRequest(Request):
     manual: Optional[str] = None
     codes: Optional[str] = None
     allow_nonconformant_certs: bool = False
+    format: str = "nrf-cbor"
+    board: Optional[str] = None
 
 
 def verify_command(args: VerifyRequest, ui) -> int:
-    from ..formats import images
+    from ..formats import get_format, images
     from ..files.inputs import read_file
     from .verification import Expectations, verify
 
@@ -145,14 +186,15 @@ def verify_command(args: VerifyRequest, ui) -> int:
         from ..core.validate import require
 
         require("passcode", args.passcode, Subject("passcode"))
-    loaded = images.load(args.file, args.offset)
+    fmt = get_format(args.format, args.board)
+    loaded = images.load(args.file, args.offset, fmt)
     expect = Expectations(
         allow_nonconformant_certs=args.allow_nonconformant_certs,
         dac_cert=read_file(args.dac_cert, "--dac_cert") if args.dac_cert else None,
         pai_cert=read_file(args.pai_cert, "--pai_cert") if args.pai_cert else None,
         paa_cert=read_file(args.paa_cert, "--paa_cert") if args.paa_cert else None,
         passcode=args.passcode, codes=_codes_to_check(args))
-    checks = verify(loaded.device_map, expect, reading=loaded.reading)
+    checks = verify(loaded.device_map, expect, fmt=fmt, reading=loaded.reading)
     for check in checks:
         label = "skip" if check.skipped else "warn" if check.warning else \
             "ok  " if check.ok else "FAIL"

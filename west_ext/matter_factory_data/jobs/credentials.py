@@ -129,10 +129,11 @@ def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optiona
     pai_key, dac_key = certs.new_key(), certs.new_key()
     start = _start_of(date)
     pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_private,
-                         common_name=f"{vendor_name} PAI 0x{vendor_id:04X}"[:64],
+                         common_name=certs.common_name(f"{vendor_name} PAI 0x{vendor_id:04X}"),
                          vendor_id=vendor_id, not_before=start)
     dac = certs.make_dac(key=dac_key, issuer_cert=pai, issuer_key=pai_key,
-                         common_name=f"{product_name} DAC 0x{vendor_id:04X}/0x{product_id:04X}"[:64],
+                         common_name=certs.common_name(
+                             f"{product_name} DAC 0x{vendor_id:04X}/0x{product_id:04X}"),
                          vendor_id=vendor_id, product_id=product_id, not_before=start)
     views = [certview.parse_certificate(certs.cert_der(c), source=s, profile=False)
              for c, s in ((dac, "the new DAC"), (pai, "the new PAI"),

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..formats import nrf_cbor
 from ..core import validate
 from ..core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES, FACTORY_DATA_VERSION
 from ..errors import InputError, Message, PartitionError, Subject
 from ..typed import Request
-from ..files.outputs import OutputSet
+
+if TYPE_CHECKING:
+    from ..files.outputs import OutputSet
 
 
 class GenerateRequest(Request):
@@ -66,6 +67,9 @@ class GenerateRequest(Request):
     generate_onboarding: bool = False
     allow_nonconformant_certs: bool = False  # attestation profile violations only warn
     discovery: Optional[str] = None  # names or a number; None: BLE, the reference's
+    format: str = "nrf-cbor"  # formats.FORMATS; stm32-tlv: see jobs/stm32.py
+    board: Optional[str] = None  # stm32-tlv: formats/stm32_boards.py
+    certification_declaration: Optional[str] = None  # stm32-tlv: CD (DER) for tag 1
 
 
 class GenerateResult:
@@ -88,6 +92,9 @@ def output_prefix(output: str) -> Path:
 def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.urandom
              ) -> GenerateResult:
     """Validate ``req`` and compute every output of ``generate``."""
+    from ..files.outputs import OutputSet
+    from ..formats import nrf_cbor
+
     prefix = output_prefix(req.output)
     outputs = OutputSet(overwrite=req.overwrite)
     result = GenerateResult(outputs)
@@ -257,8 +264,8 @@ def _setup_payload(req: GenerateRequest, discovery: int):
 
 # --- credentials -------------------------------------------------------------
 
-def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet, date: str,
-                 warnings: list):
+def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet,
+                 date: Optional[str] = None, warnings: Optional[list] = None):
     """The DAC, PAI and key; the Matter attestation profile is enforced on all of them
     (``--allow_nonconformant_certs``: violations become warnings)."""
     from . import credentials
@@ -285,7 +292,7 @@ def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet, date: 
         vendor_id=req.vendor_id, product_id=req.product_id, **profile)  # type: ignore[arg-type]
 
 
-def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: OutputSet) -> None:
+def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: OutputSet) -> bytes:
     from . import credentials
 
     if not 0 <= req.cd_type <= 2:
@@ -296,6 +303,7 @@ def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: Out
         product_id=identity["product_id"], cd_type=req.cd_type,
         signer_cert=req.cert_declaration_cert, signer_key=req.cert_declaration_key)
     outputs.add(out_dir / "CD.der", der, what="Certification Declaration")
+    return der
 
 
 # --- assembling --------------------------------------------------------------
@@ -304,6 +312,8 @@ def _factory_data_json(req: GenerateRequest, identity: dict, attestation, verifi
                        rd_uid: Optional[bytes], enable_key: Optional[bytes],
                        user: Optional[dict]) -> dict:
     """The JSON form, in the reference order; empty values are left out as the reference does."""
+    from ..formats import nrf_cbor
+
     return nrf_cbor.factory_data_json({
         **identity,
         "version": FACTORY_DATA_VERSION,
@@ -337,6 +347,8 @@ def check_schema(data: dict, schema_path: str) -> None:
 def _self_check(device_map: dict, partition: Optional[tuple[int, int]],
                 result: GenerateResult) -> None:
     """Lint the generated data as the device would read it; errors here are bugs or bad inputs."""
+    from ..formats import nrf_cbor
+
     size = partition[1] if partition else None
     for problem in nrf_cbor.lint(device_map, partition_size=size):
         if problem.severity == nrf_cbor.ERROR and problem.key:
@@ -359,6 +371,8 @@ def _image_outputs(device_map: dict, partition: tuple[int, int], prefix: Path,
 
 def checked_image(device_map: dict, partition: tuple[int, int]) -> bytes:
     """``CBOR || 0x00``, refused when it does not fit the partition (terminator counted)."""
+    from ..formats import nrf_cbor
+
     image = nrf_cbor.encode_image(device_map)
     offset, size = partition
     if len(image) > size:
@@ -404,6 +418,8 @@ class PartitionResult:
 def partition(*, input_path: str, output: str, offset: int, size: int,
               overwrite: bool = False) -> PartitionResult:
     """The reference partition script: JSON file -> ``<output>.hex`` and ``<output>.bin``."""
+    from ..formats import nrf_cbor
+
     from ..formats import hexfile
     from ..files.inputs import read_file
 
@@ -413,6 +429,8 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     obj = parse_json(read_file(input_path, "--input"), f"--input {input_path}")
     device_map = nrf_cbor.json_to_device_map(obj, f"--input {input_path}")
     image = checked_image(device_map, (offset, size))
+    from ..files.outputs import OutputSet
+
     outputs = OutputSet(overwrite=overwrite)
     outputs.add(Path(f"{output}.hex"), hexfile.to_hex_text(offset, image).encode("ascii"),
                 secret=True, what="factory data image (Intel HEX)")
@@ -420,3 +438,28 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     outputs.check()
     problems = nrf_cbor.lint(device_map, partition_size=size)
     return PartitionResult(outputs=outputs, image=image, problems=problems)
+
+
+def check_request(req: GenerateRequest) -> None:
+    """What ``generate`` validates before it makes anything, and no more: the values against
+    the device limits, the partition, the codes' inputs. No certificates, no SPAKE2+ verifier,
+    no QR code (the build step's configure-time check)."""
+    _identity(req)
+    partition_of(req)
+    user_data(req.user)
+    if req.passcode is not None:
+        validate.require("passcode", req.passcode, Subject("passcode"))
+    elif req.spake2_verifier is None:
+        raise InputError.naming("give {0} (to derive the SPAKE2+ verifier) or {1}",
+                                "passcode", "spake2_verifier")
+    if req.spake2_verifier is not None:
+        from ..core import spake2p
+
+        problem = spake2p.verifier_problem(req.spake2_verifier)
+        if problem:
+            raise InputError.at(Subject("spake2_verifier"), f"the verifier {problem}")
+    if req.rd_uid:
+        sized_hex(req.rd_uid, "rd_uid", Subject("rd_uid"))
+    sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
+    if req.generate_onboarding:
+        _setup_payload(req, discovery_of(req.discovery))

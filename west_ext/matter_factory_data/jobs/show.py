@@ -30,12 +30,21 @@ class ShowRequest(Request):
     json: bool = False
     show_secrets: bool = False
     strict: bool = False
+    format: str = "nrf-cbor"
+    board: Optional[str] = None
+    records: bool = False
 
 
 def show_command(args: ShowRequest, ui) -> int:
     from ..formats import images, nrf_cbor
 
     check_offset_and_size(args.offset, args.size)
+    if args.format != "nrf-cbor" or args.board is not None:
+        return _show_other(args, ui)
+    if args.records:
+        from ..errors import InputError
+
+        raise InputError("--records lists the records of --format stm32-tlv")
     loaded = images.load(args.file, args.offset, read_any=True)
     reading = loaded.reading
     if reading is not None:
@@ -62,6 +71,32 @@ def show_command(args: ShowRequest, ui) -> int:
         report = ui.error if problem.severity == nrf_cbor.ERROR else ui.warn
         report(f"{args.file}: {problem}")
     return 1 if args.strict and errors else 0
+
+
+def _show_other(args: ShowRequest, ui) -> int:
+    """``show`` of a format with records (stm32-tlv): ST's JSON, or every record as scanned."""
+    import json
+
+    from ..formats import get_format, images
+    from ..formats.base import ERROR
+
+    fmt = get_format(args.format, args.board)
+    loaded = images.load(args.file, args.offset, fmt)
+    if args.records:
+        from ..formats.stm32_tlv import tag_name
+
+        for record in loaded.device_map.records:
+            ui.info(f"{record.offset:6d}  tag {record.tag:<3d} {tag_name(record.tag):32} "
+                    f"{record.declared:5d} bytes")
+        end = loaded.device_map.end
+        ui.info(f"{end:6d}  end marker" if end is not None else "        (no end marker)")
+    else:
+        data = fmt.to_json(loaded.device_map)
+        ui.info(json.dumps(data, indent=2) if args.pretty else json.dumps(data))
+    problems = fmt.lint(loaded.device_map, partition_size=args.size)
+    for problem in problems:
+        ui.warn(f"{args.file}: {problem}")
+    return 1 if args.strict and any(p.severity == ERROR for p in problems) else 0
 
 
 def check_offset_and_size(offset: Optional[int], size: Optional[int]) -> None:

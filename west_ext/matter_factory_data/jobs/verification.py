@@ -33,18 +33,23 @@ class Expectations:
     allow_nonconformant_certs: bool = False  # profile violations are reported, not failed
 
 
-def verify(device_map: dict, expect: Expectations, *, reading=None) -> list[Check]:
-    """Every check; ``reading`` (formats.nrf_cbor.ImageReading) adds the encoding-level
-    lint of the image. No exception escapes: a check that cannot run is a failed check
-    naming what could not be checked."""
+def verify(device_map: dict, expect: Expectations, fmt=None, *, reading=None) -> list[Check]:
+    """Every check. ``fmt`` is the image format (default nRF CBOR), whose lint is the
+    device's view and whose ``model_values`` give the values by model key; ``reading``
+    (formats.nrf_cbor.ImageReading of an nRF image) adds the item-level lint. No exception
+    escapes: a check that cannot run is a failed check naming what could not be checked."""
     checks: list[Check] = []
     passcode: Optional[int] = None
-    groups = [
-        ("the device parser's view", lambda: _parser_checks(device_map, reading)),
-        ("the credentials", lambda: _credential_checks(device_map, expect)),
-    ]
-    for what, group in groups:
-        checks += _guarded(what, group)
+    checks += _guarded("the device parser's view",
+                       lambda: _parser_checks(device_map, reading, fmt))
+    if fmt is not None:
+        try:
+            device_map = fmt.model_values(device_map)
+        except Exception as exc:  # noqa: BLE001  (the boundary: data-driven checks)
+            return checks + [_crashed("the image's values", exc)]
+    key_optional = fmt is not None and fmt.name != "nrf-cbor"
+    checks += _guarded("the credentials",
+                       lambda: _credential_checks(device_map, expect, key_optional))
     try:
         passcode, passcode_checks = _passcode(device_map, expect)
         checks += passcode_checks
@@ -71,28 +76,33 @@ def _crashed(what: str, exc: Exception) -> Check:
     return Check(False, f"{what} could not be checked ({type(exc).__name__}: {exc})")
 
 
-def _parser_checks(device_map: dict, reading) -> list[Check]:
-    problems = (nrf_cbor.lint_image(reading) if reading is not None and reading.is_map
-                else nrf_cbor.lint(device_map))
+def _parser_checks(device_map: dict, reading, fmt) -> list[Check]:
+    if reading is not None and reading.is_map and (fmt is None or fmt.name == "nrf-cbor"):
+        problems = nrf_cbor.lint_image(reading)
+    else:
+        problems = fmt.lint(device_map) if fmt is not None else nrf_cbor.lint(device_map)
     checks = [Check(False, f"device parser: {p}") for p in problems
               if p.severity == nrf_cbor.ERROR]
     return checks or [Check(True, "the device parser accepts every key and value")]
 
 
-def _credential_checks(data: dict, expect: Expectations) -> list[Check]:
+def _credential_checks(data: dict, expect: Expectations, key_optional: bool = False
+                       ) -> list[Check]:
     from ..core import certs
 
     try:
         dac = certs.load_certificate(_bytes(data, "dac_cert"), source="dac_cert")
         pai = certs.load_certificate(_bytes(data, "pai_cert"), source="pai_cert")
-        key = certs.private_key_from_scalar(_bytes(data, "dac_key"), source="dac_key")
+        key = (certs.private_key_from_scalar(_bytes(data, "dac_key"), source="dac_key")
+               if "dac_key" in data or not key_optional else None)
         paa = (certs.load_certificate(expect.paa_cert, source="--paa_cert")
                if expect.paa_cert else None)
     except CredentialError as exc:
         return [Check(False, str(exc))]
     checks = [
         _attempt("DAC key matches the DAC certificate", certs.check_key_matches_certificate,
-                 key, dac, key_source="dac_key", cert_source="dac_cert"),
+                 key, dac, key_source="dac_key", cert_source="dac_cert") if key is not None
+        else _public_key_check(data, dac),
         _attempt("DAC is signed by the PAI", certs.check_issued_by, dac, pai,
                  child_source="dac_cert", issuer_source="pai_cert"),
     ]
@@ -120,7 +130,8 @@ def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
     paa = (certview.parse_certificate(expect.paa_cert, source="--paa_cert", profile=False)
            if expect.paa_cert else None)
     date = data.get("date")
-    date_text = date.decode("ascii", "replace") if isinstance(date, bytes) else None
+    date_text = date.decode("ascii", "replace") if isinstance(date, bytes) else \
+        date if isinstance(date, str) else None
     violations = attestation_profile.chain_violations(
         dac=dac, pai=pai, paa=paa, date=date_text,
         sources={"dac": "dac_cert", "pai": "pai_cert", "paa": "--paa_cert"})
@@ -131,6 +142,19 @@ def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
         return [Check(True, f"{v} (accepted: --allow_nonconformant_certs)", warning=True)
                 for v in violations]
     return [Check(False, str(v)) for v in violations]
+
+
+def _public_key_check(data: dict, dac) -> Check:
+    """Images without the private key (STM32: the key is in the CKS or PSA ITS): the stored
+    public key must be the DAC's."""
+    from ..core import certs
+
+    if "dac_pub_key" not in data:
+        return Check(True, "the DAC key is not in the image (the device keeps it in its key "
+                           "storage); key and certificate not compared")
+    ok = data["dac_pub_key"] == certs.public_key_bytes(dac)
+    return Check(ok, "DAC public key " + ("matches" if ok else "does not match") +
+                 " the DAC certificate (the private key is not in the image)")
 
 
 def _attempt(label: str, check, *args, **kwargs) -> Check:

@@ -4,6 +4,14 @@ The hex comes from ``--hex FILE`` or a build directory; the SoC family from ``--
 the build's ``zephyr/.config``. The commands are plain argv lists run through
 :class:`~matter_factory_data.runner.Runner` (``--dry-run`` prints them and runs nothing).
 
+The tool is nrfutil (``device program`` erasing only the ranges the hex touches, read-back
+verify, ``--family`` when known, then ``device reset``); nrfjprog only with ``--tool
+nrfjprog`` or when nrfutil is not on PATH (nRF Command Line Tools are archived). The hex must
+be factory data for the partition: one contiguous block that starts with a CBOR map, below
+64 KiB, page-aligned, in the code flash (never UICR/FICR), and - from a build directory - at
+the build's factory_data partition. A firmware or merged hex is refused: programming it with
+a page erase would wipe the application.
+
 nRF5340 network core: ``--core net`` (or a build whose ``.config`` has
 ``CONFIG_SOC_NRF5340_CPUNET=y``) programs the network coprocessor (nrfjprog ``--coprocessor
 CP_NETWORK``, nrfutil ``--core Network``) with its 2 KiB pages; the hex must lie in the network
@@ -29,7 +37,13 @@ PAGE_SIZE = 0x1000
 #: ...except the nRF5340 network core: 2 KiB pages, its own flash at 0x1000000.
 NET_CORE = SOCS["nrf5340_cpunet"]
 NET_PAGE_SIZE = NET_CORE.page_size
-TOOLS = ("nrfjprog", "nrfutil")
+TOOLS = ("nrfutil", "nrfjprog")
+#: nrfutil ``--family`` (detection option: the expected device family) per family.
+NRFUTIL_FAMILIES = {"NRF52": "nrf52", "NRF53": "nrf53", "NRF91": "nrf91", "NRF54L": "nrf54l"}
+#: Where no factory data may go: UICR/FICR and everything that is not code flash
+#: (nRF53/nRF91 UICR 0xff8000, nRF54L UICR 0xffd000, nRF52 FICR/UICR 0x10000000...).
+NOT_FLASH = ((0x00FF8000, 0x01000000), (0x01040000, 0x100000000))
+MAX_IMAGE = 0x10000  # the device parser holds the size in 16 bits
 #: Families nrfjprog can program (it predates nRF54L).
 NRFJPROG_FAMILIES = ("NRF52", "NRF53", "NRF91")
 #: ``--core`` values (nrfutil's own spellings accepted too).
@@ -63,9 +77,11 @@ def nrfjprog_commands(hex_file: Path, family: str, snr: Optional[str],
 
 
 def nrfutil_commands(hex_file: Path, snr: Optional[str], reset: bool,
-                     core: str = "app") -> list[list[str]]:
+                     core: str = "app", family: Optional[str] = None) -> list[list[str]]:
     """Program erasing only the touched ranges, verify by reading back, then reset."""
     select = ["--serial-number", snr] if snr else []
+    if family in NRFUTIL_FAMILIES:
+        select += ["--family", NRFUTIL_FAMILIES[family]]
     where = NRFUTIL_NET_CORE if core == "net" else []
     commands = [["nrfutil", "device", "program", "--firmware", str(hex_file), *where,
                  "--options", "chip_erase_mode=ERASE_RANGES_TOUCHED_BY_FIRMWARE,"
@@ -188,15 +204,63 @@ def locate(args: FlashRequest) -> Target:
 
 
 def choose_tool(args: FlashRequest, runner: Runner) -> str:
+    """nrfutil, unless nrfjprog is asked for or nrfutil is missing and nrfjprog is there."""
     if args.tool:
         return args.tool
-    return "nrfjprog" if runner.find("nrfjprog") else "nrfutil"
+    if not runner.find("nrfutil") and runner.find("nrfjprog"):
+        return "nrfjprog"
+    return "nrfutil"
+
+
+def check_factory_data(segments: list[tuple[int, bytes]], source: str,
+                       partition: Optional[tuple[int, int, str]] = None) -> None:
+    """Refuse a hex that is not one factory data image (for ``partition``: address, size,
+    where it was found)."""
+    data = [(start, block) for start, block in segments if block]
+    hint = ("flash only the factory data hex (factory_data.hex); a firmware or merged hex "
+            "would erase the application pages")
+    for start, block in data:
+        for low, high in NOT_FLASH:
+            if start < high and start + len(block) > low:
+                raise InputError(f"{source}: data at 0x{max(start, low):x} is outside the code "
+                                 "flash (UICR/FICR or no flash); factory data never goes there; "
+                                 + hint)
+    if len(data) > 1:
+        where = ", ".join(f"0x{s:x}..0x{s + len(b):x}" for s, b in data[:4])
+        raise InputError(f"{source}: {len(data)} separate blocks ({where}{', ...' if len(data) > 4 else ''}"
+                         f"), not one factory data image; {hint}")
+    start, block = data[0]
+    if len(block) >= MAX_IMAGE:
+        raise InputError(f"{source}: {len(block)} bytes at 0x{start:x}, more than a factory "
+                         f"data partition holds (< 64 KiB); {hint}")
+    if block[0] >> 5 != 5:
+        raise InputError(f"{source}: the data at 0x{start:x} does not start with a CBOR map "
+                         f"(first byte 0x{block[0]:02x}), so it is not factory data; {hint}")
+    if partition is not None:
+        address, size, label = partition
+        if start != address or start + len(block) > address + size:
+            raise InputError(f"{source}: data at 0x{start:x}..0x{start + len(block):x} is not in "
+                             f"the factory_data partition 0x{address:x}..0x{address + size:x} "
+                             f"({label}); regenerate it for this build")
+
+
+def build_partition(app: Path) -> Optional[tuple[int, int, str]]:
+    """The factory_data partition a build recorded (None when it cannot be told)."""
+    from ..errors import FactoryDataError
+    from ..zephyr.partition_sources import resolve_partition
+    from ..zephyr.step_request import recorded
+
+    try:
+        source, _ = resolve_partition(recorded(app))
+    except (FactoryDataError, OSError):
+        return None
+    return source.address, source.size, source.label
 
 
 def commands_for(tool: str, target: Target, args: FlashRequest) -> list[list[str]]:
     reset = not args.no_reset
     if tool == "nrfutil":
-        return nrfutil_commands(target.hex_file, args.snr, reset, target.core)
+        return nrfutil_commands(target.hex_file, args.snr, reset, target.core, target.family)
     if target.family is None:
         raise InputError("nrfjprog needs the SoC family: give --family "
                          f"({', '.join(NRFJPROG_FAMILIES)}) or -d BUILD_DIR")
@@ -212,6 +276,8 @@ def flash_command(args: FlashRequest, ui) -> int:
                                      .decode("ascii", "replace"), source)
     check_core(segments, source, target)
     check_segments(segments, source, target.page_size)
+    app = None if args.hex else build_dir.app_build_dir(build_dir.find_build_dir(args.build_dir))
+    check_factory_data(segments, source, build_partition(app) if app is not None else None)
     runner = Runner(args.dry_run, ui)
     tool = choose_tool(args, runner)
     commands = commands_for(tool, target, args)

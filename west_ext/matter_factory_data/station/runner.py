@@ -25,7 +25,8 @@ INSTALL_HINTS = {
     "nrfjprog": "install nRF Command Line Tools or use --tool nrfutil",
     "nrfutil": "install nRF Util and its device command ('nrfutil install device') "
                "or use --tool nrfjprog",
-    "STM32_Programmer_CLI": "install STM32CubeProgrammer and add its bin directory to PATH",
+    "STM32_Programmer_CLI": "install STM32CubeProgrammer and add its bin directory to PATH, "
+                            "or give --cli PATH",
 }
 
 #: nrfjprog exit codes (nRF Command Line Tools "nrfjprog return codes") worth explaining.
@@ -99,3 +100,23 @@ class Runner:
         if returncode != 0:
             hint = GUIDANCE.get(program_name(argv[0]), {}).get(returncode, "")
             raise CommandFailed(argv, returncode, hint)
+
+    def output(self, argv: Sequence[str]) -> str:
+        """Run ``argv`` and return its standard output (for listings such as
+        ``STM32_Programmer_CLI -l``); dry run: print it and return ""."""
+        argv = [str(a) for a in argv]
+        quoted = shlex.join(argv)
+        if self.dry_run:
+            self.ui.info(quoted)
+            return ""
+        executable = self.require(argv[0])
+        log.info("running: %s", quoted)
+        try:
+            done = subprocess.run([executable, *argv[1:]], capture_output=True)
+        except OSError as exc:
+            raise FactoryDataError(f"cannot run {argv[0]} ({exc.strerror or exc}): "
+                                   f"{quoted}") from None
+        if done.returncode != 0:
+            hint = GUIDANCE.get(program_name(argv[0]), {}).get(done.returncode, "")
+            raise CommandFailed(argv, done.returncode, hint)
+        return done.stdout.decode("utf-8", "replace")

@@ -263,16 +263,24 @@ def kconfig_vocabulary(config: Kconfig, source: Optional[Source] = None):
 # --- the partition ---------------------------------------------------------------------
 
 def check_partition(source: Source, config: Kconfig, image_size: Optional[int] = None) -> None:
-    """Layout check of the chosen source; the first error stops the step."""
-    from .layout import ERROR, FACTORY_DATA, Partition, check_layout
+    """Layout check of the chosen source; the first error stops the step. A devicetree source
+    is checked with its sibling partitions and the flash node's extent."""
+    from .layout import ERROR, FACTORY_DATA, Partition, check_layout, soc_info
     from .layout_check import load_layout, soc_from_kconfig
 
     soc = soc_from_kconfig(config.values)
     if not soc:
         raise InputError("CONFIG_SOC is not set in .config: cannot tell the flash page size")
-    partitions = load_layout(source.layout) if source.layout else \
-        [Partition(FACTORY_DATA, source.address, source.size)]
-    findings = check_layout(partitions, soc=soc, image_size=image_size,
+    if source.layout:
+        partitions = load_layout(source.layout)
+    elif source.partitions:
+        partitions = source.partitions
+    else:
+        partitions = [Partition(FACTORY_DATA, source.address, source.size)]
+    info = soc_info(soc)
+    if source.flash and source.flash[1]:
+        info = info._replace(flash_base=source.flash[0], flash_size=source.flash[1])
+    findings = check_layout(partitions, soc=info, image_size=image_size,
                             write_protect=config.is_set(_F + "WRITE_PROTECT"))
     errors = [f for f in findings if f.severity == ERROR]
     if errors:
@@ -299,7 +307,7 @@ def merged_hex(firmware: str, factory_hex: str, address: int, size: int) -> byte
 # --- the command -------------------------------------------------------------------------
 
 def build_step(args: BuildStepRequest, ui) -> int:
-    from ..jobs.pipeline import generate
+    from ..jobs.pipeline import check_request, generate
 
     config = Kconfig(read_kconfig(args.dotconfig, option="--dotconfig"))
     out_dir = Path(args.out_dir)
@@ -312,11 +320,12 @@ def build_step(args: BuildStepRequest, ui) -> int:
     req.offset, req.size = source.address, source.size
     vocabulary = kconfig_vocabulary(config, source)
     try:
+        if args.check_only:  # configure time: validate, make nothing (bench/bench_cmake.py)
+            check_request(req)
+            return 0
         result = generate(req)
     except FactoryDataError as exc:
         raise exc.in_vocabulary(vocabulary) from None
-    if args.check_only:
-        return 0
     for warning in result.warnings:
         ui.warn(warning.render(vocabulary))
     outputs = result.outputs

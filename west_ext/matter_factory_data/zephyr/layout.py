@@ -18,6 +18,7 @@ from ..errors import InputError
 
 FACTORY_DATA = "factory_data"
 SETTINGS = "settings_storage"
+DT_SETTINGS = "storage_partition"  # the settings partition of a devicetree layout
 DEFAULT_REGION = "flash_primary"
 EXTERNAL_REGION = "external_flash"
 EXTERNAL_SECTOR = 0x1000  # erase sector of the usual external NOR flashes (MX25R64, ...)
@@ -429,13 +430,15 @@ def _image(fd: Partition, info: SocInfo, image_size: Optional[int],
 
 def _fprotect(fd: Partition, partitions: Sequence[Partition], info: SocInfo) -> list[Finding]:
     if not info.write_protect or info.fprotect_block is None:
-        return [Finding(WARNING, f"write protection is not available on {info.name}",
+        why = (" (CHIP_FACTORY_DATA_WRITE_PROTECT depends on !SOC_SERIES_NRF54L: the one free "
+               "RRAMC protection region is the bootloader's)" if info.family == "nrf54l" else "")
+        return [Finding(WARNING, f"write protection is not available on {info.name}{why}",
                         "turn off CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT (ignored here)")]
     block = info.fprotect_block
     lo, hi = _round_down(fd.address, block), _round_up(fd.end, block)
     findings = []
     for p in partitions:
-        writable = p.name == SETTINGS or p.name in WRITABLE
+        writable = p.name in (SETTINGS, DT_SETTINGS) or p.name in WRITABLE
         if (not writable or p.region != fd.region or p.is_container or not p.size
                 or _intersects(fd.address, fd.end, p.address, p.end)
                 or not _intersects(lo, hi, p.address, p.end)):
@@ -449,8 +452,8 @@ def _fprotect_finding(fd: Partition, other: Partition, info: SocInfo, lo: int,
     block = info.fprotect_block or 0
     message = (f"with write protection the {_kib(block)} fprotect block {_range(lo, hi)} "
                f"around {fd.where()} overlaps {other.where()}")
-    if other.name == SETTINGS:
-        fix = (f"start settings_storage at a 0x{block:x} boundary at or after 0x{hi:x} (or end "
+    if other.name in (SETTINGS, DT_SETTINGS):
+        fix = (f"start {other.name} at a 0x{block:x} boundary at or after 0x{hi:x} (or end "
                f"it at or before 0x{lo:x}), keeping its size a multiple of {_kib(block)}, or "
                "turn off CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT")
         return Finding(ERROR, message, fix)

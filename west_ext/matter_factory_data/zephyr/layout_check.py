@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..formats import hexfile
 from .layout import ERROR, FACTORY_DATA, Finding, LoadSection, Partition, check_layout, draw_report, parse_layout, soc_info
 from ..files.inputs import read_file
 from .build_dir import app_build_dir, read_kconfig
@@ -32,6 +31,8 @@ class CheckInputs(NamedTuple):
     elf: Optional[Path] = None
     write_protect: bool = False
     also_draw: tuple[Path, ...] = ()  # other domains' partitions_<DOMAIN>.yml
+    devicetree: object = None  # a devicetree.DtLayout
+    write_protect_note: str = ""  # why the fprotect check is off, for the report
 
 
 class CheckResult(NamedTuple):
@@ -52,6 +53,8 @@ def load_layout(path: Path) -> list[Partition]:
 
 def load_image(path: Path, address: int) -> tuple[int, Optional[int]]:
     """Size (terminator included) and, for a .hex, start address of a factory data image."""
+    from ..formats import hexfile
+
     raw = read_file(path, "--data")
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -122,31 +125,45 @@ class CheckRequest(Request):
     elf: Optional[str] = None
     write_protect: Optional[bool] = None
     quiet: bool = False
+    devicetree: Optional[str] = None
+    zephyr_base: Optional[str] = None
 
 
 def inputs_from_build_dir(build_dir: Path, args: CheckRequest) -> CheckInputs:
+    from .devicetree import find_layout, zephyr_base_of
+
     if not build_dir.is_dir():
         raise InputError(f"-d/--build-dir {build_dir}: not a directory; give the directory of "
                          "'west build -d'")
     app = app_build_dir(build_dir)
     layout = next((p for p in (build_dir / "partitions.yml", app / "partitions.yml")
                    if p.is_file()), None)
-    if layout is None:
-        raise InputError(f"{build_dir}: no partitions.yml (looked in {build_dir} and {app}); "
-                         "the build does not use Partition Manager: build with it, or check a "
-                         "layout file with --pm-static FILE --soc SOC")
+    pickle = app / "zephyr" / "edt.pickle"
+    dt = None
+    if pickle.is_file():
+        dt = find_layout(pickle, args.zephyr_base or zephyr_base_of(app),
+                         required=layout is None)
+    if layout is None and dt is None:
+        raise InputError(f"{build_dir}: no partitions.yml (looked in {build_dir} and {app}) and "
+                         f"no devicetree ({pickle}); build it first, or check a layout file "
+                         "with --pm-static FILE --soc SOC or --devicetree zephyr.dts --soc SOC")
     config_path = app / "zephyr" / ".config"
     config = read_kconfig(config_path) if config_path.is_file() else {}
     soc = args.soc or soc_from_kconfig(config)
     if not soc:
         raise InputError(f"{config_path}: no CONFIG_SOC to tell the SoC; give --soc "
                          "(e.g. --soc nrf52840)")
-    write_protect = args.write_protect
+    write_protect, note = args.write_protect, ""
     if write_protect is None:
         write_protect = config.get("CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT") == "y"
-    return CheckInputs(layout, soc, _existing(args.data, app / "zephyr" / "factory_data.bin"),
+        if not write_protect:
+            note = f"CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT is not set in {config_path}"
+    elif not write_protect:
+        note = "--no-write-protect"
+    return CheckInputs(layout or pickle, soc,
+                       _existing(args.data, app / "zephyr" / "factory_data.bin"),
                        _existing(args.elf, app / "zephyr" / "zephyr.elf"), write_protect,
-                       tuple(sorted(build_dir.glob("partitions_*.yml"))))
+                       tuple(sorted(build_dir.glob("partitions_*.yml"))), dt, note)
 
 
 def _existing(given: Optional[str], default: Path) -> Optional[Path]:
@@ -156,19 +173,39 @@ def _existing(given: Optional[str], default: Path) -> Optional[Path]:
 
 
 def inputs_from_args(args: CheckRequest) -> CheckInputs:
-    if args.build_dir is not None:
+    from .devicetree import find_layout
+
+    if args.build_dir is not None:  # a bare -d ("") finds the build as west build does
         from .build_dir import find_build_dir
 
         build = find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR") \
             if args.build_dir == "" else Path(args.build_dir)
         return inputs_from_build_dir(build, args)
-    option, layout = ("--pm-static", args.pm_static) if args.pm_static else \
-        ("--partitions", args.partitions)
+    if args.devicetree:
+        option, layout = "--devicetree", args.devicetree
+    elif args.pm_static:
+        option, layout = "--pm-static", args.pm_static
+    else:
+        option, layout = "--partitions", args.partitions
     if not args.soc:
         raise InputError(f"{option} {layout}: give --soc too (e.g. --soc nrf52840; the page "
                          "size and flash size depend on it)")
+    dt = find_layout(Path(layout), args.zephyr_base, required=True) \
+        if args.devicetree else None
+    # The firmware's default is write protection on: check the fprotect rule where the SoC has
+    # it, unless asked not to; say when it is skipped.
+    info = soc_info(args.soc, source="--soc")
+    write_protect, note = args.write_protect, ""
+    if write_protect is None:
+        write_protect = info.write_protect
+        if not write_protect:
+            note = (f"{info.name} has no factory data write protection"
+                    + (" (nRF54L: CHIP_FACTORY_DATA_WRITE_PROTECT depends on "
+                       "!SOC_SERIES_NRF54L)" if info.family == "nrf54l" else ""))
+    elif not write_protect:
+        note = "--no-write-protect"
     return CheckInputs(Path(layout), args.soc, Path(args.data) if args.data else None,
-                       Path(args.elf) if args.elf else None, bool(args.write_protect))
+                       Path(args.elf) if args.elf else None, write_protect, (), dt, note)
 
 
 # --- the command -------------------------------------------------------------------
@@ -176,7 +213,15 @@ def inputs_from_args(args: CheckRequest) -> CheckInputs:
 def check_files(inputs: CheckInputs) -> CheckResult:
     """Read every input of ``inputs`` and run the layout checks (the build step calls this)."""
     soc = soc_info(inputs.soc, source="--soc")
-    partitions = load_layout(inputs.layout)
+    dt = inputs.devicetree
+    if dt is not None and inputs.layout.suffix not in (".yml", ".yaml"):
+        from .devicetree import dt_partitions
+
+        partitions = dt_partitions(dt)
+        if dt.flash_size:
+            soc = soc._replace(flash_base=dt.flash_base, flash_size=dt.flash_size)
+    else:
+        partitions = load_layout(inputs.layout)
     fd = next((p for p in partitions if p.name == FACTORY_DATA), None)
     image_size = image_address = None
     if inputs.data is not None and fd is not None:
@@ -185,6 +230,15 @@ def check_files(inputs: CheckInputs) -> CheckResult:
     findings = check_layout(partitions, soc=soc, image_size=image_size,
                             image_address=image_address, write_protect=inputs.write_protect,
                             elf_segments=sections)
+    if dt is not None and fd is not None and inputs.layout.suffix in (".yml", ".yaml") and \
+            (dt.node.address, dt.node.size) != (fd.address, fd.size):
+        findings.insert(0, Finding(
+            ERROR, f"{inputs.layout} places factory_data at 0x{fd.address:x} (size "
+                   f"0x{fd.size:x}) but {dt.label} at 0x{dt.node.address:x} (size "
+                   f"0x{dt.node.size:x})",
+            "make them agree: a device programmed with one layout and updated with the other "
+            "no longer finds its factory data (e.g. Partition Manager's 0xfb000 and the "
+            "devicetree default 0xf7000 of nRF Connect SDK 3.4)"))
     return CheckResult(partitions, findings, image_size)
 
 
@@ -203,6 +257,8 @@ def _describe(inputs: CheckInputs, soc: str) -> str:
     extras = [f"image {inputs.data}" if inputs.data else "",
               f"firmware {inputs.elf}" if inputs.elf else "",
               "write protection on" if inputs.write_protect else ""]
+    if inputs.devicetree is not None:
+        extras.insert(0, inputs.devicetree.label)
     extra = ", ".join(e for e in extras if e)
     return f"checking {inputs.layout} for {soc}" + (f" ({extra})" if extra else "")
 
@@ -232,5 +288,7 @@ def run_check(args: CheckRequest, ui) -> int:
         raise PartitionError(f"{inputs.layout}: layout check failed with {errors} "
                              f"error{'s' if errors > 1 else ''}")
     if not args.quiet:
+        if inputs.write_protect_note:
+            ui.info(f"write protection check skipped: {inputs.write_protect_note}")
         ui.info(_success(result, soc))
     return 0

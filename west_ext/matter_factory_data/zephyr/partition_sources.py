@@ -10,8 +10,14 @@ from ..errors import InputError, PartitionError
 
 
 class Source:
-    def __init__(self, label: str, address: int, size: int, layout: Optional[Path]) -> None:
+    """One place that says where factory_data is. ``partitions`` (devicetree sources) are
+    the partitions of the same flash, factory_data included; ``flash`` its (base, size)."""
+
+    def __init__(self, label: str, address: int, size: int, layout: Optional[Path],
+                 partitions: Optional[list] = None,
+                 flash: Optional[tuple[int, Optional[int]]] = None) -> None:
         self.label, self.address, self.size, self.layout = label, address, size, layout
+        self.partitions, self.flash = partitions, flash
 
 
 def _from_file(path: Path, option: str) -> Source:
@@ -28,18 +34,41 @@ def _from_file(path: Path, option: str) -> Source:
     return Source(str(path), fd.address, fd.size, path)
 
 
+def from_devicetree(path: Path, zephyr_base: Optional[str], *, required: bool = False
+                    ) -> Optional[Source]:
+    """The devicetree source of a build's edt.pickle or a zephyr.dts (None: no such node)."""
+    from .devicetree import ALIAS, NODE_LABEL, dt_partitions, find_partition
+
+    layout = find_partition(path, zephyr_base)
+    if layout is None:
+        if required:
+            raise PartitionError(f"{path}: no factory data partition: label a partition "
+                                 f"{NODE_LABEL} (or give it the alias {ALIAS})")
+        return None
+    return Source(layout.label, layout.node.address, layout.node.size, None,
+                  dt_partitions(layout), (layout.flash_base, layout.flash_size))
+
+
 def resolve_partition(args) -> tuple[Source, list[Source]]:
-    """The first existing source (partitions.yml, pm_static.yml, devicetree), and all of them."""
-    sources = []
+    """The source that places factory_data, and every source (all must agree). With Partition
+    Manager (``--partitions``): partitions.yml, pm_static.yml, devicetree. Without it the
+    firmware reads the devicetree: devicetree, then pm_static.yml (compared with it)."""
+    pm_output = []
     if args.partitions and (Path(args.partitions).is_file() or not args.check_only):
-        sources.append(_from_file(Path(args.partitions), "--partitions"))
-    if args.pm_static:
-        sources.append(_from_file(Path(args.pm_static), "--pm-static"))
+        pm_output.append(_from_file(Path(args.partitions), "--partitions"))
+    pm_static = [_from_file(Path(args.pm_static), "--pm-static")] if args.pm_static else []
     if (args.dt_address is None) != (args.dt_size is None):
         raise InputError("--dt-address and --dt-size go together")
-    if args.dt_address is not None:
-        sources.append(Source("devicetree node factory_data_partition", args.dt_address,
-                              args.dt_size, None))
+    edt = getattr(args, "edt_pickle", None)
+    dt = from_devicetree(Path(edt), getattr(args, "zephyr_base", None)) if edt else None
+    if dt is None and args.dt_address is not None:
+        dt = Source("devicetree node factory_data_partition", args.dt_address, args.dt_size,
+                    None)
+    devicetree = [dt] if dt is not None else []
+    if args.partitions:
+        sources = pm_output + pm_static + devicetree
+    else:
+        sources = devicetree + pm_static
     if not sources:
         raise PartitionError("no factory_data partition: add it to pm_static.yml or label a "
                              "devicetree partition factory_data_partition")
@@ -55,5 +84,6 @@ def resolve_partition(args) -> tuple[Source, list[Source]]:
             raise PartitionError(
                 f"{first.label} places factory_data at 0x{first.address:x} (size 0x{first.size:x}) "
                 f"but {other.label} at 0x{other.address:x} (size 0x{other.size:x}); make them "
-                "agree")
+                "agree (a device programmed with one layout and updated with the other no "
+                "longer finds its factory data)")
     return first, sources

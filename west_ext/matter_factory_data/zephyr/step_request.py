@@ -23,6 +23,8 @@ class BuildStepRequest(Request):
     pm_static: Optional[str] = None
     dt_address: Optional[int] = None
     dt_size: Optional[int] = None
+    edt_pickle: Optional[str] = None
+    zephyr_base: Optional[str] = None
     firmware_hex: Optional[str] = None
     merged_hex: Optional[str] = None
     dac_cert: Optional[str] = None

@@ -49,7 +49,7 @@ def pai_and_key(args, out_dir: Path, common: dict, not_before):
     key = certs.new_key(_seeded(seed, "pai key"))
     cert = certs.make_pai(
         key=key, issuer_cert=paa, issuer_key=paa_key,
-        common_name=f"{common['vendor_name']} PAI 0x{common['vendor_id']:04X}"[:64],
+        common_name=certs.common_name(f"{common['vendor_name']} PAI 0x{common['vendor_id']:04X}"),
         vendor_id=common["vendor_id"], serial=_seeded_serial(seed, "pai serial"),
         not_before=not_before, deterministic=seed is not None)
     return cert, key, extra + [(PAI_CERT, certs.cert_der(cert), False),
@@ -134,4 +134,7 @@ def certification_declaration_files(args, out_dir: Path, common: dict) -> list:
 
 
 def dac_common_name(common: dict) -> str:
-    return f"{common['product_name']} DAC 0x{common['vendor_id']:04X}/0x{common['product_id']:04X}"[:64]
+    from ...core import certs
+
+    return certs.common_name(
+        f"{common['product_name']} DAC 0x{common['vendor_id']:04X}/0x{common['product_id']:04X}")

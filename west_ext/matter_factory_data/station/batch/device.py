@@ -27,6 +27,15 @@ class DeviceTemplate(NamedTuple):
     include_passcode: bool
     qr: str  # one of QR_FORMATS
     discovery: int = onboarding.DISCOVERY_DEFAULT  # discovery capabilities in the QR code
+    format: str = "nrf-cbor"  # formats.FORMATS
+    board: Optional[str] = None  # stm32-tlv: formats/stm32_boards.py
+    cd: Optional[bytes] = None  # stm32-tlv: the Certification Declaration stored in tag 1
+
+
+def image_format(template: DeviceTemplate):
+    from ...formats import get_format
+
+    return get_format(template.format, template.board)
 
 
 class BuiltDevice(NamedTuple):
@@ -40,6 +49,7 @@ def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any
 
     key = certs.new_key(identity.dac_key_seed)
     dac = issuer.issue(key, identity.dac_serial)
+    fmt = image_format(template)
     values = dict(template.common)
     values.update(
         version=FACTORY_DATA_VERSION, sn=identity.sn, dac_cert=certs.cert_der(dac),
@@ -49,14 +59,16 @@ def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any
         spake2_verifier=spake2p.compute_verifier(identity.passcode, identity.spake2_salt,
                                                  values["spake2_it"]),
         rd_uid=identity.rd_uid)
-    data = nrf_cbor.factory_data_json(values)
+    if fmt.name != "nrf-cbor":  # ST's providers do not read the date (tag 26)
+        values.update(_stm32_key_values(values, fmt), cd=template.cd, date=None)
+    data = fmt.json_from_values(values)
     offset, size = template.partition
-    image = image_bytes(nrf_cbor.json_to_device_map(data, "device data"), size)
-    payload = payload_from_image(image, identity.passcode, template.discovery)
+    image = image_bytes(fmt.from_json(data, "device data"), size, fmt)
+    payload = payload_from_image(image, identity.passcode, template.discovery, fmt)
     files = {
         IMAGE_NAME: image,
         "factory_data.hex": hexfile.to_hex_text(offset, image).encode("ascii"),
-        "factory_data.json": nrf_cbor.json_text(data).encode("ascii"),
+        "factory_data.json": fmt.json_text(data).encode("utf-8"),
         "factory_data.txt": onboarding.onboarding_text(payload).encode("ascii"),
     }
     qr_text = onboarding.qr_code(payload)
@@ -73,21 +85,42 @@ def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any
     return BuiltDevice(files, row)
 
 
-def image_bytes(device_map: dict, size: int) -> bytes:
-    image = nrf_cbor.encode_image(device_map)
+def _stm32_key_values(values: dict, fmt) -> dict:
+    """Tags 5 and 6 (the DAC key and its public point); not on a board that keeps the key in
+    its key storage (WBA65: PSA ITS)."""
+    from ...core import certs
+
+    if fmt.board is not None and 5 in fmt.board.unread:
+        return {"dac_key": None}
+    key = certs.private_key_from_scalar(values["dac_key"], source="dac_key")
+    return {"dac_pub_key": certs.public_key_bytes(key)}
+
+
+def decoded_values(image: bytes, where: str, fmt=None) -> dict:
+    """The model values of an image (nRF: the CBOR map as decoded)."""
+    fmt = fmt or nrf_cbor.NrfCborFormat()
+    return fmt.model_values(fmt.decode(image, where))
+
+
+def image_bytes(device_map: dict, size: int, fmt=None) -> bytes:
+    fmt = fmt or nrf_cbor.NrfCborFormat()
+    image = fmt.encode(device_map)
     if len(image) > size:
         from ...errors import PartitionError
 
+        sn = fmt.model_values(device_map).get("sn", b"")
         raise PartitionError(f"the factory data of serial number "
-                             f"{device_map.get('sn', b'').decode('utf-8', 'replace')} needs "
+                             f"{sn.decode('utf-8', 'replace')} needs "
                              f"{len(image)} bytes, more than the partition's {size}")
     return image
 
 
 def payload_from_image(image: bytes, passcode: int,
-                       discovery: int = onboarding.DISCOVERY_DEFAULT) -> onboarding.SetupPayload:
+                       discovery: int = onboarding.DISCOVERY_DEFAULT,
+                       fmt=None) -> onboarding.SetupPayload:
     """The setup payload of what the device will read (only the passcode is not in it)."""
-    stored = nrf_cbor.decode_image(image)
+    fmt = fmt or nrf_cbor.NrfCborFormat()
+    stored = fmt.model_values(fmt.decode(image, "image"))
     return onboarding.SetupPayload(vendor_id=stored["vendor_id"], product_id=stored["product_id"],
                                    discriminator=stored["discriminator"], passcode=passcode,
                                    capabilities=discovery)

@@ -22,6 +22,7 @@ def make_plan(args: BatchRequest) -> Plan:
     from . import device
 
     _refuse_per_device_options(args)
+    args = _with_board_region(args)
     common, partition = common_values(args)
     out_dir = Path(args.output)
     given_csv = read_csv(args.csv) if args.csv else None
@@ -43,9 +44,12 @@ def make_plan(args: BatchRequest) -> Plan:
     discovery = discovery_of(args.discovery)
     template = DeviceTemplate(common=common, pai_cert=certs.cert_der(pai_cert),
                               partition=partition, include_passcode=args.include_passcode,
-                              qr=args.qr, discovery=discovery)
+                              qr=args.qr, discovery=discovery, format=args.format,
+                              board=args.board)
     if args.gen_cd:
         extra += certification_declaration_files(args, out_dir, common)
+    if args.format != "nrf-cbor":
+        template = template._replace(cd=_stm32_cd(args, out_dir, extra))
     params = {
         "common": jsonable(common), "partition": list(partition),
         "pai_sha256": hashlib.sha256(template.pai_cert).hexdigest(),
@@ -59,6 +63,9 @@ def make_plan(args: BatchRequest) -> Plan:
     }
     if discovery != device.onboarding.DISCOVERY_DEFAULT:  # batch.json of BLE series unchanged
         params["discovery"] = discovery
+    if args.format != "nrf-cbor":  # nRF series keep their batch.json as before
+        params.update(format=args.format, board=args.board,
+                      cd_sha256=hashlib.sha256(template.cd).hexdigest())
     plan = Plan(out_dir=out_dir, count=count, template=template, pai_cert=pai_cert,
                 pai_key=pai_key, params=params, seed=args.seed,
                 sn_template=sn_template, sequential=sequential, first_discriminator=first,
@@ -71,6 +78,41 @@ def make_plan(args: BatchRequest) -> Plan:
 
         check_schema(probe_json(plan), args.schema)
     return plan
+
+
+def _with_board_region(args: BatchRequest) -> BatchRequest:
+    """``--format stm32-tlv --board B``: the board's region unless --offset/--size are given
+    (checked to lie inside it); ``--board`` without stm32-tlv is refused."""
+    from ...formats import get_format
+    from ...jobs.stm32 import region_of
+
+    fmt = get_format(args.format, args.board)
+    if fmt.name == "nrf-cbor":
+        if args.certification_declaration:
+            raise InputError("--certification_declaration applies to --format stm32-tlv")
+        return args
+    region = region_of(args, fmt.board)
+    if region is None:
+        return args
+    return args.replace(offset=region[0], size=region[1])
+
+
+def _stm32_cd(args: BatchRequest, out_dir: Path, extra: list) -> bytes:
+    """The CD every STM32 device stores (tag 1): --certification_declaration or --gen_cd."""
+    if args.certification_declaration and args.gen_cd:
+        raise InputError("give --certification_declaration (a CD file) or --gen_cd (make "
+                         "one), not both")
+    if args.certification_declaration:
+        from ...files.inputs import read_file
+
+        return read_file(args.certification_declaration, "--certification_declaration")
+    made = [data for name, data, _ in extra if name == "CD.der"]
+    if made:
+        return made[0]
+    if args.gen_cd and (out_dir / "CD.der").is_file():  # a rerun of the series
+        return (out_dir / "CD.der").read_bytes()
+    raise InputError("the STM32 device reads the Certification Declaration from the factory "
+                     "data: give --certification_declaration FILE (DER) or --gen_cd")
 
 
 def _discriminator_options(args, count: int) -> tuple[bool, int]:

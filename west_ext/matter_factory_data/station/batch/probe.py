@@ -35,7 +35,7 @@ SIGNATURE_SLACK = 2
 def probe_device(plan: Plan, given_csv: Optional[list], device) -> None:
     """Build the largest device once: a bad value or a too-small partition fails here."""
     from ...core import certs
-    from ...formats import nrf_cbor
+    from ...formats.base import ERROR
     from ...errors import PartitionError
 
     issuer = certs.DacIssuer(issuer_cert=plan.pai_cert, issuer_key=plan.pai_key,
@@ -48,13 +48,16 @@ def probe_device(plan: Plan, given_csv: Optional[list], device) -> None:
     built = device.build_device(roomy, _probe_identity(plan, given_csv), issuer)
     needed = len(built.files[IMAGE_NAME]) + SIGNATURE_SLACK
     if needed > size:
+        what = "(CBOR + terminating byte)" if plan.template.format == "nrf-cbor" else \
+            f"({plan.template.format} image)"
         raise PartitionError(
-            f"a device of this batch needs up to {needed} bytes of factory data (CBOR + "
-            f"terminating byte) but the partition at 0x{offset:x} is only {size} bytes "
+            f"a device of this batch needs up to {needed} bytes of factory data {what} "
+            f"but the partition at 0x{offset:x} is only {size} bytes "
             f"(--size 0x{size:x}); enlarge the factory_data partition or drop optional keys")
-    device_map = nrf_cbor.decode_image(built.files[IMAGE_NAME])
-    for problem in nrf_cbor.lint(device_map, partition_size=size):
-        if problem.severity == nrf_cbor.ERROR:
+    fmt = device.image_format(plan.template)
+    device_map = fmt.decode(built.files[IMAGE_NAME], "batch data")
+    for problem in fmt.lint(device_map, partition_size=size):
+        if problem.severity == ERROR:
             raise InputError(f"batch data: {problem}")
 
 

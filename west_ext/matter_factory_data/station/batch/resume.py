@@ -15,10 +15,10 @@ from .manifest import Manifest
 from .request import Plan
 
 
-def _recorded_identity(row: dict, image: bytes, where: str) -> tuple:
+def _recorded_identity(row: dict, image: bytes, where: str, fmt=None) -> tuple:
     """(index, sn, passcode, discriminator, rd_uid, dac_serial) of a finished device."""
-    from ...formats import nrf_cbor
     from ...core import onboarding
+    from .device import decoded_values
 
     try:
         index = int(row["index"])
@@ -26,15 +26,15 @@ def _recorded_identity(row: dict, image: bytes, where: str) -> tuple:
         dac_serial = int(row["dac_serial"], 16)
     except (ValueError, FactoryDataError) as exc:
         raise OutputError(f"{where}: unreadable row ({exc}); restore the manifest") from None
-    data = nrf_cbor.decode_image(image, where)
+    data = decoded_values(image, where, fmt)
     rd_uid = data.get("rd_uid")
     return index, row["sn"], payload.passcode, payload.discriminator, rd_uid, dac_serial
 
 
-def recover_row(out_dir: Path, index: int, columns: list, pool) -> dict:
+def recover_row(out_dir: Path, index: int, columns: list, pool, fmt=None) -> dict:
     """The manifest row of a complete device directory whose row was never written."""
     from ...core import certview, onboarding
-    from ...formats import nrf_cbor
+    from .device import decoded_values
 
     directory = out_dir / DEVICES / device_dir_name(index)
     where = f"{directory}"
@@ -44,7 +44,7 @@ def recover_row(out_dir: Path, index: int, columns: list, pool) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise OutputError(f"{where}: incomplete device ({exc}); it has no manifest row, so "
                           "remove the directory and run again") from None
-    data = nrf_cbor.decode_image(image, where)
+    data = decoded_values(image, where, fmt)
     qr = manual = ""
     for line in text.splitlines():
         label, _, value = line.partition(":")
@@ -104,13 +104,17 @@ class MissingIndexes:
 def resume_series(plan: Plan, manifest: Manifest, allocator, columns: list,
             ui) -> tuple[IndexSet, dict]:
     """Take note of every finished device; return them and the rows a kill left unwritten."""
+    from .device import image_format
+
+    fmt = image_format(plan.template)
     devices_dir = plan.out_dir / DEVICES
     done = IndexSet()
     recovered: dict = {}
     for row in manifest.read():
         index = int(row["index"]) if row["index"].isdigit() else -1
         image = _read_image(plan.out_dir, row)
-        identity = _recorded_identity(row, image, f"{manifest.path} device {row['index']}")
+        identity = _recorded_identity(row, image, f"{manifest.path} device {row['index']}",
+                                      fmt)
         if index in done:
             raise OutputError(f"{manifest.path}: device {index} is listed twice; restore the "
                               "manifest of this batch")
@@ -120,10 +124,11 @@ def resume_series(plan: Plan, manifest: Manifest, allocator, columns: list,
         if entry.startswith(".tmp-"):
             shutil.rmtree(devices_dir / entry, ignore_errors=True)  # a device cut short
         elif entry.isdigit() and int(entry) not in done:
-            row = recover_row(plan.out_dir, int(entry), columns, allocator.discriminators)
+            row = recover_row(plan.out_dir, int(entry), columns, allocator.discriminators,
+                              fmt)
             _refuse_copies(row, manifest, recovered, allocator, devices_dir / entry)
             image = (devices_dir / entry / IMAGE_NAME).read_bytes()
-            allocator.record(*_recorded_identity(row, image, f"{devices_dir / entry}"))
+            allocator.record(*_recorded_identity(row, image, f"{devices_dir / entry}", fmt))
             recovered[int(entry)] = row
             done.add(int(entry))
     if recovered:

@@ -37,18 +37,26 @@ class DeviceReport(NamedTuple):
 _CONTEXT: dict = {}
 
 
-def _init(directory: str, pai_der: bytes, paa_der: Optional[bytes], qr: str) -> None:
+def _init(directory: str, pai_der: bytes, paa_der: Optional[bytes], qr: str,
+          image_format: tuple = ("nrf-cbor", None)) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _CONTEXT.update(directory=Path(directory), pai=pai_der, paa=paa_der, qr=qr)
+    _CONTEXT.update(directory=Path(directory), pai=pai_der, paa=paa_der, qr=qr,
+                    format=image_format)
+
+
+def _format():
+    from ...formats import get_format
+
+    return get_format(*_CONTEXT.get("format", ("nrf-cbor", None)))
 
 
 def check_device(row: dict) -> DeviceReport:
     """Every check of one manifest row; problems are collected, not raised."""
-    from ...formats import nrf_cbor
     from ...core import onboarding
     from ...errors import FactoryDataError
+    from ...formats import nrf_cbor
     from ...jobs.verification import Expectations, verify
 
     directory, problems = _CONTEXT["directory"], []
@@ -65,8 +73,11 @@ def check_device(row: dict) -> DeviceReport:
         problems.append(f"{row['image']}: SHA-256 differs from the manifest (changed after "
                         "it was made)")
     try:
-        reading = nrf_cbor.read_image(image, row["image"])
-        data = nrf_cbor.decode_image(image, row["image"])
+        fmt = _format()
+        records = fmt.decode(image, row["image"])
+        data = fmt.model_values(records)
+        reading = nrf_cbor.read_image(image, row["image"]) if fmt.name == "nrf-cbor" \
+            else None
         payload = onboarding.parse_qr_code(row["qr_payload"])
     except FactoryDataError as exc:
         return DeviceReport(index, problems + [str(exc)], {})
@@ -75,15 +86,15 @@ def check_device(row: dict) -> DeviceReport:
              ("manifest manual_code", row["manual_code"])]
     device_dir = (directory / row["image"]).parent
     codes += _codes_file(device_dir / "factory_data.txt", problems)
-    checks = verify(data, Expectations(pai_cert=_CONTEXT["pai"], paa_cert=_CONTEXT["paa"],
-                                       passcode=payload.passcode, codes=codes,
-                                       allow_nonconformant_certs=bool(
-                                           _CONTEXT.get("allow_nonconformant"))),
-                    reading=reading)
+    checks = verify(records, Expectations(pai_cert=_CONTEXT["pai"], paa_cert=_CONTEXT["paa"],
+                                          passcode=payload.passcode, codes=codes,
+                                          allow_nonconformant_certs=bool(
+                                              _CONTEXT.get("allow_nonconformant"))),
+                    fmt=fmt, reading=reading)
     problems += [c.message for c in checks if not c.ok]
     if "passcode" in row and row["passcode"] != str(payload.passcode):
         problems.append("manifest passcode differs from the passcode in its QR payload")
-    problems += _sibling_files(device_dir, image, data, row["qr_payload"])
+    problems += _sibling_files(device_dir, image, records, row["qr_payload"])
     return DeviceReport(index, problems, _facts(data, payload))
 
 
@@ -122,12 +133,12 @@ def _codes_file(path: Path, problems: list) -> list:
 
 def _sibling_files(device_dir: Path, image: bytes, data: dict, qr_payload: str) -> list:
     from . import device
-    from ...formats import hexfile, nrf_cbor
+    from ...formats import hexfile
 
     problems = []
     try:
         stored = json.loads((device_dir / "factory_data.json").read_bytes())
-        if nrf_cbor.json_to_device_map(stored, "factory_data.json") != data:
+        if dict(_format().from_json(stored, "factory_data.json")) != dict(data):
             problems.append("factory_data.json does not hold the image's values")
     except (OSError, ValueError) as exc:
         problems.append(f"factory_data.json: unreadable ({exc})")
@@ -157,7 +168,9 @@ def _facts(data: dict, payload) -> dict:
     try:
         dac = certview.parse_certificate(bytes(data["dac_cert"]), source="dac_cert")
         facts["DAC serial"] = dac.serial_number
-        facts["DAC key"] = hashlib.sha256(bytes(data["dac_key"])).digest()[:16]
+        key = data.get("dac_key", data.get("dac_pub_key"))
+        if key is not None:  # not in the image when the device keeps it (STM32WBA: PSA ITS)
+            facts["DAC key"] = hashlib.sha256(bytes(key)).digest()[:16]
     except Exception:  # reported by the credential checks
         pass
     return facts
@@ -181,7 +194,9 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
     repeats: list = []
     failed = checked = 0
     listed: set = set()
-    for report in _reports(root, pai_der, paa_der, state["params"].get("qr", "none"), jobs):
+    image_format = (state["params"].get("format", "nrf-cbor"), state["params"].get("board"))
+    for report in _reports(root, pai_der, paa_der, state["params"].get("qr", "none"), jobs,
+                           image_format):
         checked += 1
         if report.index in listed:
             repeats.append(f"device {report.index} is listed twice in {MANIFEST}")
@@ -234,13 +249,14 @@ def _rows(root: Path) -> Iterator[dict]:
 
 
 def _reports(root: Path, pai_der: bytes, paa_der: Optional[bytes], qr: str,
-             jobs: Optional[int]) -> Iterator[DeviceReport]:
+             jobs: Optional[int], image_format: tuple = ("nrf-cbor", None)
+             ) -> Iterator[DeviceReport]:
     import multiprocessing
     import os
 
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1:
-        _CONTEXT.update(directory=root, pai=pai_der, paa=paa_der, qr=qr)
+        _CONTEXT.update(directory=root, pai=pai_der, paa=paa_der, qr=qr, format=image_format)
         for row in _rows(root):
             yield check_device(row)
         return
@@ -254,7 +270,7 @@ def _reports(root: Path, pai_der: bytes, paa_der: Optional[bytes], qr: str,
 
     context = multiprocessing.get_context("fork")
     try:
-        with context.Pool(jobs, _init, (str(root), pai_der, paa_der, qr)) as pool:
+        with context.Pool(jobs, _init, (str(root), pai_der, paa_der, qr, image_format)) as pool:
             try:
                 for report in pool.imap(check_device, bounded(), chunksize=4):
                     window.leave()

@@ -1,0 +1,149 @@
+"""Several boards at once: one worker thread per port, every outcome one manifest row.
+
+The manifest is a CSV file; each row is written complete with a single ``write`` on a file
+opened for appending, under a lock, and flushed to disk before the next, so a crash or
+Ctrl-C never leaves half a row (a torn last line from a power cut is cut on the next start).
+A worker catches everything its board can do to it (garbage, silence, a vanished port): one
+board never stops or corrupts the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from ...errors import Interrupted, OutputError
+from .outcome import FAILED, INTERRUPTED, Outcome
+from .transport import PortGone
+
+COLUMNS = ("time", "port", "protocol", "sn", "dac_serial", "status", "code", "error")
+
+
+class StationManifest:
+    """The station's manifest: rows appended atomically; earlier DAC serials readable."""
+
+    def __init__(self, path: "str | Path") -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._prepare()
+
+    def _prepare(self) -> None:
+        header = (",".join(COLUMNS) + "\n").encode("ascii")
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            self._cut_torn_line(header)
+            return
+        except OSError as exc:
+            raise OutputError(f"--manifest {self.path}: cannot create it "
+                              f"({exc.strerror})") from None
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(header)
+
+    def _cut_torn_line(self, header: bytes) -> None:
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise OutputError(f"--manifest {self.path}: cannot read it ({exc.strerror})") \
+                from None
+        if not raw.startswith(header):
+            raise OutputError(f"--manifest {self.path}: not a station manifest (its first "
+                              f"line is not {header.decode().strip()})")
+        keep = raw.rfind(b"\n") + 1
+        if keep < len(raw):
+            with open(self.path, "r+b") as stream:
+                stream.truncate(keep)
+
+    def rows(self) -> list:
+        with open(self.path, newline="", encoding="utf-8") as stream:
+            return list(csv.DictReader(stream))
+
+    def dac_serials(self) -> Iterable[int]:
+        return [int(row["dac_serial"], 16) for row in self.rows() if row.get("dac_serial")]
+
+    def append(self, outcome: Outcome) -> None:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerow([
+            time.strftime("%Y-%m-%dT%H:%M:%S%z"), outcome.port, outcome.protocol, outcome.sn,
+            outcome.dac_serial, outcome.status, outcome.code, outcome.error])
+        data = text.getvalue().encode("utf-8")
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def run_station(ports: list, session: Callable, manifest: StationManifest, ui, *,
+                open_port: Callable, protocol: str,
+                stop: Optional[threading.Event] = None) -> list:
+    """Run ``session(transport, port, stop)`` on every port at once; returns the outcomes
+    (in port order). Ctrl-C stops every worker; each records its outcome first."""
+    stop = stop or threading.Event()
+    outcomes: dict = {}
+
+    finished: list = []  # appended by each worker when its row is written
+
+    def work(port: str) -> None:
+        try:
+            outcome = _session_outcome(port, session, open_port, protocol, stop)
+            manifest.append(outcome)
+            outcomes[port] = outcome
+            _report(ui, outcome)
+        finally:
+            finished.append(port)
+
+    threads = [threading.Thread(target=work, args=(port,), name=f"provision {port}",
+                                daemon=True) for port in ports]
+    try:
+        for thread in threads:
+            thread.start()
+        _wait(finished, len(threads))
+    except KeyboardInterrupt:
+        stop.set()
+        _wait(finished, sum(1 for t in threads if t.ident is not None))
+        raise Interrupted(f"interrupted; {len(outcomes)} outcome(s) are in {manifest.path}, "
+                          "unfinished boards are recorded as interrupted") from None
+    return [outcomes[port] for port in ports]
+
+
+def _wait(finished: list, count: int) -> None:
+    """Sleep until ``count`` workers are done (not Thread.join: a join interrupted by Ctrl-C
+    can mark a running thread as finished on some Python versions)."""
+    while len(finished) < count:
+        time.sleep(0.05)
+
+
+def _session_outcome(port: str, session: Callable, open_port: Callable, protocol: str,
+                     stop: threading.Event) -> Outcome:
+    transport = None
+    try:
+        transport = open_port(port)
+        return session(transport, port, stop)
+    except PortGone as exc:
+        return Outcome(port, protocol, FAILED, error=str(exc))
+    except Exception as exc:  # a bug or an unexpected board: still one row, others go on
+        return Outcome(port, protocol, FAILED, error=f"internal error: {type(exc).__name__}: "
+                                                     f"{exc}")
+    finally:
+        if transport is not None:
+            transport.close()
+
+
+def _report(ui, outcome: Outcome) -> None:
+    details = " ".join(f"{k}={v}" for k, v in (("sn", outcome.sn),
+                                                ("dac_serial", outcome.dac_serial),
+                                                ("code", outcome.code)) if v)
+    if outcome.ok:
+        ui.info(f"{outcome.port}: ok {details}".rstrip())
+    elif outcome.status == INTERRUPTED:
+        ui.error(f"{outcome.port}: interrupted {details}".rstrip())
+    else:
+        ui.error(f"{outcome.port}: {outcome.error}")
