@@ -38,13 +38,18 @@ def load(path: str, offset: Optional[int] = None, fmt=None, *,
         obj = parse_json(raw, path)
         return LoadedData(nrf_cbor.json_to_device_map(obj, path), path)
     if suffix in (".hex", ".ihex"):
-        try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not an Intel HEX file (non-ASCII content)") from None
-        address, data = hexfile.segment_at(hexfile.from_hex_text(text, path), offset, path)
+        address, data = _hex_segment(raw, path, offset)
         return _image(data, path, address, read_any)
     return _image(raw, path, offset, read_any)
+
+
+def _hex_segment(raw: bytes, path: str, offset: Optional[int]) -> tuple:
+    """(address, bytes) of the one segment of an Intel HEX file (at ``offset`` when given)."""
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not an Intel HEX file (non-ASCII content)") from None
+    return hexfile.segment_at(hexfile.from_hex_text(text, path), offset, path)
 
 
 def _image(data: bytes, path: str, address: Optional[int], read_any: bool) -> LoadedData:
@@ -64,10 +69,6 @@ def _load_in(fmt, path: str, offset: Optional[int]) -> LoadedData:
         module = import_module(type(fmt).__module__)
         return LoadedData(module.load_json_text(raw, path), path)
     if suffix in (".hex", ".ihex"):
-        try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not an Intel HEX file (non-ASCII content)") from None
-        address, data = hexfile.segment_at(hexfile.from_hex_text(text, path), offset, path)
+        address, data = _hex_segment(raw, path, offset)
         return LoadedData(fmt.decode(data, path), path, address, data)
     return LoadedData(fmt.decode(raw, path), path, offset, raw)
