@@ -83,7 +83,7 @@ def test_sample_app_programs_factory_data(tmp_path, cli, variable, env_variable,
         f"{programmed} does not hold the factory data at 0x{address:x}"
     partition = image.tobinstr(start=address, size=size)  # erased bytes read as 0xff
     (tmp_path / "partition.bin").write_bytes(partition)
-    shown = cli("show", tmp_path / "partition.bin", "--strict")
+    shown = cli("show", tmp_path / "partition.bin", "--strict", "--json")
     assert shown.code == 0, shown
     assert json.loads(shown.out)["sn"] == "SAMPLE-0001"
 

@@ -6,7 +6,6 @@ commits it. So a bad input never leaves a file behind.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -98,17 +97,9 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     prefix = output_prefix(req.output)
     outputs = OutputSet(overwrite=req.overwrite)
     result = GenerateResult(outputs)
-    identity = _identity(req)
-    partition = partition_of(req)
-    user = user_data(req.user)
+    identity, partition, user, enable_key, setup = _checked_inputs(req)
     verifier = _verifier(req)
     rd_uid = _rd_uid(req, token_bytes)
-    enable_key = sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
-    discovery = discovery_of(req.discovery)
-    if req.discovery is not None and not req.generate_onboarding:
-        raise InputError.naming("{0} is what the QR code says: give {1} too", "discovery",
-                                "generate_onboarding")
-    setup = _setup_payload(req, discovery) if req.generate_onboarding else None
     if req.chip_cert_path:
         result.warnings.append(Message("{0} is not needed: certificates are made in-process",
                                        ("chip_cert_path",)))
@@ -440,16 +431,30 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     return PartitionResult(outputs=outputs, image=image, problems=problems)
 
 
+def _checked_inputs(req: GenerateRequest) -> tuple:
+    """The plain inputs, each checked against the device limits: (identity, partition, user
+    data, enable key, setup payload or None). Shared by :func:`generate` and
+    :func:`check_request`, so the configure-time check cannot drift from the build."""
+    identity = _identity(req)
+    partition = partition_of(req)
+    user = user_data(req.user)
+    enable_key = sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
+    if req.passcode is not None:  # named as an input before the codes carry it
+        validate.require("passcode", req.passcode, Subject("passcode"))
+    discovery = discovery_of(req.discovery)
+    if req.discovery is not None and not req.generate_onboarding:
+        raise InputError.naming("{0} is what the QR code says: give {1} too", "discovery",
+                                "generate_onboarding")
+    setup = _setup_payload(req, discovery) if req.generate_onboarding else None
+    return identity, partition, user, enable_key, setup
+
+
 def check_request(req: GenerateRequest) -> None:
     """What ``generate`` validates before it makes anything, and no more: the values against
     the device limits, the partition, the codes' inputs. No certificates, no SPAKE2+ verifier,
     no QR code (the build step's configure-time check)."""
-    _identity(req)
-    partition_of(req)
-    user_data(req.user)
-    if req.passcode is not None:
-        validate.require("passcode", req.passcode, Subject("passcode"))
-    elif req.spake2_verifier is None:
+    _checked_inputs(req)
+    if req.passcode is None and req.spake2_verifier is None:
         raise InputError.naming("give {0} (to derive the SPAKE2+ verifier) or {1}",
                                 "passcode", "spake2_verifier")
     if req.spake2_verifier is not None:
@@ -460,6 +465,3 @@ def check_request(req: GenerateRequest) -> None:
             raise InputError.at(Subject("spake2_verifier"), f"the verifier {problem}")
     if req.rd_uid:
         sized_hex(req.rd_uid, "rd_uid", Subject("rd_uid"))
-    sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
-    if req.generate_onboarding:
-        _setup_payload(req, discovery_of(req.discovery))
