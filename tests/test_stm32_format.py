@@ -303,15 +303,15 @@ def test_show_lists_records_and_strict_fails_on_a_hiding_record(cli, tmp_path):
         "     0  tag 21  VENDOR_NAME                          0 bytes",
         "     8  tag 22  VENDOR_ID                            2 bytes",
         "    18  end marker"]
-    assert f"warning: {bad}: key 'VENDOR_NAME': at offset 0 is empty (length 0)" in result.err
+    assert f"error: {bad}: key 'VENDOR_NAME': at offset 0 is empty (length 0)" in result.err
     good = cli("show", DATA / "full.bin", "--format", "stm32-tlv", "--board", "wb5mm-dk",
-               "--strict")
+               "--strict", "--json", "--show-secrets")
     assert good.code == 0, good.err
     assert json.loads(good.out) == json.loads((DATA / "full.json").read_text())
 
 
 def test_show_reads_st_json_and_a_hex_at_the_board_address(cli, tmp_path):
-    result = cli("show", DATA / "st_spelling.json", "--format", "stm32-tlv")
+    result = cli("show", DATA / "st_spelling.json", "--format", "stm32-tlv", "--json")
     assert result.code == 0
     assert json.loads(result.out)["SPAKE2_ITERATION_COUNT"] == "1000"
     bad = tmp_path / "bad.json"
@@ -447,3 +447,26 @@ def test_lint_agrees_with_st_device_reader(board, case):
             assert result["status"] == "DATAFACTORY_OK" and result["value"] == value.hex(), name
     if unread:
         assert errors, unread
+
+
+def test_show_summarises_stm32_images_and_masks_the_key(cli, tmp_path):
+    """show on an STM32 image: the summary by default, ST's JSON with --json; the DAC private
+    key (tag 5), like the nRF dac_key, only with --show-secrets."""
+    prefix = tmp_path / "wb" / "fd"
+    assert cli("generate", "--defaults", "--format", "stm32-tlv", "--board", "wb5mm-dk",
+               "-o", prefix).code == 0
+    image = prefix.with_suffix(".bin")
+    key = stm32_tlv.decode_image(image.read_bytes(), "wb")["DEVICE_ATTESTATION_PRIV_KEY"]
+    secret_texts = (key.hex(), key.hex().upper(), ", ".join(f'"0x{b:02x}"' for b in key[:4]))
+    shown = cli("show", image, "--format", "stm32-tlv", "--board", "wb5mm-dk")
+    assert shown.code == 0 and "format:              stm32-tlv, board wb5mm-dk" in shown.out
+    assert "DAC key:             32 bytes (hidden" in shown.out
+    as_json = cli("show", image, "--format", "stm32-tlv", "--json")
+    data = json.loads(as_json.out)
+    assert data["DEVICE_ATTESTATION_PRIV_KEY"].startswith("<secret")
+    assert data["VENDOR_ID"] == "0xFFF1"
+    for text in secret_texts:
+        assert text not in shown.out + shown.err + as_json.out + as_json.err
+    revealed = json.loads(cli("show", image, "--format", "stm32-tlv", "--json",
+                              "--show-secrets").out)
+    assert bytes(int(b, 16) for b in revealed["DEVICE_ATTESTATION_PRIV_KEY"]) == key

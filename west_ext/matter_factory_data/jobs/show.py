@@ -74,7 +74,9 @@ def show_command(args: ShowRequest, ui) -> int:
 
 
 def _show_other(args: ShowRequest, ui) -> int:
-    """``show`` of a format with records (stm32-tlv): ST's JSON, or every record as scanned."""
+    """``show`` of a format with records (stm32-tlv): the same summary as for nRF by default,
+    ST's JSON with ``--json``, every record as scanned with ``--records``; secrets masked
+    unless ``--show-secrets``."""
     import json
 
     from ..formats import get_format, images
@@ -82,6 +84,7 @@ def _show_other(args: ShowRequest, ui) -> int:
 
     fmt = get_format(args.format, args.board)
     loaded = images.load(args.file, args.offset, fmt)
+    problems = fmt.lint(loaded.device_map, partition_size=args.size)
     if args.records:
         from ..formats.stm32_tlv import tag_name
 
@@ -90,13 +93,29 @@ def _show_other(args: ShowRequest, ui) -> int:
                     f"{record.declared:5d} bytes")
         end = loaded.device_map.end
         ui.info(f"{end:6d}  end marker" if end is not None else "        (no end marker)")
-    else:
+    elif args.json or args.pretty:
         data = fmt.to_json(loaded.device_map)
+        if not args.show_secrets:
+            data = {name: (_mask(value) if name in RECORD_SECRETS else value)
+                    for name, value in data.items()}
         ui.info(json.dumps(data, indent=2) if args.pretty else json.dumps(data))
-    problems = fmt.lint(loaded.device_map, partition_size=args.size)
+    else:
+        model = images.LoadedData(fmt.model_values(loaded.device_map), loaded.source,
+                                  loaded.offset, loaded.image)
+        end = getattr(loaded.device_map, "end", None)
+        used = end + 4 if end is not None else len(fmt.encode(loaded.device_map))
+        for line in summary(model, problems, used=used, partition_size=args.size,
+                            show_secrets=args.show_secrets, fmt=fmt):
+            ui.info(line)
     for problem in problems:
-        ui.warn(f"{args.file}: {problem}")
+        report = ui.error if problem.severity == ERROR else ui.warn
+        report(f"{args.file}: {problem}")
     return 1 if args.strict and any(p.severity == ERROR for p in problems) else 0
+
+
+#: Records of ST's JSON whose values are secrets (the DAC private key, the passcode, the
+#: test event trigger enable key): masked unless --show-secrets.
+RECORD_SECRETS = ("DEVICE_ATTESTATION_PRIV_KEY", "SPAKE2_SETUP_PASSCODE", "TAG_ID_ENABLE_KEY")
 
 
 def check_offset_and_size(offset: Optional[int], size: Optional[int]) -> None:
@@ -187,11 +206,16 @@ def _id(value: Any) -> str:
 
 
 def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
-            show_secrets: bool) -> list[str]:
+            show_secrets: bool, fmt=None) -> list[str]:
+    """The summary lines; ``loaded.device_map`` in the nRF device map's shape (other formats
+    pass their ``model_values``)."""
     from ..formats import nrf_cbor
 
     reading = loaded.reading
     rows: list[tuple[str, str]] = [("file", loaded.source)]
+    if fmt is not None and fmt.name != "nrf-cbor":
+        board = getattr(getattr(fmt, "board", None), "name", None)
+        rows.append(("format", fmt.name + (f", board {board}" if board else "")))
     if reading is not None and not reading.is_map:
         rows.append(("content", f"not factory data: {_text(json.dumps(json_value(reading.top)))[:200]}"))
         return _finish(rows, problems)
@@ -206,15 +230,18 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
         known = nrf_cbor.device_key_for(key)
         data.setdefault(known if known == key else key, value)
     get = data.get
-    rows += [("version", _text(get("version", "(missing)"))),
-             ("serial number", _text(get("sn", "(missing)"))),
+    nrf = fmt is None or fmt.name == "nrf-cbor"
+    if nrf:  # other formats have no version record
+        rows.append(("version", _text(get("version", "(missing)"))))
+    rows += [("serial number", _text(get("sn", "(missing)"))),
              ("vendor", f"{_id(get('vendor_id'))}  {_text(get('vendor_name', ''))}"),
              ("product", f"{_id(get('product_id'))}  {_text(get('product_name', ''))}")]
     for key, label in (("product_label", "label"), ("part_number", "part number"),
                        ("product_url", "URL")):
         if key in data:
             rows.append((label, _text(data[key])))
-    rows.append(("manufacturing date", _text(get("date", "(missing)"))))
+    if nrf or "date" in data:
+        rows.append(("manufacturing date", _text(get("date", "(missing)"))))
     hardware = f"{_text(get('hw_ver', '(missing)'))}  {_text(get('hw_ver_str', ''))}"
     rows.append(("hardware version", hardware.strip()))
     if "sw_ver_str" in data:
@@ -241,13 +268,18 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
     for key, label in (("dac_cert", "DAC"), ("pai_cert", "PAI")):
         rows += _certificate_rows(label, get(key), date)
     key = get("dac_key")
-    rows.append(("DAC key", (key.hex() if isinstance(key, bytes) else _text(key)) if
-                 show_secrets else f"{_length(key)} (hidden; --show-secrets prints it)"))
+    if key is None and fmt is not None and fmt.name != "nrf-cbor":
+        rows.append(("DAC key", "not in the image" + (
+            f" (public key {_length(get('dac_pub_key'))})" if "dac_pub_key" in data else "")))
+    else:
+        rows.append(("DAC key", (key.hex() if isinstance(key, bytes) else _text(key)) if
+                     show_secrets else f"{_length(key)} (hidden; --show-secrets prints it)"))
     if "user" in data:
         user = data["user"]
         rows.append(("user data", f"{len(user)} keys: " + ", ".join(_text(k) for k in user)
                      if isinstance(user, dict) else _text(json_value(user))[:200]))
-    unknown = [_text(k) for k in loaded.device_map if nrf_cbor.device_key_for(k) is None]
+    unknown = [_text(k) for k in loaded.device_map if nrf_cbor.device_key_for(k) is None
+               and (fmt is None or fmt.name == "nrf-cbor")]
     if unknown:
         rows.append(("other keys", ", ".join(unknown)))
     return _finish(rows, problems)
