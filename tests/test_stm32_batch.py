@@ -64,14 +64,32 @@ def test_wba_batch_leaves_the_key_out_and_a_tampered_image_fails_verify(cli, scr
 
 def test_batch_refusals_write_nothing(cli, scratch):
     out = scratch / "none"
+    cd = scratch / "CD.der"
+    cd.write_bytes(b"0")
     result = cli("batch", "--defaults", "--format", "stm32-tlv", "--board", "wba65",
-                 "--count", "2", "-o", out)
+                 "--count", "2", "-o", out, "--gen_cd", "--certification_declaration", cd)
     assert result.code == 2
-    assert result.err == ("error: the STM32 device reads the Certification Declaration from "
-                          "the factory data: give --certification_declaration FILE (DER) or "
-                          "--gen_cd\n")
+    assert result.err == ("error: give --certification_declaration (a CD file) or --gen_cd "
+                          "(make one), not both\n")
     result = cli("batch", "--defaults", "--board", "wba65", "--count", "2", "-o", out)
     assert result.code == 2
     assert result.err == "error: --board applies to --format stm32-tlv, not to --format " \
                          "nrf-cbor\n"
     assert snapshot(out) == {}
+
+
+def test_batch_defaults_make_the_cd_as_generate_defaults_do(cli, scratch):
+    """--defaults with stm32-tlv makes a development CD (the device reads tag 1), as
+    generate --defaults does; rerunning the same command finds the series complete."""
+    out = scratch / "dev"
+    argv = ("batch", "--defaults", "--format", "stm32-tlv", "--board", "wba65", "--count", "2",
+            "-o", out, "--jobs", "1")
+    result = cli(*argv)
+    assert result.code == 0, result.err
+    cd = (out / "CD.der").read_bytes()
+    fmt = get_format("stm32-tlv", "wba65")
+    for row in rows(out):
+        assert fmt.decode((out / row["image"]).read_bytes(), "x")[
+            "CERTIFICATION_DECLARATION"] == cd
+    again = cli(*argv)
+    assert again.code == 0 and "nothing to do" in again.out, again

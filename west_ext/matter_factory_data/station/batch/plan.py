@@ -91,6 +91,8 @@ def _with_board_region(args: BatchRequest) -> BatchRequest:
         if args.certification_declaration:
             raise InputError("--certification_declaration applies to --format stm32-tlv")
         return args
+    if args.defaults and not args.certification_declaration:
+        args = args.replace(gen_cd=True)  # as generate --defaults does: the device reads a CD
     region = region_of(args, fmt.board)
     if region is None:
         return args
