@@ -376,7 +376,7 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_show(args: argparse.Namespace, ui: UI) -> int:
-    from ..jobs.commands import ShowRequest, show_command
+    from ..jobs.show import ShowRequest, show_command
 
     if args.build_dir is not None:
         from ..zephyr.commands import factory_data_hex_of

@@ -134,9 +134,6 @@ def partition_command(args: PartitionRequest, ui) -> int:
     return 0
 
 
-from .show import ShowRequest, check_offset_and_size, show_command  # noqa: E402,F401  (show lives there)
-
-
 def _partition_stm32(args: PartitionRequest, ui) -> int:
     from ..formats import get_format
     from .stm32 import partition_stm32
@@ -180,6 +177,8 @@ def verify_command(args: VerifyRequest, ui) -> int:
     from ..formats import get_format, images
     from ..files.inputs import read_file
     from .verification import Expectations, verify
+
+    from .show import check_offset_and_size
 
     check_offset_and_size(args.offset, None)
     if args.passcode is not None:
