@@ -49,7 +49,9 @@ def generate_argv(out: Path, dac_cert: Path, dac_key: Path, pai_cert: Path) -> l
     return tool() + [
         "generate", "--sn", "11223344556677889900", "--vendor_id", "0xFFF1", "--product_id",
         "0x8006", "--vendor_name", "Nordic Semiconductor ASA", "--product_name", "not-specified",
-        "--date", "2022-02-02", "--hw_ver", "1", "--hw_ver_str", "prerelease",
+        # 2022-03-01: on the golden date (2022-02-02) the development DAC is not yet valid,
+        # which the attestation profile refuses; the date costs nothing either way
+        "--date", "2022-03-01", "--hw_ver", "1", "--hw_ver_str", "prerelease",
         "--dac_cert", str(dac_cert), "--dac_key", str(dac_key), "--pai_cert", str(pai_cert),
         "--spake2_it", "1000", "--spake2_salt", "U1BBS0UyUCBLZXkgU2FsdA==",
         "--discriminator", "0xF00", "--passcode", "20202021", "--generate_onboarding",
