@@ -127,3 +127,18 @@ def test_calendar_dates_agree_with_datetime():
                     expected = False
                 assert is_calendar_date(year, month, day) == expected, (year, month, day)
     assert not is_calendar_date(0, 1, 1) and not is_calendar_date(10000, 1, 1)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("123456789", "error: CONFIG_CHIP_DEVICE_SPAKE2_PASSCODE: out of range (accepted: "
+                  "1..99999998); fix it in prj.conf"),
+    ("12x", "error: CONFIG_CHIP_DEVICE_SPAKE2_PASSCODE: not an integer; fix it in prj.conf"),
+])
+def test_build_step_names_the_passcode_symbol_without_its_value(cli, tmp_path, value, expected):
+    """The passcode is a secret: a build step message names its symbol, never its value."""
+    _, app = make_build(tmp_path / "build",
+                        config=DOTCONFIG + f"CONFIG_CHIP_DEVICE_SPAKE2_PASSCODE={value}\n")
+    result = cli("build-step", *step_argv(app))
+    assert result.code == 2, result
+    assert one_error_line(result) == expected
+    assert value not in result.err + result.out

@@ -76,6 +76,9 @@ RANGES = {
     _F + "ROTATING_DEVICE_UID_MAX_LEN": (16, 32),
 }
 
+#: Symbols whose values are secrets: messages name the symbol, never its value.
+SECRET_SYMBOLS = frozenset({_P + "SPAKE2_PASSCODE"})
+
 OPTION_TO_SYMBOL = {opt: sym for sym, (opt, _, _) in SYMBOLS.items() if opt}
 
 
@@ -108,16 +111,20 @@ class Kconfig:
         elif not is_hex and int_problem(text) is None:
             value = int(text, 0)
         else:
-            raise InputError(f"{symbol}={shown(text)}: not {'a hex number' if is_hex else 'an integer'}"
-                             "; fix it in prj.conf")
+            label = symbol if symbol in SECRET_SYMBOLS else f"{symbol}={shown(text)}"
+            raise InputError(f"{label}: not {'a hex number' if is_hex else 'an integer'}; fix it "
+                             "in prj.conf")
         low, high = RANGES.get(symbol, (None, None))
         if low is not None and not low <= value <= high:
             shown = f"0x{low:x}..0x{high:x}" if SYMBOLS[symbol][2] == "hex" else f"{low}..{high}"
-            raise InputError(f"{symbol}={text}: out of range (accepted: {shown}); fix it in "
+            raise InputError(f"{self.describe(symbol)}: out of range (accepted: {shown}); fix it in "
                              "prj.conf")
         return value
 
     def describe(self, symbol: str) -> str:
+        """``SYMBOL=value`` as in .config; a secret symbol (the passcode) by its name only."""
+        if symbol in SECRET_SYMBOLS:
+            return symbol
         raw = self.raw(symbol)
         return f"{symbol}={raw}" if SYMBOLS.get(symbol, ("", "", "str"))[2] != "str" \
             else f'{symbol}="{raw}"'
