@@ -727,3 +727,34 @@ def test_every_error_is_one_line(cli, golden, tmp_path, argv, code, message):
         result
     if code is not None:
         assert result.code == code and message in result.err, result
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["check", "--pm-static", "", "--soc", "nrf52840"],
+     "error: --pm-static: an empty path is not a file (give the layout file)"),
+    (["check", "--partitions", "", "--soc", "nrf52840"],
+     "error: --partitions: an empty path is not a file (give the layout file)"),
+    (["menuconfig", "--kconfig", "PNG", "--conf", "x.conf",
+      "--set", "CONFIG_CHIP_DEVICE_VENDOR_ID=5"],
+     "error: --kconfig {dir}/PNG: not a Kconfig file kconfiglib can read (Malformed utf-8 in "
+     "'{dir}/PNG')"),
+    (["menuconfig", "--kconfig", "KCONFIG_NL", "--conf", "x.conf",
+      "--set", "CONFIG_CHIP_DEVICE_VENDOR_ID=5"], None),
+])
+def test_odd_paths_are_one_line_and_write_nothing(cli, tmp_path, argv, message):
+    """Found by a sweep of every option with odd values: an empty layout path, a --kconfig
+    that is not Kconfig, and a Kconfig path holding a newline (the generated wrapper quotes
+    it) no longer end in an internal error."""
+    (tmp_path / "PNG").write_bytes(b"\x89PNG\r\n\x1a\n")
+    weird = tmp_path / "k\nconfig"
+    weird.write_text((Path(__file__).parents[1] / "kconfig" / "Kconfig").read_text())
+    argv = [str(weird) if a == "KCONFIG_NL" else str(tmp_path / a) if a == "PNG" else a
+            for a in argv]
+    before = snapshot(tmp_path)
+    result = cli(*argv)
+    if message is None:  # a readable Kconfig at an odd path works
+        assert result.code == 0, result
+        return
+    assert result.code == 2, result
+    assert result.err.strip() == message.format(dir=tmp_path)
+    assert snapshot(tmp_path) == before

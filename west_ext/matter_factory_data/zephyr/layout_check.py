@@ -181,12 +181,14 @@ def inputs_from_args(args: CheckRequest) -> CheckInputs:
         build = find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR") \
             if args.build_dir == "" else Path(args.build_dir)
         return inputs_from_build_dir(build, args)
-    if args.devicetree:
+    if args.devicetree is not None:
         option, layout = "--devicetree", args.devicetree
-    elif args.pm_static:
+    elif args.pm_static is not None:
         option, layout = "--pm-static", args.pm_static
     else:
         option, layout = "--partitions", args.partitions
+    if not layout:
+        raise InputError(f"{option}: an empty path is not a file (give the layout file)")
     if not args.soc:
         raise InputError(f"{option} {layout}: give --soc too (e.g. --soc nrf52840; the page "
                          "size and flash size depend on it)")

@@ -111,7 +111,11 @@ def load_kconfig(kconfig: Path, title: str, config_values: Optional[dict] = None
     import kconfiglib
 
     kconfig = kconfig.resolve()  # kconfiglib takes a relative path relative to $srctree
-    plain = kconfiglib.Kconfig(str(kconfig), warn_to_stderr=False)
+    try:
+        plain = kconfiglib.Kconfig(str(kconfig), warn_to_stderr=False)
+    except (kconfiglib.KconfigError, OSError, UnicodeError) as exc:
+        raise InputError(f"--kconfig {kconfig}: not a Kconfig file kconfiglib can read "
+                         f"({_first_line(exc)})") from None
     ours = [sym.name for sym in plain.unique_defined_syms]
     values = config_values or {}
     stubs = sorted(name for name, sym in plain.syms.items()
@@ -146,7 +150,15 @@ def _recording_kconfig():
 
 
 def _kconfig_quote(text: str) -> str:
+    """A Kconfig string literal's body: backslash and quote escaped, and characters a Kconfig
+    line cannot hold (a newline in a file name) shown as ``?``."""
+    text = "".join(c if c.isprintable() else "?" for c in text)
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def load_values(loaded: Loaded, path: Path, ui, only_ours: bool) -> None:
