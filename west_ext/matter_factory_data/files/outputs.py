@@ -261,3 +261,15 @@ def _rmdir_quietly(path: Path) -> None:
         path.rmdir()
     except OSError:
         pass
+
+
+def cut_torn_line(path: "str | os.PathLike[str]") -> bytes:
+    """The content of an append-only line file (a manifest) with a torn last line -- a
+    write cut short by a kill -- removed from the file too; every complete line is kept."""
+    with open(path, "rb") as stream:
+        raw = stream.read()
+    keep = raw.rfind(b"\n") + 1
+    if keep < len(raw):
+        with open(path, "r+b") as stream:
+            stream.truncate(keep)
+    return raw[:keep]

@@ -88,6 +88,11 @@ def output_prefix(output: str) -> Path:
     return Path(output[:-5] if output.endswith(".json") else output)
 
 
+#: The warning of --include_passcode (every format).
+PASSCODE_STORED = Message("the passcode is stored in the factory data next to the verifier; the "
+                          "Matter specification (5.1.7) forbids this in production")
+
+
 def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.urandom
              ) -> GenerateResult:
     """Validate ``req`` and compute every output of ``generate``."""
@@ -120,9 +125,7 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     if req.gen_cd:
         _cd_output(req, identity, prefix.parent, outputs)
     if req.include_passcode:
-        result.warnings.append(Message(
-            "the passcode is stored in the factory data next to the verifier; the Matter "
-            "specification (5.1.7) forbids this in production"))
+        result.warnings.append(PASSCODE_STORED)
     result.summary = _summary(identity, partition, result.image, rd_uid)
     outputs.check()
     return result

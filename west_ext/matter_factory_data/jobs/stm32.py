@@ -56,16 +56,10 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
     prefix = pipeline.output_prefix(req.output)
     outputs = OutputSet(overwrite=req.overwrite)
     result = GenerateResult(outputs)
-    identity = pipeline._identity(req)
+    identity, _, _, enable_key, setup = pipeline._checked_inputs(req)  # as for nRF
     region = region_of(req, board)
     verifier = pipeline._verifier(req)
     rd_uid = pipeline._rd_uid(req, token_bytes)
-    enable_key = pipeline.sized_hex(req.enable_key, "enable_key", Subject("enable_key"))
-    discovery = pipeline.discovery_of(req.discovery)
-    if req.discovery is not None and not req.generate_onboarding:
-        raise InputError.naming("{0} is what the QR code says: give {1} too", "discovery",
-                                "generate_onboarding")
-    setup = pipeline._setup_payload(req, discovery) if req.generate_onboarding else None
     result.warnings += _untagged_warnings(req)
     attestation = pipeline._attestation(req, prefix.parent, outputs, identity.get("date"),
                                         result.warnings)
@@ -95,9 +89,7 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
         pipeline._onboarding_outputs(setup, prefix, outputs)
         result.setup_payload = setup
     if req.include_passcode:
-        result.warnings.append(Message(
-            "the passcode is stored in the factory data next to the verifier; the Matter "
-            "specification (5.1.7) forbids this in production"))
+        result.warnings.append(pipeline.PASSCODE_STORED)
     result.summary = pipeline._summary(identity, region, image, rd_uid)
     if board is not None:
         result.summary.append(("board", f"{board.title} (--board {board.name})"))

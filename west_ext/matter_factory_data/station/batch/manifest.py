@@ -16,13 +16,9 @@ class Manifest:
 
     def read(self) -> Iterator[dict]:
         """Rows as dicts; a torn last line (a kill mid-write) is cut off the file."""
-        with open(self.path, "rb") as stream:
-            raw = stream.read()
-        keep = raw.rfind(b"\n") + 1
-        if keep < len(raw):
-            with open(self.path, "r+b") as stream:
-                stream.truncate(keep)
-            raw = raw[:keep]
+        from ...files.outputs import cut_torn_line
+
+        raw = cut_torn_line(self.path)
         lines = raw.decode("utf-8").splitlines()
         if not lines or lines[0].split(",") != self.columns:
             raise OutputError(f"{self.path}: the header is not {','.join(self.columns)}; "

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from ...errors import Interrupted, OutputError
+from ...files.outputs import cut_torn_line
 from .outcome import FAILED, INTERRUPTED, Outcome
 from .transport import PortGone
 
@@ -47,17 +48,15 @@ class StationManifest:
 
     def _cut_torn_line(self, header: bytes) -> None:
         try:
-            raw = self.path.read_bytes()
+            with open(self.path, "rb") as stream:
+                start = stream.read(len(header))
         except OSError as exc:
             raise OutputError(f"--manifest {self.path}: cannot read it ({exc.strerror})") \
                 from None
-        if not raw.startswith(header):
+        if start != header:
             raise OutputError(f"--manifest {self.path}: not a station manifest (its first "
                               f"line is not {header.decode().strip()})")
-        keep = raw.rfind(b"\n") + 1
-        if keep < len(raw):
-            with open(self.path, "r+b") as stream:
-                stream.truncate(keep)
+        cut_torn_line(self.path)
 
     def rows(self) -> list:
         with open(self.path, newline="", encoding="utf-8") as stream:
