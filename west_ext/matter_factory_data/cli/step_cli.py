@@ -12,33 +12,11 @@ from typing import Optional, Sequence
 
 def parse(argv: Sequence[str]) -> Optional[dict]:
     """The request values, or None when the full parser must handle ``argv``."""
-    from ..zephyr.step_options import BY_FLAG, OPTIONS
+    from ..zephyr.step_options import parse_argv
+    from ..zephyr.step_request import to_int
 
-    values: dict = {}
-    items = iter(argv)
-    for item in items:
-        flag, has_value, inline = item.partition("=")
-        option = BY_FLAG.get(flag)
-        if option is None or option.dest in values:
-            return None
-        if option.kind == "flag":
-            if has_value:
-                return None
-            values[option.dest] = True
-            continue
-        text = inline if has_value else next(items, None)
-        if text is None or (not has_value and text.startswith("--")):
-            return None
-        if option.kind == "int":
-            try:
-                values[option.dest] = int(text, 0)
-            except ValueError:
-                return None
-        else:
-            values[option.dest] = text
-    if any(o.required and o.dest not in values for o in OPTIONS):
-        return None
-    return values
+    values, problem = parse_argv(argv, to_int)
+    return None if problem else values
 
 
 def main(argv: Sequence[str]) -> int:

@@ -44,3 +44,42 @@ OPTIONS = (
                "check the values and the layout, write nothing (configure time)"),
 )
 BY_FLAG = {o.flag: o for o in OPTIONS}
+
+
+def parse_argv(argv, to_int) -> tuple:
+    """``(values, None)``, or ``(values so far, the first problem)`` in argparse's words:
+    ``--opt VALUE`` / ``--opt=VALUE`` pairs and flags of the table above. ``to_int(text)``
+    returns ``(value, problem)``. Shared by the lean CLI entry and the recorded-step reader."""
+    values: dict = {}
+    unknown: list = []
+    items = iter(argv)
+    for item in items:
+        item = str(item)
+        flag, has_value, inline = item.partition("=")
+        option = BY_FLAG.get(flag) if item.startswith("--") else None
+        if option is None:
+            unknown.append(item)
+            continue
+        if option.dest in values:
+            return values, f"argument {flag}: given twice"
+        if option.kind == "flag":
+            if has_value:
+                return values, f"argument {flag}: ignored explicit argument {inline!r}"
+            values[option.dest] = True
+            continue
+        text = inline if has_value else next(items, None)
+        if text is None or (not has_value and text.startswith("--")):
+            return values, f"argument {flag}: expected one argument"
+        if option.kind == "int":
+            value, problem = to_int(text)
+            if problem:
+                return values, f"argument {flag}: {problem}"
+            values[option.dest] = value
+        else:
+            values[option.dest] = text
+    if unknown:
+        return values, f"unrecognized arguments: {' '.join(unknown)}"
+    missing = [o.flag for o in OPTIONS if o.required and o.dest not in values]
+    if missing:
+        return values, f"the following arguments are required: {', '.join(missing)}"
+    return values, None

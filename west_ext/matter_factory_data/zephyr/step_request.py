@@ -8,10 +8,10 @@ with :func:`from_argv`, without the CLI parser.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 from ..typed import Request
-from .step_options import BY_FLAG, OPTIONS, StepOption
+from .step_options import parse_argv
 
 
 class BuildStepRequest(Request):
@@ -38,46 +38,20 @@ def from_argv(argv: list, source) -> BuildStepRequest:
     A problem names the record and says how to renew it."""
     from ..errors import InputError
 
-    def refuse(message: str) -> InputError:
-        return InputError(f"{source}: the recorded build-step arguments are not accepted "
-                          f"({message}); reconfigure the build (west build --cmake-only)")
-
-    values: dict = {}
-    unknown: list = []
-    items = iter(argv)
-    for item in items:
-        flag, has_value, inline = str(item).partition("=")
-        option = BY_FLAG.get(flag if item.startswith("--") else "")
-        if option is None:
-            unknown.append(str(item))
-            continue
-        if option.kind == "flag":
-            if has_value:
-                raise refuse(f"argument {flag}: ignored explicit argument {inline!r}")
-            values[option.dest] = True
-            continue
-        text = inline if has_value else next(items, None)
-        if text is None:
-            raise refuse(f"argument {flag}: expected one argument")
-        values[option.dest] = _typed(option, text, refuse)
-    if unknown:
-        raise refuse(f"unrecognized arguments: {' '.join(unknown)}")
-    missing = [o.flag for o in OPTIONS if o.required and o.dest not in values]
-    if missing:
-        raise refuse(f"the following arguments are required: {', '.join(missing)}")
+    values, problem = parse_argv(argv, to_int)
+    if problem:
+        raise InputError(f"{source}: the recorded build-step arguments are not accepted "
+                         f"({problem}); reconfigure the build (west build --cmake-only)")
     values["check_only"] = False
     return BuildStepRequest(**values)
 
 
-def _typed(option: StepOption, text: str, refuse: Callable):
-    if option.kind != "int":
-        return text
+def to_int(text: str) -> tuple:
+    """``(int(text, 0), None)``, or ``(None, problem)`` for anything the CLI would refuse."""
     from ..core.validate import int_problem
 
     problem = int_problem(text)
-    if problem:
-        raise refuse(f"argument {option.flag}: {problem}")
-    return int(text, 0)
+    return (None, problem) if problem else (int(text, 0), None)
 
 
 def recorded(app_dir) -> BuildStepRequest:
