@@ -179,12 +179,15 @@ FORMAT_CHOICES = ("nrf-cbor", "stm32-tlv")
 BOARD_CHOICES = ("wb5mm-dk", "wba65")
 
 
-def add_format_arguments(parser, cd: bool = False) -> None:
-    """``--format`` and ``--board`` (and ``--cd`` for the commands that make images)."""
+def add_format_arguments(parser, cd: bool = False, detect: bool = False) -> None:
+    """``--format`` and ``--board`` (and ``--cd`` for the commands that make images);
+    ``detect``: no default format, the command tells it from the content."""
     group = parser.add_argument_group("Image format")
-    group.add_argument("--format", choices=FORMAT_CHOICES, default="nrf-cbor",
-                       help="on-flash format: nrf-cbor (nRF Connect SDK, the default) or "
-                            "stm32-tlv (ST X-CUBE-MATTER, genFactoryData's image)")
+    group.add_argument("--format", choices=FORMAT_CHOICES, default=None if detect else "nrf-cbor",
+                       help="on-flash format: nrf-cbor (nRF Connect SDK) or stm32-tlv (ST "
+                            "X-CUBE-MATTER, genFactoryData's image); default: "
+                            + ("told from the content (a CBOR map or an ST TLV record; --board "
+                               "implies stm32-tlv), said on stderr" if detect else "nrf-cbor"))
     group.add_argument("--board", type=str.lower, choices=BOARD_CHOICES,
                        help="stm32-tlv: the board whose reader rules and flash region apply "
                             "(wb5mm-dk: external flash 0x901C0000, 64 KiB; wba65: internal "
@@ -193,6 +196,17 @@ def add_format_arguments(parser, cd: bool = False) -> None:
         group.add_argument("--certification_declaration", metavar="FILE",
                            help="stm32-tlv: the Certification Declaration (DER) stored in tag 1 "
                                 "(or --gen_cd to make one)")
+
+
+def add_key_storage_argument(parser) -> None:
+    """``--dac-key-in-secure-storage`` (stm32-tlv; show, verify, generate, partition,
+    stm32-program)."""
+    abbreviable_from(parser.add_argument(  # --dac_key_ stays --dac_key_password
+        "--dac-key-in-secure-storage", dest="dac_key_in_secure_storage", action="store_true",
+        help="stm32-tlv: the firmware signs with a DAC key kept in the secure key storage "
+             "(STM32WB: CKS), so the image needs no private key record (tag 5); without it a "
+             "WB5MM-DK image must hold tag 5, which every shipped WB application reads "
+             "(generate: the key is left out of the image)"), len("dac_key_i"))
 
 
 # --- generate ----------------------------------------------------------------
@@ -222,6 +236,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also print the QR payload and manual code (they reveal the "
                              "passcode)")
     add_format_arguments(parser, cd=True)
+    add_key_storage_argument(parser)
 
 
 def add_field_arguments(parser: argparse.ArgumentParser) -> None:
@@ -341,6 +356,7 @@ def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse data the device would reject or misread")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_format_arguments(parser)
+    add_key_storage_argument(parser)
 
 
 def run_partition(args: argparse.Namespace, ui: UI) -> int:
@@ -372,7 +388,8 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--records", action="store_true",
                         help="stm32-tlv: list every record as the device scans it (offset, "
                              "tag, name, length), duplicates included, instead of the JSON")
-    add_format_arguments(parser)
+    add_format_arguments(parser, detect=True)
+    add_key_storage_argument(parser)
 
 
 def run_show(args: argparse.Namespace, ui: UI) -> int:
@@ -407,6 +424,7 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
                         dest="allow_nonconformant_certs", action="store_true",
                         help="report attestation profile violations without failing")
     add_format_arguments(parser)
+    add_key_storage_argument(parser)
 
 
 def run_verify(args: argparse.Namespace, ui: UI) -> int:
@@ -670,6 +688,7 @@ def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the commands, run nothing")
     parser.add_argument("--no-reset", action="store_true",
                         help="do not reset the device after programming")
+    add_key_storage_argument(parser)
 
 
 def run_stm32_program(args: argparse.Namespace, ui: UI) -> int:
@@ -783,11 +802,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
-    ui = UI()
-    try:
-        return run(args, ui)
-    except BrokenPipeError:
-        return 1
+    return run(args, UI())  # the boundary also ends a closed pipe quietly
 
 
 if __name__ == "__main__":

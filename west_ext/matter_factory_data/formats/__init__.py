@@ -18,9 +18,11 @@ BOARD_FORMATS = ("stm32-tlv",)
 DEFAULT_FORMAT = "nrf-cbor"
 
 
-def get_format(name: str = DEFAULT_FORMAT, board: "str | None" = None):
+def get_format(name: str = DEFAULT_FORMAT, board: "str | None" = None, *,
+               key_in_secure_storage: bool = False):
     """The format registered as ``name`` (with ``board``'s rules where the format has
-    boards); InputError naming the accepted ones otherwise."""
+    boards; ``key_in_secure_storage``: the DAC key is in the device's secure key storage,
+    not in the image); InputError naming the accepted ones otherwise."""
     from ..errors import InputError
 
     if name not in FORMATS:
@@ -29,7 +31,11 @@ def get_format(name: str = DEFAULT_FORMAT, board: "str | None" = None):
     module, cls = FORMATS[name]
     implementation = getattr(import_module(f"{__name__}.{module}"), cls)
     if name in BOARD_FORMATS:
-        return implementation(board)
+        return implementation(board, key_in_secure_storage=key_in_secure_storage)
+    if key_in_secure_storage:
+        raise InputError.naming(f"{{0}} applies to --format {' or '.join(BOARD_FORMATS)} "
+                                "(the nRF image always holds the DAC key)",
+                                "dac_key_in_secure_storage")
     if board is not None:
         raise InputError(f"--board applies to --format {' or '.join(BOARD_FORMATS)}, not to "
                          f"--format {name}")

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Optional
 
 from ..core import validate
 from ..core.model import FIELDS_BY_KEY
+from ..errors import Message
 from .base import ERROR, WARNING, Problem
 from .stm32_boards import (COMMON_REQUIRED, PROVISIONING_APPENDED, PROVISIONING_LIMIT,
                            UNSUPPORTED, Board)
@@ -18,8 +19,12 @@ from .stm32_records import (_INT_WIDTH, BY_NUMBER, END_MARKER, HEADER, MAX_RECOR
                             tag_number)
 
 def lint(device_map: Mapping[str, bytes], *, partition_size: Optional[int] = None,
-         board: Optional[Board] = None) -> list[Problem]:
-    """ERROR where the device rejects or misreads the data, WARNING where it is unwise."""
+         board: Optional[Board] = None, key_in_secure_storage: bool = False) -> list[Problem]:
+    """ERROR where the device rejects or misreads the data, WARNING where it is unwise.
+
+    ``key_in_secure_storage``: the user states that the board's firmware signs with a DAC
+    key kept in its secure key storage (STM32WB: CKS), so the key record (tag 5) is neither
+    needed nor read."""
     records = getattr(device_map, "records", None)
     if records is None:
         records = _records_in_order(sorted((tag_number(k) or 0, v)
@@ -29,7 +34,7 @@ def lint(device_map: Mapping[str, bytes], *, partition_size: Optional[int] = Non
         findings, length = list(device_map.findings), device_map.image_length
     problems = findings + _record_problems(records, board)
     seen = {r.tag for r in _visible(records)}
-    problems += _presence_problems(device_map, seen, board)
+    problems += _presence_problems(device_map, seen, board, key_in_secure_storage)
     problems += _size_problems(records, length, partition_size, board)
     return problems
 
@@ -104,9 +109,15 @@ def _value_problems(record: Record, board: Optional[Board]) -> list[Problem]:
 
         problem = verifier_problem(value)
         problem = problem and f"the verifier {problem}"
+    if problem and tag.field in SECRET_FIELDS:  # a secret: never quoted in a finding
+        problem = problem.replace(str(typed), "(the stored value)")
     if problem:
         return [Problem(ERROR, name, f"{FIELDS_BY_KEY[tag.field].description} {problem}")]
     return []
+
+
+#: Fields whose stored values are secrets: a finding never quotes them.
+SECRET_FIELDS = ("passcode", "dac_key")
 
 
 def _public_key_problems(value: bytes) -> list[Problem]:
@@ -123,28 +134,62 @@ def _public_key_problems(value: bytes) -> list[Problem]:
     return []
 
 
-def _presence_problems(device_map: Mapping[str, bytes], seen: set,
-                       board: Optional[Board]) -> list[Problem]:
+def _presence_problems(device_map: Mapping[str, bytes], seen: set, board: Optional[Board],
+                       key_in_secure_storage: bool = False) -> list[Problem]:
     problems = []
-    required = set(COMMON_REQUIRED) | (set(board.required) if board else set())
+    board_required = set(board.required) if board else set()
+    if key_in_secure_storage:
+        board_required -= {PRIVATE_KEY_TAG}
+    required = set(COMMON_REQUIRED) | board_required
     provisioning = board is not None and board.completes_provisioning and \
         not (seen & PROVISIONED_TAGS)
     if provisioning:
         required -= PROVISIONED_TAGS
     for number in sorted(required - seen):
-        problems.append(Problem(ERROR, tag_name(number), "is missing: the device needs it"
-                                + (f" on {board.title}" if board and number in board.required
-                                   else "")))
+        problems.append(Problem(ERROR, tag_name(number), _missing(number, board)))
+    if key_in_secure_storage and PRIVATE_KEY_TAG in seen and \
+            not (board and PRIVATE_KEY_TAG in board.unread):
+        problems.append(Problem(WARNING, tag_name(PRIVATE_KEY_TAG), "is stored although the "
+                                "DAC key is said to be in the secure key storage: the firmware "
+                                "does not read it, and a private key in flash can be read back "
+                                "by anyone with a probe"))
     if 15 in seen and 14 in seen:
         problems.append(Problem(WARNING, "SPAKE2_SETUP_PASSCODE", "the passcode is stored "
                                 "next to the verifier; the Matter specification (5.1.7) "
                                 "forbids this in production devices"))
-    if 5 in seen and 6 in seen:
-        problems += _key_pair_problems(device_map)
+    if PRIVATE_KEY_TAG in seen and 6 in seen:
+        problems += _key_pair_problems(device_map, _key_pair_severity(board,
+                                                                      key_in_secure_storage))
     return problems
 
 
-def _key_pair_problems(device_map: Mapping[str, bytes]) -> list[Problem]:
+#: The record of the DAC private key (raw 32-byte scalar).
+PRIVATE_KEY_TAG = 5
+
+
+def _missing(number: int, board: Optional[Board]) -> str:
+    if board is None or number not in board.required:
+        return "is missing: the device needs it"
+    if number == PRIVATE_KEY_TAG:
+        return str(Message(f"is missing: the {board.title} applications read the DAC private "
+                           "key from this record and fail attestation without it (if the "
+                           "firmware keeps the key in the secure key storage, CKS, say so "
+                           "with {0})", ("dac_key_in_secure_storage",)))
+    return f"is missing: the device needs it on {board.title}"
+
+
+def _key_pair_severity(board: Optional[Board], key_in_secure_storage: bool) -> str:
+    """ERROR only where the device reads both key records: a board that reads neither
+    (STM32WBA: PSA ITS) or a key said to be in secure storage makes a mismatch harmless."""
+    if key_in_secure_storage:
+        return WARNING
+    if board is not None and PRIVATE_KEY_TAG in board.unread and 6 in board.unread:
+        return WARNING
+    return ERROR
+
+
+def _key_pair_problems(device_map: Mapping[str, bytes], severity: str = ERROR
+                       ) -> list[Problem]:
     from ..core import certs
     from ..errors import CredentialError
 
@@ -152,9 +197,9 @@ def _key_pair_problems(device_map: Mapping[str, bytes]) -> list[Problem]:
         key = certs.private_key_from_scalar(device_map["DEVICE_ATTESTATION_PRIV_KEY"],
                                             source="DEVICE_ATTESTATION_PRIV_KEY")
     except CredentialError as exc:
-        return [Problem(ERROR, "DEVICE_ATTESTATION_PRIV_KEY", str(exc))]
+        return [Problem(severity, "DEVICE_ATTESTATION_PRIV_KEY", str(exc))]
     if certs.public_key_bytes(key) != device_map["DEVICE_ATTESTATION_PUB_KEY"]:
-        return [Problem(ERROR, "DEVICE_ATTESTATION_PUB_KEY", "is not the public key of "
+        return [Problem(severity, "DEVICE_ATTESTATION_PUB_KEY", "is not the public key of "
                         "DEVICE_ATTESTATION_PRIV_KEY")]
     return []
 

@@ -22,7 +22,7 @@ import struct
 from typing import Iterable, Mapping, NamedTuple, Optional
 
 from ..errors import InputError
-from .base import ERROR, Problem
+from .base import ERROR, WARNING, Problem
 
 # --- the wire layout -------------------------------------------------------------------
 
@@ -104,8 +104,9 @@ class Records(dict):
 
     def __init__(self, records: Iterable[Record] = (), *, end: Optional[int] = None,
                  trailing: bytes = b"", findings: Iterable[Problem] = (),
-                 image_length: Optional[int] = None) -> None:
+                 image_length: Optional[int] = None, cut: Optional[str] = None) -> None:
         super().__init__()
+        self.cut = cut  # why the scan ended inside a readable record (the data is cut off)
         self.records = list(records)
         self.end = end  # offset of the end marker; None when there is none
         self.trailing = trailing  # the bytes after the end marker
@@ -157,7 +158,7 @@ def decode_image(data: bytes, source: str = "image") -> Records:
         if offset + 4 <= len(data) and data[offset:offset + 4] == END_MARKER:
             trailing = bytes(data[offset + 4:])
             if trailing.count(0xFF) != len(trailing):
-                findings.append(Problem(ERROR, "", _after_end(offset, trailing)))
+                findings.append(Problem(WARNING, "", _after_end(offset, trailing)))
             return Records(records, end=offset, trailing=trailing, findings=findings,
                            image_length=offset + 4)
         if offset >= len(data) or data[offset:].count(0xFF) == len(data) - offset:
@@ -166,17 +167,18 @@ def decode_image(data: bytes, source: str = "image") -> Records:
                                     "for every tag it does not find before it"))
             return Records(records, findings=findings, image_length=offset)
         if offset + HEADER.size > len(data):
-            findings.append(Problem(ERROR, "", f"truncated record header at offset {offset} "
-                                    f"({len(data) - offset} of 8 bytes)"))
-            return Records(records, findings=findings, image_length=len(data))
+            why = f"truncated record header at offset {offset} ({len(data) - offset} of 8 bytes)"
+            findings.append(Problem(ERROR, "", why))
+            return Records(records, findings=findings, image_length=len(data), cut=why)
         number, length = HEADER.unpack_from(data, offset)
         value = bytes(data[offset + 8:offset + 8 + length])
         records.append(Record(offset, number, value, length))
         if len(value) < length:
-            findings.append(Problem(ERROR, tag_name(number), f"at offset {offset}: the length "
-                                    f"{length} runs past the end of the image ({len(value)} "
-                                    "bytes left)"))
-            return Records(records, findings=findings, image_length=len(data))
+            why = (f"at offset {offset}: the length {length} runs past the end of the image "
+                   f"({len(value)} bytes left)")
+            findings.append(Problem(ERROR, tag_name(number), why))
+            cut = f"record {tag_name(number)} {why}" if 0 < length <= MAX_RECORD else None
+            return Records(records, findings=findings, image_length=len(data), cut=cut)
         offset += HEADER.size + length
 
 
@@ -188,5 +190,24 @@ def _after_end(offset: int, trailing: bytes) -> str:
         if number in BY_NUMBER:
             hint = f" (it starts like a {tag_name(number)} record)"
     return (f"{len(inner)} bytes after the end marker at offset {offset} are not erased "
-            f"flash (0xFF){hint}: the device never reads past the marker, so records there "
-            "are lost")
+            f"flash (0xFF){hint}: the device never reads past the marker, so they are "
+            "ignored (records there are lost)")
+
+
+def not_readable(records: Records) -> Optional[str]:
+    """Why ``records`` (a scanned image) is not readable STM32 factory data at all, or None:
+    the scan was cut off inside a record, or the device reader reaches no record with an ST
+    tag (random bytes, text, another format). Bad records are findings, not this."""
+    if records.cut is not None:
+        return f"the image is cut off: {records.cut}"
+    for record in records.records:  # an ST tag, even on a bad record, makes it TLV
+        if record.tag in BY_NUMBER:
+            return None
+        if not 0 < record.declared <= MAX_RECORD:
+            break
+    if not records.records:
+        return "the image holds no records (only the end marker)"
+    first = records.records[0]
+    return (f"not an STM32 TLV image: the device reader reaches no record with an ST tag (the "
+            f"first record at offset 0 has tag {first.tag} (0x{first.tag:08x}) and length "
+            f"{first.declared})")

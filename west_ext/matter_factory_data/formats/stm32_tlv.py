@@ -30,8 +30,11 @@ class Stm32TlvFormat(ImageFormat):
 
     name = "stm32-tlv"
 
-    def __init__(self, board: "Board | str | None" = None) -> None:
+    def __init__(self, board: "Board | str | None" = None, *,
+                 key_in_secure_storage: bool = False) -> None:
         self.board = get_board(board) if isinstance(board, str) else board
+        #: The DAC key lives in the device's secure key storage (STM32WB: CKS), not tag 5.
+        self.key_in_secure_storage = key_in_secure_storage
 
     def from_json(self, obj, source):
         return json_to_device_map(obj, source)
@@ -46,7 +49,8 @@ class Stm32TlvFormat(ImageFormat):
         return decode_image(image, source)
 
     def lint(self, device_map, *, partition_size=None):
-        return lint(device_map, partition_size=partition_size, board=self.board)
+        return lint(device_map, partition_size=partition_size, board=self.board,
+                    key_in_secure_storage=self.key_in_secure_storage)
 
     def json_from_values(self, values):
         return values_to_json(values)

@@ -74,7 +74,7 @@ def generate_command(req: GenerateCommand, ui) -> int:
                          "out/factory_data)")
     generator_fields = GenerateRequest.parameters()
     if req.format != "nrf-cbor" or req.board is not None \
-            or req.certification_declaration is not None:
+            or req.certification_declaration is not None or req.dac_key_in_secure_storage:
         from .stm32 import generate_stm32 as generate  # noqa: F811
     result = generate(GenerateRequest(**{k: v for k, v in vars(req).items()
                                          if k in generator_fields}))
@@ -106,13 +106,14 @@ class PartitionRequest(Request):
     overwrite: bool = False
     format: str = "nrf-cbor"
     board: Optional[str] = None
+    dac_key_in_secure_storage: bool = False
 
 
 def partition_command(args: PartitionRequest, ui) -> int:
     from ..formats.nrf_cbor import ERROR
     from .pipeline import partition
 
-    if args.format != "nrf-cbor" or args.board is not None:
+    if args.format != "nrf-cbor" or args.board is not None or args.dac_key_in_secure_storage:
         return _partition_stm32(args, ui)
     if args.offset is None or args.size is None:
         raise InputError("--offset and --size are required (the partition's address and "
@@ -138,10 +139,12 @@ def _partition_stm32(args: PartitionRequest, ui) -> int:
     from ..formats import get_format
     from .stm32 import partition_stm32
 
-    get_format(args.format, args.board)  # --format/--board checked first
+    get_format(args.format, args.board,  # --format/--board checked first
+               key_in_secure_storage=args.dac_key_in_secure_storage)
     result = partition_stm32(input_path=args.input, output=args.output, offset=args.offset,
                              size=args.size, board=args.board, strict=args.strict,
-                             overwrite=args.overwrite)
+                             overwrite=args.overwrite,
+                             key_in_secure_storage=args.dac_key_in_secure_storage)
     for problem in result.problems:
         ui.warn(f"{args.input}: {problem}")
     written = result.outputs.commit()
@@ -171,6 +174,7 @@ class VerifyRequest(Request):
     allow_nonconformant_certs: bool = False
     format: str = "nrf-cbor"
     board: Optional[str] = None
+    dac_key_in_secure_storage: bool = False
 
 
 def verify_command(args: VerifyRequest, ui) -> int:
@@ -185,7 +189,8 @@ def verify_command(args: VerifyRequest, ui) -> int:
         from ..core.validate import require
 
         require("passcode", args.passcode, Subject("passcode"))
-    fmt = get_format(args.format, args.board)
+    fmt = get_format(args.format, args.board,
+                     key_in_secure_storage=args.dac_key_in_secure_storage)
     loaded = images.load(args.file, args.offset, fmt)
     expect = Expectations(
         allow_nonconformant_certs=args.allow_nonconformant_certs,

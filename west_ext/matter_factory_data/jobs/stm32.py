@@ -48,7 +48,8 @@ def region_of(req, board) -> Optional[tuple[int, int]]:
 
 def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.urandom
                    ) -> GenerateResult:
-    fmt = get_format(req.format, req.board)
+    fmt = get_format(req.format, req.board,
+                     key_in_secure_storage=req.dac_key_in_secure_storage)
     if fmt.name != "stm32-tlv":
         raise InputError.naming("{0} and {1} apply to --format stm32-tlv", "board",
                                 "certification_declaration")
@@ -70,7 +71,8 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
     values.update(cd=cd, dac_cert=attestation.dac_cert, pai_cert=attestation.pai_cert,
                   spake2_verifier=verifier, rd_uid=rd_uid, enable_key=enable_key,
                   passcode=req.passcode if req.include_passcode else None)
-    values.update(_key_records(attestation.dac_key, board, result))
+    values.update(_key_records(attestation.dac_key, board, result,
+                               req.dac_key_in_secure_storage))
     data = fmt.json_from_values(values)
     result.factory_data = data
     device_map = fmt.from_json(data, "generated data")
@@ -127,8 +129,10 @@ def _certification_declaration(req, identity: dict, out_dir: Path, outputs: Outp
                             "certification_declaration", "gen_cd")
 
 
-def _key_records(dac_key: bytes, board, result: GenerateResult) -> dict:
-    """Tags 5 and 6: the DAC key and its public point; not on WBA65 (PSA ITS)."""
+def _key_records(dac_key: bytes, board, result: GenerateResult,
+                 key_in_secure_storage: bool = False) -> dict:
+    """Tags 5 and 6: the DAC key and its public point; not on WBA65 (PSA ITS); only the
+    public point when the key is said to be in the secure key storage (CKS)."""
     from ..core import certs
 
     if board is not None and 5 in board.unread:
@@ -138,6 +142,11 @@ def _key_records(dac_key: bytes, board, result: GenerateResult) -> dict:
             "firmware"))
         return {}
     key = certs.private_key_from_scalar(dac_key, source="dac_key")
+    if key_in_secure_storage:
+        result.warnings.append(Message(
+            "the DAC private key is not written to the image ({0}): load it into the "
+            "device's secure key storage (CKS) yourself", ("dac_key_in_secure_storage",)))
+        return {"dac_pub_key": certs.public_key_bytes(key)}
     return {"dac_key": dac_key, "dac_pub_key": certs.public_key_bytes(key)}
 
 
@@ -166,7 +175,8 @@ def load_input(path: str, fmt):
 
 def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
                     size: Optional[int], board: Optional[str], strict: bool,
-                    overwrite: bool = False) -> pipeline.PartitionResult:
+                    overwrite: bool = False, key_in_secure_storage: bool = False
+                    ) -> pipeline.PartitionResult:
     """ST's JSON or binary -> ``<output>.bin`` (+ ``.hex`` when an address is known).
 
     Unreadable records (empty, over 602 bytes, truncated), an image without the end
@@ -175,7 +185,7 @@ def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
     from ..formats import hexfile
     from ..formats.stm32_tlv import BY_NAME
 
-    fmt = get_format("stm32-tlv", board)
+    fmt = get_format("stm32-tlv", board, key_in_secure_storage=key_in_secure_storage)
     region = region_of(_Region(offset, size), fmt.board)
     records = load_input(input_path, fmt)
     problems = fmt.lint(records, partition_size=region[1] if region else None)
