@@ -423,7 +423,7 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow_nonconformant_certs",
                         dest="allow_nonconformant_certs", action="store_true",
                         help="report attestation profile violations without failing")
-    add_format_arguments(parser)
+    add_format_arguments(parser, detect=True)
     add_key_storage_argument(parser)
 
 

@@ -137,3 +137,38 @@ def _json_format(raw: bytes, path: str) -> tuple[str, str]:
             return "nrf-cbor", "its keys are not ST tag names (the nRF JSON form)"
     raise _cannot_tell(f"{path}: cannot tell the format of this JSON: it is not an object "
                        "keyed either by the nRF factory data keys or by ST tag names")
+
+
+# --- readable factory data at all? ------------------------------------------------------
+
+def refuse_unreadable(loaded: LoadedData, fmt, problems: list) -> None:
+    """InputError (one line: the root cause, and the count of what is missing because of it)
+    when ``loaded`` is not readable factory data of ``fmt`` (None: nRF CBOR): not a map, a
+    map cut off or without one factory data key; an STM32 scan cut off inside a record or
+    reaching no ST record. Data that is readable but bad is left to the findings."""
+    missing = sum(1 for p in problems if "is missing" in p.message)
+    if fmt is not None and fmt.name != "nrf-cbor":
+        from .stm32_records import not_readable
+
+        records = loaded.device_map
+        why = not_readable(records) if loaded.image is not None else None
+        if why is not None:
+            cut = getattr(records, "cut", None) is not None
+            raise InputError(f"{loaded.source}: not readable STM32 factory data: {why}"
+                             + (f"; {missing} required record(s) missing after the cut"
+                                if cut else ""))
+        return
+    reading = loaded.reading
+    where = f"{loaded.source}: not readable nRF factory data"
+    if reading is not None and not reading.is_map:
+        raise InputError(f"{where}: {reading.not_a_map}")
+    if reading is not None and reading.cut is not None:
+        count = reading.map_head.argument if reading.map_head is not None else None
+        read = f"{len(reading.entries)} of its {count} entries" if count is not None else \
+            f"{len(reading.entries)} entries"
+        raise InputError(f"{where}: the CBOR map is cut off or malformed after {read} "
+                         f"({reading.cut}); {missing} mandatory key(s) missing after the cut")
+    if not any(nrf_cbor.device_key_for(key) is not None for key in loaded.device_map):
+        what = "empty" if not loaded.device_map else \
+            f"{len(loaded.device_map)} entries, none of them a factory data key"
+        raise InputError(f"{where}: the map holds no factory data key ({what})")

@@ -172,8 +172,8 @@ class VerifyRequest(Request):
     manual: Optional[str] = None
     codes: Optional[str] = None
     allow_nonconformant_certs: bool = False
-    format: str = "nrf-cbor"
-    board: Optional[str] = None
+    format: Optional[str] = None  # None: detected from the content (said on stderr)
+    board: Optional[str] = None  # implies stm32-tlv
     dac_key_in_secure_storage: bool = False
 
 
@@ -189,9 +189,17 @@ def verify_command(args: VerifyRequest, ui) -> int:
         from ..core.validate import require
 
         require("passcode", args.passcode, Subject("passcode"))
-    fmt = get_format(args.format, args.board,
-                     key_in_secure_storage=args.dac_key_in_secure_storage)
+    name, note = args.format, None
+    if name is None and (args.board is not None or args.dac_key_in_secure_storage):
+        name = "stm32-tlv"
+    if name is None:
+        name, why = images.detect_format(args.file, args.offset)
+        note = f"{args.file}: read as {name}, since {why}"
+    fmt = get_format(name, args.board, key_in_secure_storage=args.dac_key_in_secure_storage)
     loaded = images.load(args.file, args.offset, fmt)
+    _refuse_unreadable(loaded, fmt)
+    if note:
+        ui.note(note)
     expect = Expectations(
         allow_nonconformant_certs=args.allow_nonconformant_certs,
         dac_cert=read_file(args.dac_cert, "--dac_cert") if args.dac_cert else None,
@@ -214,6 +222,19 @@ def verify_command(args: VerifyRequest, ui) -> int:
                                 f"{not_checked}")
     ui.info(f"{args.file}: all {ran} checks passed{not_checked}")
     return 0
+
+
+def _refuse_unreadable(loaded, fmt) -> None:
+    """Input that is not readable factory data is bad input (exit 2), as in ``show``."""
+    from ..formats import images, nrf_cbor
+
+    if fmt.name == "nrf-cbor" and loaded.reading is not None:
+        if not loaded.reading.is_map:
+            return images.refuse_unreadable(loaded, None, [])
+        problems = nrf_cbor.lint_image(loaded.reading)
+    else:
+        problems = fmt.lint(loaded.device_map)
+    images.refuse_unreadable(loaded, None if fmt.name == "nrf-cbor" else fmt, problems)
 
 
 def _codes_to_check(args: VerifyRequest) -> list[tuple[str, str]]:

@@ -78,12 +78,11 @@ def _show_in(args: ShowRequest, ui, note: Optional[str] = None) -> int:
     reading = loaded.reading
     if reading is not None:
         problems = nrf_cbor.lint_image(reading, partition_size=args.size)
-        _refuse_unreadable_nrf(args.file, reading, problems)
         used = reading.end + (1 if reading.terminated else 0)
     else:
         problems = nrf_cbor.lint(loaded.device_map, partition_size=args.size)
         used = len(nrf_cbor.encode_image(loaded.device_map))
-    _refuse_without_known_keys(args.file, loaded.device_map)
+    images.refuse_unreadable(loaded, None, problems)
     if args.size is not None and used > args.size:
         problems.append(nrf_cbor.Problem(nrf_cbor.ERROR, "", f"the data needs {used} bytes, "
                                          f"more than the partition's {args.size}"))
@@ -108,58 +107,20 @@ def _report(args: ShowRequest, problems: list, ui) -> int:
     return 1 if args.strict and any(p.severity == ERROR for p in problems) else 0
 
 
-def _missing_count(problems: list) -> int:
-    return sum(1 for p in problems if "is missing" in p.message)
-
-
-def _refuse_unreadable_nrf(path: str, reading, problems: list) -> None:
-    """Not a map, or a map cut off: one line with the root cause and what follows from it."""
-    from ..errors import InputError
-
-    if not reading.is_map:
-        raise InputError(f"{path}: not readable nRF factory data: {reading.not_a_map}")
-    if reading.cut is not None:
-        count = reading.map_head.argument
-        read = f"{len(reading.entries)} of its {count} entries" if count is not None else \
-            f"{len(reading.entries)} entries"
-        missing = _missing_count(problems)
-        raise InputError(f"{path}: not readable nRF factory data: the CBOR map is cut off or "
-                         f"malformed after {read} ({reading.cut}); {missing} mandatory "
-                         f"key(s) missing after the cut")
-
-
-def _refuse_without_known_keys(path: str, device_map: dict) -> None:
-    """A map without one factory data key is some other CBOR (or JSON), not factory data."""
-    from ..errors import InputError
-    from ..formats import nrf_cbor
-
-    if not any(nrf_cbor.device_key_for(key) is not None for key in device_map):
-        what = "empty" if not device_map else \
-            f"{len(device_map)} entries, none of them a factory data key"
-        raise InputError(f"{path}: not readable nRF factory data: the map holds no factory "
-                         f"data key ({what})")
-
-
 def _show_other(args: ShowRequest, ui, note: Optional[str] = None) -> int:
     """``show`` of a format with records (stm32-tlv): the same summary as for nRF by default,
     ST's JSON with ``--json``, every record as scanned with ``--records``; secrets masked
     unless ``--show-secrets``. An image the reader cannot scan at all (cut off, no ST
     record) is refused with its root cause; one with bad records is summarised."""
-    from ..errors import InputError
     from ..formats import get_format, images
-    from ..formats.stm32_records import not_readable, tag_name
+    from ..formats.stm32_records import tag_name
 
     fmt = get_format(args.format or "nrf-cbor", args.board,
                      key_in_secure_storage=args.dac_key_in_secure_storage)
     loaded = images.load(args.file, args.offset, fmt)
     records = loaded.device_map
     problems = fmt.lint(records, partition_size=args.size)
-    why = not_readable(records) if loaded.image is not None else None
-    if why is not None:
-        missing = _missing_count(problems)
-        raise InputError(f"{args.file}: not readable STM32 factory data: {why}"
-                         + (f"; {missing} required record(s) missing after the cut"
-                            if records.cut is not None else ""))
+    images.refuse_unreadable(loaded, fmt, problems)
     if note:
         ui.note(note)
     if args.records:
