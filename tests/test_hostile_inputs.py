@@ -465,7 +465,7 @@ def test_dangling_symlink_is_an_existing_output(cli, golden, tmp_path):
     os.symlink(tmp_path / "elsewhere.json", tmp_path / "fd.json")
     before = snapshot(tmp_path)
     result = cli("generate", *golden_args(golden, tmp_path / "fd"))
-    assert result.code == 1
+    assert result.code == 2
     assert result.err == (f"error: {tmp_path / 'fd.json'}: already exists (a dangling symbolic "
                           "link); pass --overwrite to replace it\n")
     assert snapshot(tmp_path) == before

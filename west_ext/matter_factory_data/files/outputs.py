@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..errors import OutputError
+from ..errors import OutputError, OutputRefused
 
 
 class OutputFile(NamedTuple):
@@ -37,11 +37,11 @@ class OutputSet:
 
         problem = path_problem(path)
         if problem:
-            raise OutputError(f"cannot write the {what or 'output'} {os.fspath(path)!r}: "
-                              f"{problem}")
+            raise OutputRefused(f"cannot write the {what or 'output'} {os.fspath(path)!r}: "
+                                f"{problem}")
         target = Path(path)
         if any(f.path == target for f in self.files):
-            raise OutputError(f"{target}: two outputs would be written to the same file")
+            raise OutputRefused(f"{target}: two outputs would be written to the same file")
         self.files.append(OutputFile(target, data, secret, what))
         return target
 
@@ -53,14 +53,14 @@ class OutputSet:
             recover(directory)
         for out in self.files:
             if out.path.is_dir():
-                raise OutputError(f"{out.path}: is a directory, cannot write the {out.what or 'output'}")
+                raise OutputRefused(f"{out.path}: is a directory, cannot write the {out.what or 'output'}")
             if os.path.lexists(out.path) and not self.overwrite:
                 kind = " (a dangling symbolic link)" if not out.path.exists() else ""
-                raise OutputError(f"{out.path}: already exists{kind}; pass --overwrite to "
+                raise OutputRefused(f"{out.path}: already exists{kind}; pass --overwrite to "
                                   "replace it")
             parent = _existing_parent(out.path.parent)
             if not parent.is_dir():
-                raise OutputError(f"{out.path}: cannot create it, {parent} is not a directory")
+                raise OutputRefused(f"{out.path}: cannot create it, {parent} is not a directory")
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise OutputError(f"{out.path}: the directory {parent} is not writable")
 

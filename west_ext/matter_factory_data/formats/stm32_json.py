@@ -49,7 +49,32 @@ def _unknown_key(key: str) -> str:
             + ", ".join(BY_NAME) + ")")
 
 
+#: Records whose values are secrets: an error about them never quotes the value.
+SECRET_TAGS = frozenset({"DEVICE_ATTESTATION_PRIV_KEY", "SPAKE2_SETUP_PASSCODE",
+                         "TAG_ID_ENABLE_KEY"})
+
+
 def _json_value(tag: Tag, value: Any, where: str) -> bytes:
+    if tag.name in SECRET_TAGS:
+        try:
+            return _plain_json_value(tag, value, where)
+        except InputError as exc:
+            raise InputError(_without(str(exc), value)) from None
+    return _plain_json_value(tag, value, where)
+
+
+def _without(message: str, value: Any) -> str:
+    """``message`` with every quoting of the secret ``value`` (or of its items) masked."""
+    items = value if isinstance(value, list) else [value]
+    texts = {t for item in items for t in (str(item), repr(item))}
+    texts |= {t[2:] for t in list(texts) if t[:2].lower() == "0x" and len(t) > 2}
+    for text in sorted(texts, key=len, reverse=True):
+        if len(text) > 0 and text not in ("[]", "''"):
+            message = message.replace(text, "(the secret value)")
+    return message
+
+
+def _plain_json_value(tag: Tag, value: Any, where: str) -> bytes:
     if tag.kind in _INT_WIDTH:
         return _json_int(tag, value, where)
     if tag.kind == ARRAY8:

@@ -189,8 +189,8 @@ def _after_end(offset: int, trailing: bytes) -> str:
         number, length = HEADER.unpack_from(inner, 0)
         if number in BY_NUMBER:
             hint = f" (it starts like a {tag_name(number)} record)"
-    return (f"{len(inner)} bytes after the end marker at offset {offset} are not erased "
-            f"flash (0xFF){hint}: the device never reads past the marker, so they are "
+    return (f"the {len(trailing)} bytes after the end marker at offset {offset} are not all "
+            f"erased flash (0xFF){hint}: the device never reads past the marker, so they are "
             "ignored (records there are lost)")
 
 
