@@ -18,7 +18,7 @@ BOARD_FORMATS = ("stm32-tlv",)
 DEFAULT_FORMAT = "nrf-cbor"
 
 
-def get_format(name: str = DEFAULT_FORMAT, board: "str | None" = None, *,
+def get_format(name: str = DEFAULT_FORMAT, board: str | None = None, *,
                key_in_secure_storage: bool = False):
     """The format registered as ``name`` (with ``board``'s rules where the format has
     boards; ``key_in_secure_storage``: the DAC key is in the device's secure key storage,
@@ -33,9 +33,9 @@ def get_format(name: str = DEFAULT_FORMAT, board: "str | None" = None, *,
     if name in BOARD_FORMATS:
         return implementation(board, key_in_secure_storage=key_in_secure_storage)
     if key_in_secure_storage:
-        raise InputError.naming(f"{{0}} applies to --format {' or '.join(BOARD_FORMATS)} "
+        raise InputError.naming(f"{{0}} applies to {{1}} {' or '.join(BOARD_FORMATS)} "
                                 "(the nRF image always holds the DAC key)",
-                                "dac_key_in_secure_storage")
+                                "dac_key_in_secure_storage", "format")
     if board is not None:
         raise InputError(f"--board applies to --format {' or '.join(BOARD_FORMATS)}, not to "
                          f"--format {name}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from . import hexfile, nrf_cbor
+from ..errors import FactoryDataError, InputError
 from ..files.inputs import read_file
-from ..errors import InputError
+from . import hexfile, nrf_cbor
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ CHOOSE = ("give {0} nrf-cbor (nRF Connect SDK) or {0} stm32-tlv with {1} wb5mm-d
           "(ST X-CUBE-MATTER)")
 
 
-def _cannot_tell(text: str) -> InputError:
+def _cannot_tell(text: str) -> FactoryDataError:
     return InputError.naming(text.replace("{", "{{").replace("}", "}}") + "; " + CHOOSE,
                              "format", "board")
 
@@ -150,7 +150,7 @@ def refuse_unreadable(loaded: LoadedData, fmt, problems: list) -> None:
     if fmt is not None and fmt.name != "nrf-cbor":
         from .stm32_records import not_readable
 
-        records = loaded.device_map
+        records: Any = loaded.device_map  # stm32-tlv: the records as the device scans them
         why = not_readable(records) if loaded.image is not None else None
         if why is not None:
             cut = getattr(records, "cut", None) is not None

@@ -10,12 +10,23 @@ value) is refused with one line.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import InputError
-from .stm32_records import (_HEX_INTS, _INT_WIDTH, ARRAY8, BY_NAME, STRING, TAGS, Records, Tag,
-                            _records_in_order)
+from .stm32_records import (
+    _HEX_INTS,
+    _INT_WIDTH,
+    ARRAY8,
+    BY_NAME,
+    STRING,
+    TAGS,
+    Records,
+    Tag,
+    _records_in_order,
+)
 
 # --- ST's JSON form -> device map ------------------------------------------------------
 
@@ -149,7 +160,7 @@ def _json_type(value: Any) -> str:
     return "a string"
 
 
-def load_json_text(text: "str | bytes", source: str) -> Records:
+def load_json_text(text: str | bytes, source: str) -> Records:
     """Parse ST's JSON text; a key given twice is refused (json keeps the last silently)."""
     import json
 
@@ -174,7 +185,7 @@ def load_json_text(text: "str | bytes", source: str) -> Records:
 def device_map_to_json(device_map: Mapping[str, bytes]) -> dict:
     """ST's JSON of the records (first of duplicates). A value that does not fit its tag's
     type (wrong integer width, invalid UTF-8) and unknown tags are shown as byte lists."""
-    result = {}
+    result: dict[str, Any] = {}
     for name, value in device_map.items():
         tag = BY_NAME.get(name)
         kind = tag.kind if tag else ARRAY8
@@ -236,11 +247,9 @@ def model_values(device_map: Mapping[str, bytes]) -> dict:
         if tag is None:
             continue
         if tag.number in (29, 41):
-            try:
+            with contextlib.suppress(UnicodeDecodeError, ValueError):
                 values["rd_uid" if tag.number == 29 else "enable_key"] = \
                     bytes.fromhex(value.decode("ascii"))
-            except (UnicodeDecodeError, ValueError):
-                pass
             continue
         key = tag.field or {6: "dac_pub_key", 1: "cd"}.get(tag.number)
         if key is None:

@@ -6,17 +6,34 @@ only a reader this board does not run would fail.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from ..core import validate
 from ..core.model import FIELDS_BY_KEY
 from ..errors import Message
 from .base import ERROR, WARNING, Problem
-from .stm32_boards import (COMMON_REQUIRED, PROVISIONING_APPENDED, PROVISIONING_LIMIT,
-                           UNSUPPORTED, Board)
-from .stm32_records import (_INT_WIDTH, BY_NUMBER, END_MARKER, HEADER, MAX_RECORD,
-                            PROVISIONED_TAGS, STRING, Record, _records_in_order, tag_name,
-                            tag_number)
+from .stm32_boards import (
+    COMMON_REQUIRED,
+    PROVISIONING_APPENDED,
+    PROVISIONING_LIMIT,
+    UNSUPPORTED,
+    Board,
+)
+from .stm32_records import (
+    _INT_WIDTH,
+    BY_NUMBER,
+    END_MARKER,
+    HEADER,
+    MAX_RECORD,
+    PROVISIONED_TAGS,
+    STRING,
+    Record,
+    _records_in_order,
+    tag_name,
+    tag_number,
+)
+
 
 def lint(device_map: Mapping[str, bytes], *, partition_size: Optional[int] = None,
          board: Optional[Board] = None, key_in_secure_storage: bool = False) -> list[Problem]:
@@ -31,7 +48,8 @@ def lint(device_map: Mapping[str, bytes], *, partition_size: Optional[int] = Non
                                            for k, v in device_map.items())).records
         findings, length = [], _encoded_length(device_map)
     else:
-        findings, length = list(device_map.findings), device_map.image_length
+        read: Any = device_map  # the decoded image: records with findings and length
+        findings, length = list(read.findings), read.image_length
     problems = findings + _record_problems(records, board)
     seen = {r.tag for r in _visible(records)}
     problems += _presence_problems(device_map, seen, board, key_in_secure_storage)
@@ -206,7 +224,7 @@ def _key_pair_problems(device_map: Mapping[str, bytes], severity: str = ERROR
 
 def _size_problems(records: list[Record], length: Optional[int], partition_size: Optional[int],
                    board: Optional[Board]) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
     if length is None:
         return problems
     limits = []

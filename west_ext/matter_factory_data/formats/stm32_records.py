@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import Iterable, Mapping, NamedTuple, Optional
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple, Optional
 
 from ..errors import InputError
 from .base import ERROR, WARNING, Problem
@@ -153,7 +154,9 @@ def decode_image(data: bytes, source: str = "image") -> Records:
         raise InputError(f"{source}: the image is empty")
     if data.count(0xFF) == len(data):
         raise InputError(f"{source}: the image is erased flash (all 0xFF), not factory data")
-    records, findings, offset = [], [], 0
+    records: list[Record] = []
+    findings: list[Problem] = []
+    offset = 0
     while True:
         if offset + 4 <= len(data) and data[offset:offset + 4] == END_MARKER:
             trailing = bytes(data[offset + 4:])

@@ -11,12 +11,32 @@ from __future__ import annotations
 
 from .base import ImageFormat
 from .stm32_boards import Board, get_board
-from .stm32_json import (device_map_to_json, json_text, json_to_device_map, load_json_text,
-                         model_values, values_to_json)
+from .stm32_json import (
+    device_map_to_json,
+    json_text,
+    json_to_device_map,
+    load_json_text,
+    model_values,
+    values_to_json,
+)
 from .stm32_lint import lint
-from .stm32_records import (BY_NAME, BY_NUMBER, END_MARKER, HEADER, MAGIC, MAX_RECORD,
-                            PROVISIONED_TAGS, TAGS, Record, Records, Tag, decode_image,
-                            encode_image, tag_name, tag_number)
+from .stm32_records import (
+    BY_NAME,
+    BY_NUMBER,
+    END_MARKER,
+    HEADER,
+    MAGIC,
+    MAX_RECORD,
+    PROVISIONED_TAGS,
+    TAGS,
+    Record,
+    Records,
+    Tag,
+    decode_image,
+    encode_image,
+    tag_name,
+    tag_number,
+)
 
 __all__ = ["BY_NAME", "BY_NUMBER", "END_MARKER", "HEADER", "MAGIC", "MAX_RECORD",
            "PROVISIONED_TAGS", "TAGS", "Record", "Records", "Stm32TlvFormat", "Tag",
@@ -30,7 +50,7 @@ class Stm32TlvFormat(ImageFormat):
 
     name = "stm32-tlv"
 
-    def __init__(self, board: "Board | str | None" = None, *,
+    def __init__(self, board: Board | str | None = None, *,
                  key_in_secure_storage: bool = False) -> None:
         self.board = get_board(board) if isinstance(board, str) else board
         #: The DAC key lives in the device's secure key storage (STM32WB: CKS), not tag 5.

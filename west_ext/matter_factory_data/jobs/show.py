@@ -118,7 +118,7 @@ def _show_other(args: ShowRequest, ui, note: Optional[str] = None) -> int:
     fmt = get_format(args.format or "nrf-cbor", args.board,
                      key_in_secure_storage=args.dac_key_in_secure_storage)
     loaded = images.load(args.file, args.offset, fmt)
-    records = loaded.device_map
+    records: Any = loaded.device_map  # stm32-tlv: the records as the device scans them
     problems = fmt.lint(records, partition_size=args.size)
     images.refuse_unreadable(loaded, fmt, problems)
     if note:
@@ -264,7 +264,7 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
     if partition_size is not None:
         size += f"; partition {partition_size} bytes, {max(partition_size - used, 0)} free"
     rows.append(("size", size))
-    data = {}
+    data: dict[Any, Any] = {}
     for key, value in loaded.device_map.items():
         known = nrf_cbor.device_key_for(key)
         data.setdefault(known if known == key else key, value)
