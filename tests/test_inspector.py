@@ -397,3 +397,11 @@ def test_a_missing_programmer_is_exit_2(tmp_path):
     finally:
         os.environ["PATH"] = env_path or ""
     assert result.code == 2 and "nrfjprog not found on PATH" in result.err, result
+
+
+def test_records_of_an_nrf_image_is_usage_exit_2():
+    result = mfd("show", GOLDEN, "--records")
+    assert result.code == 2 and result.out == "", result
+    assert result.err.startswith("error: --records lists the records of --format stm32-tlv; "
+                                 "this is nRF CBOR (read as nrf-cbor, since it starts with a "
+                                 "CBOR map; choose with --format)")

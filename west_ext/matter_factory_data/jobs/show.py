@@ -45,8 +45,7 @@ def show_command(args: ShowRequest, ui) -> int:
 
     check_offset_and_size(args.offset, args.size)
     name = args.format
-    if name is None and (args.board is not None or args.dac_key_in_secure_storage
-                         or args.records):
+    if name is None and (args.board is not None or args.dac_key_in_secure_storage):
         name = "stm32-tlv"
     if name is not None:
         return _show_in(args.replace(format=name), ui)
@@ -73,7 +72,8 @@ def _show_in(args: ShowRequest, ui, note: Optional[str] = None) -> int:
     if args.records:
         from ..errors import InputError
 
-        raise InputError("--records lists the records of --format stm32-tlv")
+        raise InputError.naming("{0} lists the records of {1} stm32-tlv; this is nRF CBOR",
+                                "records", "format")
     loaded = images.load(args.file, args.offset, read_any=True)
     reading = loaded.reading
     if reading is not None:
