@@ -252,7 +252,7 @@ def test_wb_without_the_private_key_fails_strict_unless_the_key_is_in_secure_sto
     assert result.code == 1, result
     assert ("key 'DEVICE_ATTESTATION_PRIV_KEY': is missing: the STM32WB5MM-DK applications read "
             "the DAC private key from this record and fail attestation without it") in result.err
-    assert "--dac_key_in_secure_storage" in result.err
+    assert "--dac-key-in-secure-storage" in result.err
     stated = mfd("show", path, "--board", "wb5mm-dk", "--strict", "--dac-key-in-secure-storage")
     assert stated.code == 0, stated
     assert "error:" not in stated.err

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ..core import validate
 from ..core.model import FIELDS_BY_KEY
-from ..errors import Message
+from ..errors import OPT
 from .base import ERROR, WARNING, Problem
 from .stm32_boards import (
     COMMON_REQUIRED,
@@ -189,10 +189,9 @@ def _missing(number: int, board: Optional[Board]) -> str:
     if board is None or number not in board.required:
         return "is missing: the device needs it"
     if number == PRIVATE_KEY_TAG:
-        return str(Message(f"is missing: the {board.title} applications read the DAC private "
-                           "key from this record and fail attestation without it (if the "
-                           "firmware keeps the key in the secure key storage, CKS, say so "
-                           "with {0})", ("dac_key_in_secure_storage",)))
+        return (f"is missing: the {board.title} applications read the DAC private key from "
+                "this record and fail attestation without it (if the firmware keeps the key "
+                f"in the secure key storage, CKS, say so with {OPT['dac-key-in-secure-storage']})")
     return f"is missing: the device needs it on {board.title}"
 
 

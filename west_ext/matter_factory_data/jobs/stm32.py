@@ -21,13 +21,15 @@ import os
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..errors import InputError, Message, PartitionError, Subject
+from ..errors import OPT, InputError, Message, PartitionError, Subject
 from ..files.outputs import OutputSet
 from ..formats import get_format
 from ..formats.base import ERROR
 from . import pipeline
 from .pipeline import GenerateRequest, GenerateResult
 
+#: The option that says the DAC key is in the device's secure key storage (no tag 5).
+KEY_STORAGE = OPT["dac-key-in-secure-storage"]
 #: generate options the STM32 image has no tag for.
 UNTAGGED = ("product_url", "product_label", "part_number", "product_finish", "product_color",
             "user")
@@ -52,7 +54,7 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
     fmt = get_format(req.format, req.board,
                      key_in_secure_storage=req.dac_key_in_secure_storage)
     if fmt.name != "stm32-tlv":
-        raise InputError.naming("{0} and {1} apply to --format stm32-tlv", "board",
+        raise InputError.naming(f"{{0}} and {{1}} apply to {OPT.format} stm32-tlv", "board",
                                 "certification_declaration")
     board = fmt.board
     assert req.output is not None  # generate_command refuses a missing -o first
@@ -96,7 +98,7 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
         result.warnings.append(pipeline.PASSCODE_STORED)
     result.summary = pipeline._summary(identity, region, image, rd_uid)
     if board is not None:
-        result.summary.append(("board", f"{board.title} (--board {board.name})"))
+        result.summary.append(("board", f"{board.title} ({OPT.board} {board.name})"))
     outputs.check()
     return result
 
@@ -120,7 +122,7 @@ def _certification_declaration(req, identity: dict, out_dir: Path, outputs: Outp
         from ..files.inputs import read_file
 
         path = req.certification_declaration
-        der = read_file(path, "--certification_declaration")
+        der = read_file(path, OPT.certification_declaration)
         if not der.startswith(b"\x30"):
             raise InputError.at(Subject("certification_declaration"),
                                 f"{path} is not a DER Certification Declaration (it does not "
@@ -146,8 +148,8 @@ def _key_records(dac_key: bytes, board, result: GenerateResult,
     key = certs.private_key_from_scalar(dac_key, source="dac_key")
     if key_in_secure_storage:
         result.warnings.append(Message(
-            "the DAC private key is not written to the image ({0}): load it into the "
-            "device's secure key storage (CKS) yourself", ("dac_key_in_secure_storage",)))
+            f"the DAC private key is not written to the image ({KEY_STORAGE}): load it into "
+            "the device's secure key storage (CKS) yourself"))
         return {"dac_pub_key": certs.public_key_bytes(key)}
     return {"dac_key": dac_key, "dac_pub_key": certs.public_key_bytes(key)}
 
@@ -169,10 +171,10 @@ def load_input(path: str, fmt):
     from ..files.inputs import read_file
     from ..formats import stm32_tlv
 
-    raw = read_file(path, "--input")
+    raw = read_file(path, OPT.input)
     if Path(path).suffix.lower() == ".json":
-        return stm32_tlv.load_json_text(raw, f"--input {path}")
-    return fmt.decode(raw, f"--input {path}")
+        return stm32_tlv.load_json_text(raw, f"{OPT.input} {path}")
+    return fmt.decode(raw, f"{OPT.input} {path}")
 
 
 def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
@@ -197,11 +199,11 @@ def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
                (strict or id(p) in unreadable or _hides_records(p, records))]
     unknown = [k for k in records if k not in BY_NAME]
     if unknown:
-        raise InputError(f"--input {input_path}: record {unknown[0]} has an unknown tag; "
+        raise InputError(f"{OPT.input} {input_path}: record {unknown[0]} has an unknown tag; "
                          "genFactoryData would drop it (remove it from the image)")
     if refused:
         more = f" (and {len(refused) - 1} more; see `show`)" if len(refused) > 1 else ""
-        raise InputError(f"--input {input_path}: {refused[0]}{more}")
+        raise InputError(f"{OPT.input} {input_path}: {refused[0]}{more}")
     image = fmt.encode(records)
     outputs = OutputSet(overwrite=overwrite)
     outputs.add(Path(f"{output}.bin"), image, secret=True, what="factory data image (binary)")
