@@ -195,6 +195,28 @@ def add_format_arguments(parser, cd: bool = False) -> None:
                                 "(or --gen_cd to make one)")
 
 
+# --- profiles (generate, partition, batch, verify, provision) -------------------
+
+PROFILE_CHOICES = ("development", "production")
+
+
+def add_profile_arguments(group, allow: bool = True) -> None:
+    """``--profile`` (core/profile.py) and its development spelling
+    ``--allow_nonconformant_certs``."""
+    group.add_argument("--profile", choices=PROFILE_CHOICES, default="development",
+                       help="development (default): a rule neither the device nor the "
+                            "reference generator enforces (the Matter attestation profile, "
+                            "the DAC valid on the manufacturing date) is a warning naming the "
+                            "rule; production: an error (values the device rejects are errors "
+                            "in both)")
+    if allow:
+        group.add_argument("--allow_nonconformant_certs",
+                           dest="allow_nonconformant_certs", action="store_true",
+                           help="the development profile's behaviour, spelled out: accept "
+                                "certificates that break the Matter attestation profile with a "
+                                "warning naming the rule (refused with --profile production)")
+
+
 # --- generate ----------------------------------------------------------------
 
 FINISH_CHOICES = ("other", "matte", "satin", "polished", "rugged", "fabric")
@@ -291,11 +313,7 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
                       help="CD signing certificate (default: a development signer kept in the "
                            "output directory)")
     ours.add_argument("--cert_declaration_key", metavar="FILE", help="CD signing private key")
-    ours.add_argument("--allow_nonconformant_certs",
-                      dest="allow_nonconformant_certs", action="store_true",
-                      help="accept certificates that break the Matter attestation profile "
-                           "(chip-cert validate-att-cert rules), with a warning naming the rule "
-                           "(the reference never checked it; for compatibility only)")
+    add_profile_arguments(ours)
     abbreviable_from(ours.add_argument(
         "--discovery", metavar="LIST",
         help="discovery capabilities in the QR code: comma-separated softap, ble, onnetwork, "
@@ -340,6 +358,7 @@ def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="refuse data the device would reject or misread")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_profile_arguments(parser)
     add_format_arguments(parser)
 
 
@@ -403,9 +422,7 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onboarding codes file (default: FILE's .txt when it exists)")
     parser.add_argument("--qr", metavar="MT:...", help="a QR payload to check against the image")
     parser.add_argument("--manual", metavar="DIGITS", help="a manual pairing code to check")
-    parser.add_argument("--allow_nonconformant_certs",
-                        dest="allow_nonconformant_certs", action="store_true",
-                        help="report attestation profile violations without failing")
+    add_profile_arguments(parser)
     add_format_arguments(parser)
 
 
@@ -413,9 +430,12 @@ def run_verify(args: argparse.Namespace, ui: UI) -> int:
     from ..station.batch.verify import is_batch_dir, verify_batch
 
     if is_batch_dir(args.file):
+        from ..core.profile import policy
+
         return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
                             jobs=args.jobs, ui=ui,
-                            allow_nonconformant_certs=args.allow_nonconformant_certs)
+                            profile=policy(args.profile, allow_nonconformant_certs=args
+                                           .allow_nonconformant_certs))
     from ..jobs.commands import VerifyRequest, verify_command
 
     return verify_command(request_from(VerifyRequest, args, ignore=("jobs",)), ui)
@@ -702,6 +722,7 @@ def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
                              "finish frame, 15 s)")
     parser.add_argument("--baud", type=any_int, default=115200,
                         help="baud rate (default 115200, as ST's firmware)")
+    add_profile_arguments(parser)
 
 
 def run_provision(args: argparse.Namespace, ui: UI) -> int:

@@ -18,7 +18,7 @@ class Check:
     ok: bool
     message: str
     skipped: bool = False  # could not be checked (not a failure, but never "passed")
-    warning: bool = False  # passed only because it was allowed (--allow_nonconformant_certs)
+    warning: bool = False  # passed only because the profile accepts it (core.profile)
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Expectations:
     paa_cert: Optional[bytes] = None
     passcode: Optional[int] = None
     codes: list[tuple[str, str]] = field(default_factory=list)  # (source, "MT:..." or digits)
-    allow_nonconformant_certs: bool = False  # profile violations are reported, not failed
+    policy: Optional[object] = None  # core.profile.ProfilePolicy; None: development
 
 
 def verify(device_map: dict, expect: Expectations, fmt=None, *, reading=None) -> list[Check]:
@@ -138,10 +138,13 @@ def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
     if not violations:
         return [Check(True, "the certificates follow the Matter attestation profile"
                             + ("" if paa else " (the PAA not checked: no --paa_cert)"))]
-    if expect.allow_nonconformant_certs:
-        return [Check(True, f"{v} (accepted: --allow_nonconformant_certs)", warning=True)
-                for v in violations]
-    return [Check(False, str(v)) for v in violations]
+    from ..core.profile import ProfilePolicy
+
+    policy = expect.policy or ProfilePolicy()
+    errors, _ = policy.split(violations)
+    return [Check(False, policy.refusal(str(v)).render()) if v in errors
+            else Check(True, policy.warning(str(v)).render(), warning=True)
+            for v in violations]
 
 
 def _public_key_check(data: dict, dac) -> Check:
