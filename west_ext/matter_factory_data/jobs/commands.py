@@ -13,6 +13,9 @@ from ..errors import InputError, Subject, VerificationError
 from ..typed import Request
 from .pipeline import GenerateRequest, discovery_of
 
+#: (address, size) of the factory_data partition ``--defaults`` writes for.
+DEFAULT_PARTITION = (0xF7000, 0x1000)
+
 # The Kconfig defaults of the development identity (config/common/cmake/Kconfig),
 # used by ``generate --defaults`` for every option the user did not give.
 DEVELOPMENT_DEFAULTS = {
@@ -30,8 +33,11 @@ DEVELOPMENT_DEFAULTS = {
     "passcode": 20202021,
     "enable_key": "00112233445566778899AABBCCDDEEFF",
     "product_finish": "other",
-    "offset": 0xFB000,
-    "size": 0x1000,
+    # the sample's (sample_app/pm_static.yml and its nRF52840 overlay) and nRF Connect SDK
+    # 3.4's default Matter layout on the nRF52840: one 4 KiB page right below the settings
+    # storage at 0xf8000 (Partition Manager's old 0xfb000 is inside that storage there)
+    "offset": DEFAULT_PARTITION[0],
+    "size": DEFAULT_PARTITION[1],
     "generate_onboarding": True,
 }
 
