@@ -222,3 +222,25 @@ def test_provision_checks_the_pai_under_the_profile(cli, tmp_path):
     warned = cli(*args)  # goes on, then the port cannot be opened
     assert "warning: --pai_cert" in warned.err and "rule 'pai-ca-pathlen-0'" in warned.err
     assert "accepted by the development profile" in warned.err
+
+
+def test_stm32_generate_and_partition_under_the_profiles(cli, tmp_path):
+    pki = write_chain(tmp_path / "pki", pai_path_length=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    stm32 = ["--format", "stm32-tlv", "--board", "wba65", "--gen_cd"]
+    made = cli(*generate_args(pki, out)[:-6], "-o", out / "fd", *stm32)
+    assert made.code == 0, made
+    assert "rule 'pai-ca-pathlen-0'" in made.err and "accepted by the development profile" \
+        in made.err
+    refused = cli(*generate_args(pki, out)[:-6], "-o", out / "q", *stm32,
+                  "--profile", "production")
+    assert refused.code == 2 and "rule 'pai-ca-pathlen-0'" in refused.err, refused
+    assert not list(out.glob("q*"))
+    partition = ["partition", "-i", out / "fd.json", "--format", "stm32-tlv", "--board", "wba65"]
+    parted = cli(*partition, "-o", tmp_path / "p", "--profile", "production")
+    assert parted.code == 2, parted
+    assert "rule 'pai-ca-pathlen-0'" in parted.err and parted.err.count("\n") == 1
+    assert not list(tmp_path.glob("p.*"))
+    parted = cli(*partition, "-o", tmp_path / "p")
+    assert parted.code == 0 and "rule 'pai-ca-pathlen-0'" in parted.err, parted

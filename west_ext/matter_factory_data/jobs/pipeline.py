@@ -461,7 +461,8 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     from ..core.profile import ProfilePolicy
 
     warnings = stored_chain_profile(nrf_cbor.NrfCborFormat().model_values(device_map),
-                                    policy or ProfilePolicy(), f"--input {input_path}")
+                                    policy or ProfilePolicy(),
+                                    f"{Subject('input')} {input_path}")
     from ..files.outputs import OutputSet
 
     outputs = OutputSet(overwrite=overwrite)

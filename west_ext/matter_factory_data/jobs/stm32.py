@@ -193,7 +193,8 @@ def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
     from ..core.profile import ProfilePolicy
 
     warnings = pipeline.stored_chain_profile(fmt.model_values(records),
-                                             policy or ProfilePolicy(), f"--input {input_path}")
+                                             policy or ProfilePolicy(),
+                                             f"{Subject('input')} {input_path}")
     image = fmt.encode(records)
     outputs = OutputSet(overwrite=overwrite)
     outputs.add(Path(f"{output}.bin"), image, secret=True, what="factory data image (binary)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ...errors import InputError
+from ...errors import InputError, Subject
 from ...typed import Request
 
 PROTOCOLS = ("st-demo", "csr")
@@ -107,7 +107,7 @@ def _issuer_arguments(args: ProvisionRequest, policy, ui) -> dict:
         raise InputError(f"--pai_cert {args.pai_cert} is for VID {pai_vid:04X}"
                          + (f"/PID {pai_pid:04X}" if pai_pid is not None else "")
                          + f", not {args.vendor_id:04X}/{args.product_id:04X}")
-    for warning in _pai_profile(pai, f"--pai_cert {args.pai_cert}", policy):
+    for warning in _pai_profile(pai, f"{Subject('pai_cert')} {args.pai_cert}", policy):
         ui.warn(warning.render())
     return {"pai_cert": pai, "pai_key": key, "vendor_id": args.vendor_id,
             "product_id": args.product_id, "common_name": args.dac_common_name}
