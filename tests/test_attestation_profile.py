@@ -6,12 +6,11 @@ the rule; --profile production refuses with the rule named and nothing written."
 import datetime as dt
 
 import pytest
+from conftest import snapshot
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-from conftest import snapshot
 
 VID_OID = x509.ObjectIdentifier("1.3.6.1.4.1.37244.2.1")
 PID_OID = x509.ObjectIdentifier("1.3.6.1.4.1.37244.2.2")

@@ -15,9 +15,9 @@ from typing import Optional
 
 import pytest
 
+from matter_factory_data.errors import InputError, PartitionError
 from matter_factory_data.zephyr.build_dir import parse_dotconfig
 from matter_factory_data.zephyr.build_step import merged_hex
-from matter_factory_data.errors import InputError, PartitionError
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN = REPO / "tests" / "cmake_standin"
@@ -439,7 +439,8 @@ def test_merged_hex_refuses_firmware_inside_the_partition(tmp_path):
 
 
 GOLDEN = REPO / "tests" / "data" / "golden"
-USER_CERTS_CONFIG = BASE_CONFIG.replace("CONFIG_CHIP_FACTORY_DATA_USE_DEFAULT_CERTS=y\n", "") + f"""\
+USER_CERTS_CONFIG = BASE_CONFIG.replace("CONFIG_CHIP_FACTORY_DATA_USE_DEFAULT_CERTS=y\n",
+                                        "") + f"""\
 CONFIG_CHIP_FACTORY_DATA_CERT_SOURCE_USER=y
 CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_CERT="{GOLDEN}/Matter-Development-DAC-FFF1-8006-Cert.der"
 CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_KEY="{GOLDEN}/Matter-Development-DAC-FFF1-8006-Key.der"

@@ -3,8 +3,15 @@
 import pytest
 
 from matter_factory_data.core import attestation_profile
-from matter_factory_data.core.profile import (DEVELOPMENT, ERROR, PRODUCTION, RULES, WARNING,
-                                              ProfilePolicy, policy)
+from matter_factory_data.core.profile import (
+    DEVELOPMENT,
+    ERROR,
+    PRODUCTION,
+    RULES,
+    WARNING,
+    ProfilePolicy,
+    policy,
+)
 from matter_factory_data.errors import CredentialError, InputError
 
 

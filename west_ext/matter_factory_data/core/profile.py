@@ -14,7 +14,8 @@ Every place that applies such a rule (``generate``, ``partition``, ``batch``, ``
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable
+from typing import Optional
 
 from ..errors import CredentialError, InputError, Message
 
@@ -113,7 +114,8 @@ class ProfilePolicy:
     def split(self, findings: Iterable) -> tuple[list, list]:
         """``(errors, warnings)`` of ``findings`` under this profile (for reports that go
         on after an error, such as ``verify``)."""
-        errors, warnings = [], []
+        errors: list = []
+        warnings: list = []
         for finding in findings:
             (errors if self.is_error(finding.rule) else warnings).append(finding)
         return errors, warnings

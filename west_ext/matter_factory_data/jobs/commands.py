@@ -188,12 +188,11 @@ class VerifyRequest(Request):
 
 
 def verify_command(args: VerifyRequest, ui) -> int:
-    from ..formats import get_format, images
-    from ..files.inputs import read_file
-    from .verification import Expectations, verify
-
     from ..core.profile import policy
+    from ..files.inputs import read_file
+    from ..formats import get_format, images
     from .show import check_offset_and_size
+    from .verification import Expectations, verify
 
     profile = policy(args.profile, allow_nonconformant_certs=args.allow_nonconformant_certs)
     check_offset_and_size(args.offset, None)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..formats import nrf_cbor
+from ..core.profile import ProfilePolicy
 from ..errors import CredentialError, OnboardingError
+from ..formats import nrf_cbor
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Expectations:
     paa_cert: Optional[bytes] = None
     passcode: Optional[int] = None
     codes: list[tuple[str, str]] = field(default_factory=list)  # (source, "MT:..." or digits)
-    policy: Optional[object] = None  # core.profile.ProfilePolicy; None: development
+    policy: Optional[ProfilePolicy] = None  # None: the development profile
 
 
 def verify(device_map: dict, expect: Expectations, fmt=None, *, reading=None) -> list[Check]:
@@ -138,8 +139,6 @@ def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
     if not violations:
         return [Check(True, "the certificates follow the Matter attestation profile"
                             + ("" if paa else " (the PAA not checked: no --paa_cert)"))]
-    from ..core.profile import ProfilePolicy
-
     policy = expect.policy or ProfilePolicy()
     errors, _ = policy.split(violations)
     return [Check(False, policy.refusal(str(v)).render()) if v in errors
