@@ -1,5 +1,5 @@
 """--defaults writes for the sample's and nRF Connect SDK 3.4's nRF52840 partition
-(0xf7000, 4 KiB); the sample, the README and the help say the same."""
+(0xf7000, 4 KiB); the sample, the README and guides, and the help say the same."""
 
 import re
 from pathlib import Path
@@ -48,7 +48,8 @@ def test_the_sample_the_readme_and_the_help_agree_with_the_defaults(cli):
                     r"(0x[0-9a-f]+)>", overlay)
     assert reg and (int(reg.group(1), 16), int(reg.group(2), 16), int(reg.group(3), 16)) == \
         (0xF7000, *DEFAULT_PARTITION)
-    readme = (REPO / "README.md").read_text()
-    assert "0xfb000 --size" not in readme and "0xf7000, 4 KiB" in readme
+    docs = {p.name: p.read_text() for p in [REPO / "README.md", *(REPO / "docs").glob("*.md")]}
+    assert not [name for name, text in docs.items() if "0xfb000 --size" in text]
+    assert "0xf7000, 4 KiB" in docs["options.md"]
     helped = cli("generate", "--help")
     assert "--offset 0xf7000 --size 0x1000" in " ".join(helped.out.split())
