@@ -48,3 +48,22 @@ def test_the_shims_pass_the_profile_through(tmp_path):
     assert refused.stderr.startswith("error: --pai_cert ") and "contradict" not in refused.stderr
     assert "refused by --profile=production" in refused.stderr
     assert not any(out.iterdir())
+
+
+def test_the_partition_shim_adds_no_option_either(tmp_path):
+    """The reference's argv reaches partition unchanged: no hidden --overwrite, so an
+    existing output is kept exactly as the command itself keeps it."""
+    pki = write_chain(tmp_path / "pki", pai_path_length=0)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert shim("generate_nrfconnect_chip_factory_data.py",
+                *generate_args(pki, out)[1:]).returncode == 0
+    (tmp_path / "p.bin").write_bytes(b"kept")
+    argv = ["-i", out / "fd.json", "-o", tmp_path / "p", "--offset", "0xf7000",
+            "--size", "0x1000"]
+    kept = shim("nrfconnect_generate_partition.py", *argv)
+    assert kept.returncode != 0 and "--overwrite" in kept.stderr
+    assert (tmp_path / "p.bin").read_bytes() == b"kept"
+    replaced = shim("nrfconnect_generate_partition.py", *argv, "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert (tmp_path / "p.bin").read_bytes() == (out / "fd.bin").read_bytes()
