@@ -188,7 +188,9 @@ def _unquote(value: str, where: str) -> str:
 def read_kconfig(path: PathLike, option: str = ".config") -> dict[str, str]:
     """The symbols of a ``.config`` file (see :func:`parse_dotconfig`)."""
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        # bytes that are not UTF-8 stay visible (surrogate escapes): a text symbol holding one
+        # is refused by the same check as `menuconfig --set` (validate.control_problem)
+        text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot read the file ({exc.strerror or exc})") \
             from None

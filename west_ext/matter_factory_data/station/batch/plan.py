@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 from ...core import series
 from .device import DeviceTemplate
-from ...errors import InputError
+from ...errors import InputError, Subject
 from .attestation import pai_and_key, certification_declaration_files
 from .sources import read_csv
 from .common import PER_DEVICE_OPTIONS, common_values, jsonable
@@ -34,6 +34,9 @@ def make_plan(args: BatchRequest) -> Plan:
     sequential, first = _discriminator_options(args, count)
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs: {args.jobs} must be at least 1")
+    if args.jobs is not None and args.jobs > MAX_JOBS:
+        raise InputError.at(Subject("jobs"), f"{args.jobs} is more than the {MAX_JOBS} worker "
+                                             f"processes accepted (accepted: 1..{MAX_JOBS})")
     # every DAC is valid from the manufacturing date on (attestation profile)
     not_before = dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
     pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
@@ -161,7 +164,18 @@ def _check_csv_against_options(args, given_csv: Optional[list]) -> None:
                              "--allow_shared_discriminators to allow it")
 
 
+#: Most devices in one series: the series' memory (a few Bloom filters of 64 bits per
+#: device, ~320 MB at this count) and the manifest stay bounded; more: split the lot.
+MAX_COUNT = 10_000_000
+#: Most worker processes (each holds a copy of the series' keys and templates).
+MAX_JOBS = 256
+
+
 def _count(args, given_csv: Optional[list]) -> int:
+    if given_csv is not None and len(given_csv) > MAX_COUNT:
+        raise InputError.at(Subject("csv"), f"{args.csv}: {len(given_csv)} rows, more than the "
+                                            f"{MAX_COUNT} devices one series may hold; split it "
+                                            "into several series")
     if given_csv is not None:
         if args.count is not None and args.count != len(given_csv):
             raise InputError(f"--count {args.count} differs from the {len(given_csv)} rows of "
@@ -171,6 +185,12 @@ def _count(args, given_csv: Optional[list]) -> int:
         raise InputError("missing --count N (the number of devices of the series)")
     if args.count < 1:
         raise InputError(f"--count: {args.count} must be at least 1")
+    if args.count > MAX_COUNT:
+        raise InputError.at(Subject("count"), f"{args.count} is more than the {MAX_COUNT} "
+                                              "devices one series may hold (accepted: 1.."
+                                              f"{MAX_COUNT}; up to {series.DISCRIMINATOR_COUNT}"
+                                              " without sharing discriminators); split the lot "
+                                              "into several series")
     return args.count
 
 

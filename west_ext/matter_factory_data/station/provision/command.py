@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ...errors import InputError
+from ...errors import InputError, Subject
 from ...typed import Request
 
 PROTOCOLS = ("st-demo", "csr")
+#: Fastest UART rate accepted (USB-UART bridges top out around 12 Mbit/s).
+MAX_BAUD = 12_000_000
 
 
 class ProvisionRequest(Request):
@@ -34,6 +36,10 @@ def provision_command(args: ProvisionRequest, ui) -> int:
                          f"{', '.join(PROTOCOLS)})")
     if not args.manifest:
         raise InputError("--manifest FILE is required: every board's outcome is appended to it")
+    _check_common_name(args.dac_common_name)
+    if not 1 <= args.baud <= MAX_BAUD:
+        raise InputError.at(Subject("baud"), f"{args.baud} is not accepted (accepted: "
+                                             f"1..{MAX_BAUD} bits per second)")
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise InputError(f"--timeout: {args.timeout:g} is not accepted (accepted: 0 < seconds "
                          "<= 3600)")
@@ -62,6 +68,19 @@ def provision_command(args: ProvisionRequest, ui) -> int:
     ui.info(f"{len(outcomes) - len(failed)} of {len(outcomes)} board(s) provisioned; "
             f"outcomes appended to {args.manifest}")
     return 1 if failed else 0
+
+
+def _check_common_name(name: str) -> None:
+    """The DACs' common name under the rules of every text value, 1..64 UTF-8 bytes."""
+    from ...core.certs import subject_text_problem
+
+    problem = subject_text_problem(name)
+    if problem:
+        raise InputError.at(Subject("dac_common_name"), f"common name {problem}")
+    if not 1 <= len(name.encode("utf-8")) <= 64:
+        raise InputError.at(Subject("dac_common_name"), f"{name[:70]!r} is "
+                                                        f"{len(name.encode('utf-8'))} bytes "
+                                                        "(accepted: 1..64 bytes of UTF-8)")
 
 
 def _ports(args: ProvisionRequest) -> list:
