@@ -521,8 +521,16 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tool", choices=("nrfjprog", "nrfutil"),
                         help="programmer (default: nrfutil; nrfjprog when nrfutil is not on "
                              "PATH)")
-    parser.add_argument("--snr", "--dev-id", dest="snr", metavar="SNR",
-                        help="serial number of the debugger (J-Link) to use")
+    parser.add_argument("--snr", "--dev-id", "--serial-number", dest="snr", metavar="SNR",
+                        help="serial number of the debugger (J-Link) to use, digits only as "
+                             "`flash --list` shows them (--dev-id as west flash, "
+                             "--serial-number as nrfutil); --sn is the device's serial number, "
+                             "never a probe")
+    parser.add_argument("--sn", metavar="SERIAL", dest="device_sn",
+                        help=argparse.SUPPRESS)  # refused: never a prefix of --snr, see run
+    source.add_argument("--list", action="store_true",
+                        help="list the connected J-Link probes (nrfutil --json device list; "
+                             "nrfjprog --ids with --tool nrfjprog) and program nothing")
     parser.add_argument("--family", type=str.upper, choices=("NRF52", "NRF53", "NRF54L", "NRF91"),
                         help="SoC family (default with a build directory: from zephyr/.config; "
                              "needed by nrfjprog with --hex)")
@@ -538,9 +546,14 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_flash(args: argparse.Namespace, ui: UI) -> int:
+    from ..errors import InputError
     from ..station.flash import FlashRequest, flash_command
 
-    return flash_command(request_from(FlashRequest, args), ui)
+    if args.device_sn is not None:
+        raise InputError(f"--sn {args.device_sn}: --sn is the device's serial number; the "
+                         "J-Link probe is chosen with --snr SERIAL (or --dev-id, "
+                         "--serial-number; see --list)")
+    return flash_command(request_from(FlashRequest, args, ignore=("device_sn",)), ui)
 
 
 # --- merge -------------------------------------------------------------------
@@ -655,9 +668,12 @@ def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", type=str.lower, choices=BOARD_CHOICES,
                         help="wb5mm-dk (external flash 0x901C0000, through the external "
                              "loader) or wba65 (internal flash 0x081EC000)")
-    parser.add_argument("--sn", metavar="SN", action="append",
-                        help="ST-LINK serial number (repeatable; default: every probe that "
-                             "STM32_Programmer_CLI -l lists)")
+    parser.add_argument("--probe", metavar="SERIAL", action="append",
+                        help="ST-LINK serial number, hex digits as --list shows them "
+                             "(repeatable; default: every probe that STM32_Programmer_CLI -l "
+                             "lists)")
+    parser.add_argument("--sn", metavar="SERIAL", action="append", dest="old_sn",
+                        help=argparse.SUPPRESS)  # the former spelling: refused, see run
     parser.add_argument("--list", action="store_true",
                         help="only list the connected probes (serial number, board, port)")
     parser.add_argument("--cli", metavar="PATH",
@@ -673,9 +689,14 @@ def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_stm32_program(args: argparse.Namespace, ui: UI) -> int:
+    from ..errors import InputError
     from ..station.cubeprogrammer import Stm32ProgramRequest, stm32_program_command
 
-    return stm32_program_command(request_from(Stm32ProgramRequest, args), ui)
+    if args.old_sn:
+        raise InputError(f"--sn {args.old_sn[0]}: --sn is the device's serial number; the "
+                         "ST-LINK probe is chosen with --probe SERIAL (see --list)")
+    return stm32_program_command(request_from(Stm32ProgramRequest, args, ignore=("old_sn",)),
+                                 ui)
 
 
 # --- provision ----------------------------------------------------------------

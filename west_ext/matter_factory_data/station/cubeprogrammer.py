@@ -21,9 +21,9 @@ import sys
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
-from ..errors import CommandFailed, FactoryDataError, InputError, MissingProgram
+from ..errors import CommandFailed, FactoryDataError, InputError, MissingProgram, Subject
 from ..typed import Request
-from .runner import Runner
+from .runner import Runner, file_argument
 
 CLI = "STM32_Programmer_CLI"
 
@@ -40,6 +40,21 @@ INSTALL_DIRS = {
     "win32": (r"C:\Program Files\STMicroelectronics\STM32Cube\STM32CubeProgrammer\bin",
               r"C:\Program Files (x86)\STMicroelectronics\STM32Cube\STM32CubeProgrammer\bin"),
 }
+
+
+#: An ST-LINK serial number as STM32_Programmer_CLI -l prints it (24 hex digits on ST-LINK/V2-1
+#: and V3) and ``sn=`` takes it.
+PROBE_PATTERN = re.compile(r"[0-9A-Fa-f]{4,48}")
+
+
+def check_probe(serial: str) -> str:
+    """An ST-LINK serial number (hex digits), checked before any tool runs."""
+    if not PROBE_PATTERN.fullmatch(serial):
+        shown = repr(serial[:52]) + ("..." if len(serial) > 52 else "")
+        raise InputError.at(Subject("probe"), f"{shown} is not an ST-LINK serial number "
+                                              "(accepted: 4..48 hex digits, as --list shows "
+                                              "them)")
+    return serial
 
 
 class Probe(NamedTuple):
@@ -89,11 +104,13 @@ def parse_probes(listing: str) -> list[Probe]:
     probes: dict[str, Probe] = {}
     for block in _PROBE.findall(text):
         sn = re.search(_FIELD.format(r"ST-LINK SN"), block, re.M | re.I)
-        if sn:
+        if sn and PROBE_PATTERN.fullmatch(sn.group(1)):
             board = re.search(_FIELD.format(r"Board Name"), block, re.M | re.I)
             probes[sn.group(1)] = Probe(sn.group(1), board.group(1) if board else "", "")
     uart = text.split("UART Interface", 1)[1] if "UART Interface" in text else ""
     for board, sn, port in _UART_BOARD.findall(uart):
+        if not PROBE_PATTERN.fullmatch(sn):
+            continue
         known = probes.get(sn)
         probes[sn] = Probe(sn, (known.board if known else "") or board, port)
     return list(probes.values())
@@ -102,10 +119,10 @@ def parse_probes(listing: str) -> list[Probe]:
 def program_argv(cli: str, board, image: str, sn: str, *, loader: Optional[str],
                  reset: bool) -> list[str]:
     """Write ``image`` at the board's address through probe ``sn``, verify, reset."""
-    argv = [cli, "-c", "port=SWD", f"sn={sn}", "mode=UR"]
+    argv = [cli, "-c", "port=SWD", f"sn={check_probe(sn)}", "mode=UR"]
     if board.external:
-        argv += ["-el", loader or board.external_loader]
-    argv += ["-d", image, f"0x{board.address:08X}", "-v"]
+        argv += ["-el", file_argument(loader or board.external_loader)]
+    argv += ["-d", file_argument(image), f"0x{board.address:08X}", "-v"]
     if reset:
         argv.append("-rst")
     return argv
@@ -123,7 +140,7 @@ def default_loader(cli: str, board) -> Optional[str]:
 class Stm32ProgramRequest(Request):
     image: Optional[str] = None
     board: Optional[str] = None
-    sn: Optional[list] = None
+    probe: Optional[list] = None
     list: bool = False
     cli: Optional[str] = None
     external_loader: Optional[str] = None
@@ -159,6 +176,8 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     from ..formats.stm32_boards import get_board
 
     runner = Runner(args.dry_run, ui)
+    for serial in args.probe or []:
+        check_probe(serial)
     if args.list:
         cli = find_cli(args.cli, runner)
         for probe in list_probes(runner, cli):
@@ -172,15 +191,15 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     board = get_board(args.board)
     data = check_image(args.image, board)
     cli = find_cli(args.cli, runner)
-    sns = list(args.sn or [])
+    sns = list(args.probe or [])
     if not sns:
         sns = [probe.sn for probe in list_probes(runner, cli)]
         if not sns:
             if args.dry_run:
-                ui.info("dry run: give --sn to see the programming commands")
+                ui.info("dry run: give --probe to see the programming commands")
                 return 0
             raise FactoryDataError(f"{CLI} -l lists no ST-LINK probe; connect the boards or "
-                                   "give --sn")
+                                   "give --probe")
     loader = args.external_loader or default_loader(cli, board)
     ui.info(f"factory data: {args.image} ({len(data)} bytes) at 0x{board.address:08X} on "
             f"{board.title}, {len(sns)} probe(s)")
