@@ -866,6 +866,22 @@ ONE_LINE = [
      "--count: 10000001 is more than the 10000000 devices"),
     ("batch-jobs-huge", _batch("--count", "2", "--jobs", "100000"),
      "--jobs: 100000 is more than the 256 worker processes accepted (accepted: 1..256)"),
+    # found by the sweep of every option: empty paths were taken as "not given", a seed
+    # holding a byte that is not UTF-8 was an internal error, a port name was printed raw
+    ("batch-csv-empty-path", _batch("--count", "2", "--csv", ""),
+     "--csv '': cannot read the file (the path is empty)"),
+    ("batch-fields-empty-path", _batch("--count", "2", "--fields", ""),
+     "--fields '': cannot read the file (the path is empty)"),
+    ("batch-pai-key-empty-path", _batch("--count", "2", "--pai_key", ""),
+     "--pai_cert and --pai_key go together: give both"),
+    ("batch-seed-not-utf8", _batch("--count", "2", "--seed", "s\udcff"),
+     "--seed: contains the byte 0xFF, which is not valid UTF-8, at character 2"),
+    ("provision-port-newline", _provision("--port", "/dev/ttyACM0\nCOM5"),
+     "--port: '/dev/ttyACM0\\nCOM5' contains a control character (U+000A, newline) at "
+     "character 13 (accepted: a serial port name such as /dev/ttyACM0 or COM5)"),
+    ("provision-port-not-utf8", _provision("--port", "\udcff"),
+     "--port: '\\udcff' contains the byte 0xFF, which is not valid UTF-8"),
+    ("provision-port-empty", _provision("--port", ""), "--port: '' is empty"),
     ("provision-baud-zero", _provision("--baud", "0"),
      "--baud: 0 is not accepted (accepted: 1..12000000 bits per second)"),
     ("provision-baud-huge", _provision("--baud", "1" + "0" * 30), "--baud: 1000000000000"),
@@ -1158,3 +1174,20 @@ def test_a_missing_python_package_names_the_install_command(west_workspace, west
     assert f"missing Python package 'cbor2': install with `{sys.executable} -m pip install -r " \
            f"{requirements}`" in err, err
     assert "internal error" not in err and "please report" not in err
+
+
+def test_a_planted_journal_moves_no_other_file(cli, golden, tmp_path):
+    """A journal of a dead process is replayed by the next run in that directory: an entry
+    that is not a staged output renamed onto its own name (here: moving the user's file
+    away) is ignored."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    journal = out / ".mfd-outputs.999999999.0123456789ab.journal"
+    journal.write_text(json.dumps([[str(out / "keep.txt"), str(tmp_path / "stolen.txt")],
+                                   [str(out / ".keep.txt.1.0123456789ab.tmp"),
+                                    str(tmp_path / "keep.txt")]]))
+    result = cli("generate", *golden_args(golden, out / "fd"))
+    assert result.code == 0, result
+    assert (out / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "stolen.txt").exists() and not journal.exists()

@@ -38,7 +38,7 @@ def common_values(args) -> tuple[dict, tuple[int, int]]:
     given = {name: getattr(args, name, None) for name in COMMON_OPTIONS}
     origin = {name: option_name for name in given if given[name] is not None}
     layers = []
-    if getattr(args, "fields", None):
+    if getattr(args, "fields", None) is not None:
         layers.append((_fields_file(args.fields), _json_key_namer(args.fields)))
     if getattr(args, "build_dir", None) is not None:
         layers.append(build_dir_values(args.build_dir))

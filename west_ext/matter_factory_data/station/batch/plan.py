@@ -22,10 +22,11 @@ def make_plan(args: BatchRequest) -> Plan:
     from . import device
 
     _refuse_per_device_options(args)
+    _check_seed(args.seed)
     args = _with_board_region(args)
     common, partition = common_values(args)
     out_dir = Path(args.output)
-    given_csv = read_csv(args.csv) if args.csv else None
+    given_csv = read_csv(args.csv) if args.csv is not None else None
     count = _count(args, given_csv)
     _check_csv_against_options(args, given_csv)
     template_text = args.sn_template
@@ -118,6 +119,17 @@ def _stm32_cd(args: BatchRequest, out_dir: Path, extra: list) -> bytes:
         return (out_dir / "CD.der").read_bytes()
     raise InputError("the STM32 device reads the Certification Declaration from the factory "
                      "data: give --certification_declaration FILE (DER) or --gen_cd")
+
+
+def _check_seed(seed: Optional[str]) -> None:
+    """The seed is hashed as UTF-8: text that cannot be (a byte that was not UTF-8 in argv)
+    is refused."""
+    from ...core.validate import control_problem
+    from ...files.inputs import utf8_problem
+
+    if seed is not None and utf8_problem(seed):
+        raise InputError.at(Subject("seed"), f"{control_problem(seed)} (accepted: text that "
+                                             "can be written as UTF-8)")
 
 
 def _discriminator_options(args, count: int) -> tuple[bool, int]:

@@ -88,6 +88,14 @@ def _ports(args: ProvisionRequest) -> list:
     if not ports:
         raise InputError("give --port PORT for each board (repeatable; e.g. /dev/ttyACM0, "
                          "COM5; `stm32-program --list` shows each probe's port)")
+    from ...core.validate import control_problem
+
+    for port in ports:
+        problem = "is empty" if port == "" else control_problem(port)
+        if problem:
+            problem = problem.replace(" (accepted: printable text)", "")
+            raise InputError.at(Subject("port"), f"{port[:40]!r} {problem} (accepted: a serial "
+                                                 "port name such as /dev/ttyACM0 or COM5)")
     repeated = sorted({p for p in ports if ports.count(p) > 1})
     if repeated:
         raise InputError(f"--port {repeated[0]} is given twice")
