@@ -1,6 +1,5 @@
 """`flash`: exact argv lists (dry run and fake tools on PATH), build-dir discovery, errors."""
 
-import argparse
 import json
 import shlex
 import shutil
@@ -9,13 +8,17 @@ from pathlib import Path
 from typing import NamedTuple, Optional
 
 import pytest
-
 from conftest import REPO_ROOT
-from matter_factory_data.zephyr import build_dir
+
 from matter_factory_data.errors import FactoryDataError, InputError, MissingProgram
-from matter_factory_data.station.flash import (FlashRequest, erase_ranges, flash_command,
-                                                is_net_core_build)
+from matter_factory_data.station.flash import (
+    FlashRequest,
+    erase_ranges,
+    flash_command,
+    is_net_core_build,
+)
 from matter_factory_data.station.runner import CommandFailed, Runner
+from matter_factory_data.zephyr import build_dir
 
 BUILDS = REPO_ROOT / "tests" / "data" / "builds"
 FAKE_BIN = REPO_ROOT / "tests" / "fake_bin"

@@ -5,10 +5,8 @@ the exact argv they get."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
-
 from conftest import snapshot
 from test_flash import OPTIONS, PLAIN_HEX, empty_path, fake_tools  # noqa: F401 (fixtures)
 from test_stm32_program import FULL, LISTING, SN_WB, fake_cli  # noqa: F401 (fixture)

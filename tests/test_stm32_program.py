@@ -132,7 +132,8 @@ CASES = [
         ["-c", "port=SWD", "sn=0A0B0C0D", "mode=UR", "-d", "{image}", "0x081EC000", "-v", "-rst"]]),
     ("no reset", ["--board", "wba65", "--probe", "0A0B0C0D", "--no-reset"], [
         ["-c", "port=SWD", "sn=0A0B0C0D", "mode=UR", "-d", "{image}", "0x081EC000", "-v"]]),
-    ("own loader", ["--board", "wb5mm-dk", "--probe", "0A0B0C0D", "--external-loader", "/x/my.stldr"], [
+    ("own loader", ["--board", "wb5mm-dk", "--probe", "0A0B0C0D", "--external-loader",
+                    "/x/my.stldr"], [
         ["-c", "port=SWD", "sn=0A0B0C0D", "mode=UR", "-el", "/x/my.stldr", "-d", "{image}",
          "0x901C0000", "-v", "-rst"]]),
     ("every listed probe", ["--board", "wba65"], [

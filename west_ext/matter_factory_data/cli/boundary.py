@@ -57,7 +57,7 @@ PIP_NAMES = {"yaml": "PyYAML", "serial": "pyserial", "elftools": "pyelftools", "
              "west": "west"}
 
 
-def missing_package(exc: ImportError) -> "str | None":
+def missing_package(exc: ImportError) -> str | None:
     """``missing Python package 'cbor2': install with `...``, or None when the failed
     import is one of this package's own modules (a bug, not an installation problem)."""
     import sys

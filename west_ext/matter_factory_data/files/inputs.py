@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InputError, Message, Where
 
@@ -34,7 +35,7 @@ def _where(where: Where, detail: str) -> InputError:
     return InputError(Message.at(where, detail))
 
 
-def path_problem(path: "str | os.PathLike[str]") -> "str | None":
+def path_problem(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` cannot name a file at all (empty, NUL character), or None."""
     text = os.fspath(path)
     if text == "":
@@ -44,7 +45,7 @@ def path_problem(path: "str | os.PathLike[str]") -> "str | None":
     return None
 
 
-def read_file(path: "str | Path", option: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+def read_file(path: str | Path, option: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     """Read a regular file of at most ``limit`` bytes; a failure names the option and the file."""
     label = f"{option} {path}" if os.fspath(path) else f"{option} ''"
     problem = path_problem(path)
@@ -70,7 +71,7 @@ def read_file(path: "str | Path", option: str, limit: int = MAX_INPUT_BYTES) -> 
     return data
 
 
-def parse_json(raw: "bytes | str", where: Where) -> Any:
+def parse_json(raw: bytes | str, where: Where) -> Any:
     """A JSON document: UTF-8 (a BOM is refused: strict JSON has none), no NaN/Infinity, no
     key twice in an object, numbers of at most 4300 digits, nesting and size limited."""
     import json
@@ -127,7 +128,7 @@ def parse_json(raw: "bytes | str", where: Where) -> Any:
     return value
 
 
-def parse_yaml(raw: "bytes | str", where: Where) -> Any:
+def parse_yaml(raw: bytes | str, where: Where) -> Any:
     """A YAML document (safe loader), nesting and size (aliases expanded) limited."""
     import yaml
 
@@ -196,7 +197,7 @@ def yaml_problem(exc: Exception) -> str:
     return ": ".join(parts) or type(exc).__name__
 
 
-def utf8_problem(text: str) -> "str | None":
+def utf8_problem(text: str) -> str | None:
     """Why ``text`` cannot be written as UTF-8 (a lone surrogate: ``"\\udcba"`` in JSON, or
     a byte that was not UTF-8 kept by a ``surrogateescape`` reader), or None."""
     try:
@@ -239,13 +240,13 @@ def check_shape(value: Any, where: Where, what: str, max_depth: int = MAX_DEPTH,
         stack.extend((child, depth + 1, name) for child, name in children)
 
 
-def read_json_file(path: "str | Path", where: str) -> Any:
+def read_json_file(path: str | Path, where: str) -> Any:
     """A JSON file through every limit of :func:`read_file` and :func:`parse_json`
     (``where`` names it in messages, e.g. ``batch state lot/batch.json``)."""
     return parse_json(read_file(path, where), f"{where} {path}")
 
 
-def csv_lines(path: "str | Path", where: str) -> Iterator[tuple[int, dict]]:
+def csv_lines(path: str | Path, where: str) -> Iterator[tuple[int, dict]]:
     """The rows of a CSV file with a header, as ``(line number, row)``, read as a stream (a
     manifest of millions of rows is never held whole). A line that is not UTF-8 (a 0xFF
     byte), a NUL, a quote left open or a row with more or fewer cells than the header is one
@@ -270,7 +271,7 @@ def csv_lines(path: "str | Path", where: str) -> Iterator[tuple[int, dict]]:
                                  "the file") from None
 
     try:
-        stream = open(path, "rb")
+        stream = open(path, "rb")  # noqa: SIM115 (closed by the with below; an error first)
     except OSError as exc:
         raise InputError(f"{label}: cannot read the file ({exc.strerror or exc})") from None
     with stream:

@@ -14,7 +14,8 @@ import os
 import shlex
 import shutil
 import subprocess
-from typing import Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 from ..errors import CommandFailed, FactoryDataError, MissingProgram  # noqa: F401 (re-exported)
 
@@ -48,7 +49,7 @@ NRFJPROG_GUIDANCE = {
 GUIDANCE: dict[str, dict[int, str]] = {"nrfjprog": NRFJPROG_GUIDANCE}
 
 
-def file_argument(path: "str | os.PathLike[str]") -> str:
+def file_argument(path: str | os.PathLike[str]) -> str:
     """A file as another program's argument: absolute, so that a file named ``--recover``
     or ``-e.bin`` can never be read as one of its options."""
     return os.path.abspath(os.fspath(path))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from ...errors import InputError, Subject
 from ...typed import Request
@@ -58,10 +58,12 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         from .issuer import CsrIssuer
 
         issuer = CsrIssuer(**issuer_args, used_serials=manifest.dac_serials())
-        session = CsrSession(issuer, timeouts)
+        session: Callable = CsrSession(issuer, timeouts)
     else:
-        def session(transport, port, stop):
+        def st_demo(transport, port, stop):
             return st_demo_session(transport, port, timeouts, stop)
+
+        session = st_demo
     outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
                            open_port=lambda port: SerialTransport(port, args.baud))
     failed = [o for o in outcomes if not o.ok]
@@ -117,6 +119,7 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
         value = getattr(args, name)
         if not 1 <= value <= 0xFFFF:
             raise InputError(f"--{name}: {value} is out of range (accepted: 1..0xFFFF)")
+    assert args.pai_cert is not None and args.pai_key is not None  # checked above (missing)
     pai = certs.load_certificate(read_file(args.pai_cert, "--pai_cert"),
                                  source=f"--pai_cert {args.pai_cert}")
     key = certs.load_private_key(read_file(args.pai_key, "--pai_key"),

@@ -148,7 +148,7 @@ class CsrSession:
         try:
             checked = self.issuer.check(frame.payload)
         except CsrRefused as exc:
-            link.send("ERROR", f"CSR refused: {exc}".encode("utf-8"))
+            link.send("ERROR", f"CSR refused: {exc}".encode())
             return self._fail(port, state, f"CSR refused: {exc}")
         state["sn"] = checked.sn
         issued = self.issuer.issue(checked)
