@@ -865,7 +865,9 @@ ONE_LINE = [
     ("batch-count-limit-plus-one", _batch("--count", "10000001", "--allow_shared_discriminators"),
      "--count: 10000001 is more than the 10000000 devices"),
     ("batch-jobs-huge", _batch("--count", "2", "--jobs", "100000"),
-     "--jobs: 100000 is more than the 256 worker processes accepted (accepted: 1..256)"),
+     "--jobs: 100000 is not accepted (accepted: 1..256 worker processes)"),
+    ("batch-jobs-zero", _batch("--count", "2", "--jobs", "0"),
+     "--jobs: 0 is not accepted (accepted: 1..256 worker processes)"),
     # found by the sweep of every option: empty paths were taken as "not given", a seed
     # holding a byte that is not UTF-8 was an internal error, a port name was printed raw
     ("batch-csv-empty-path", _batch("--count", "2", "--csv", ""),
@@ -1064,6 +1066,18 @@ def test_damaged_batch_files_are_named_with_file_and_line(cli, tmp_path, made_lo
     assert message.format(lot=lot) in result.err, result.err
     assert len(result.err.strip().splitlines()) == 1 and "internal error" not in result.err
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("jobs", ["0", "-5", "100000"])
+def test_verify_dir_jobs_are_limited(cli, tmp_path, made_lot, jobs):
+    """`verify DIR --jobs -5` was an internal error, `--jobs 100000` started 100000
+    processes."""
+    before = snapshot(made_lot)
+    result = cli("verify", made_lot, "--jobs", jobs)
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err == f"error: --jobs: {jobs} is not accepted (accepted: 1..256 worker " \
+                         "processes)\n"
+    assert snapshot(made_lot) == before
 
 
 # --- the station manifest of provision ----------------------------------------------------

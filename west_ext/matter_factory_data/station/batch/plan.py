@@ -12,7 +12,7 @@ from typing import Optional
 from ...core import series
 from ...errors import InputError, Subject
 from .attestation import certification_declaration_files, pai_and_key
-from .common import PER_DEVICE_OPTIONS, common_values, jsonable
+from .common import PER_DEVICE_OPTIONS, check_jobs, common_values, jsonable
 from .device import DeviceTemplate
 from .probe import probe_device, probe_json
 from .request import BatchRequest, Plan
@@ -35,11 +35,7 @@ def make_plan(args: BatchRequest) -> Plan:
     sn_template = series.SerialTemplate(template_text)
     sn_template.check_range(count)
     sequential, first = _discriminator_options(args, count)
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError(f"--jobs: {args.jobs} must be at least 1")
-    if args.jobs is not None and args.jobs > MAX_JOBS:
-        raise InputError.at(Subject("jobs"), f"{args.jobs} is more than the {MAX_JOBS} worker "
-                                             f"processes accepted (accepted: 1..{MAX_JOBS})")
+    check_jobs(args.jobs)
     # every DAC is valid from the manufacturing date on (attestation profile)
     not_before = dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
     pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
@@ -181,8 +177,6 @@ def _check_csv_against_options(args, given_csv: Optional[list]) -> None:
 #: Most devices in one series: the series' memory (a few Bloom filters of 64 bits per
 #: device, ~320 MB at this count) and the manifest stay bounded; more: split the lot.
 MAX_COUNT = 10_000_000
-#: Most worker processes (each holds a copy of the series' keys and templates).
-MAX_JOBS = 256
 
 
 def _count(args, given_csv: Optional[list]) -> int:

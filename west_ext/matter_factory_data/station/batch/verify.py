@@ -182,7 +182,9 @@ def _facts(data: dict, payload) -> dict:
 def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[str],
                  jobs: Optional[int], ui, allow_nonconformant_certs: bool = False) -> int:
     from ...files.inputs import read_file
+    from .common import check_jobs
 
+    check_jobs(jobs)
     root = Path(directory)
     state = _state(root)
     pai_path = pai_cert or str(root / PAI_CERT)
