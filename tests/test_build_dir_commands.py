@@ -148,7 +148,8 @@ def test_generate_d_without_step_file_says_how_to_enable_it(cli, tmp_path):
     ('{"argv": ["--dotconfig", "x", "--out-dir", "y", "--bogus"]}',
      "the recorded build-step arguments are not accepted (unrecognized arguments: --bogus)"),
     ('{"argv": ["--out-dir", "y"]}', "the following arguments are required: --dotconfig"),
-], ids=["json", "argv-twice", "surrogate", "no-argv", "not-strings", "unknown-option", "missing-option"])
+], ids=["json", "argv-twice", "surrogate", "no-argv", "not-strings", "unknown-option",
+        "missing-option"])
 def test_generate_d_bad_step_file_is_one_line(cli, tmp_path, content, fragment):
     build, app = make_build(tmp_path / "build")
     (app / "zephyr" / "factory_data_step.json").write_text(content)

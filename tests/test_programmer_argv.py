@@ -46,7 +46,7 @@ def test_a_relative_build_hex_is_made_absolute_too(cli, tmp_path, monkeypatch, e
 # (value, tool, message): every spelling of the probe option, every hostile value.
 BAD_SNR = [
     ("--recover", "nrfjprog", "--snr: '--recover' is not a J-Link serial number (accepted: "
-                              "1..20 ASCII digits, as `flash --list` shows them)"),
+                              "1..20 ASCII digits, as --list shows them)"),
     ("-e", "nrfutil", "--snr: '-e' is not a J-Link serial number"),
     ("683999535,1050065027", "nrfutil", "'683999535,1050065027' is not a J-Link serial number"),
     ("68399 9535", "nrfutil", "is not a J-Link serial number"),
