@@ -588,7 +588,10 @@ CSV_BAD = [
     ("spaces-around", b"sn\n A1 \n", "sn: ' A1 ' has spaces around the value (values are used "
                                      "exactly as written: remove them)"),
     ("bad-quoting", b"sn\n\"A\"B\n", "not a valid CSV file ("),
-    ("not-utf8", b"sn\n\xff\n", "not UTF-8 text (byte at position 3)"),
+    ("not-utf8", b"sn\n\xff\n", "line 2 is not UTF-8 text (byte 0xff at column 1, byte at "
+                                "position 3)"),
+    ("not-utf8-mid-line", b"sn,passcode\nA1,20202021\nA\xfe2,20202022\n",
+     "line 3 is not UTF-8 text (byte 0xfe at column 2, byte at position 25)"),
     ("nul", b"sn\nA\x00B\n", "contains a control character (U+0000, NUL)"),
     ("passcode-arabic", "passcode\n\u0662\u0660\u0662\u0660\u0662\u0660\u0662\u0662\n".encode(),
      "passcode: '\u0662\u0660\u0662\u0660\u0662\u0660\u0662\u0662' is not an integer"),
