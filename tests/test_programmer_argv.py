@@ -228,3 +228,11 @@ def test_listed_serials_that_are_not_hex_are_never_programmed(cli, tmp_path, mon
     assert [call for call in fake_cli() if call != ["-l"]] == [
         ["-c", "port=SWD", f"sn={SN_WB}", "mode=UR", "-d", str(FULL), "0x081EC000", "-v",
          "-rst"]]
+
+
+def test_stm32_list_escapes_what_the_tool_prints(cli, tmp_path, fake_cli):  # noqa: F811
+    (tmp_path / "listing.txt").write_text(LISTING.replace("NUCLEO-WBA65RI", "NUCLEO\x1b[2J"))
+    result = cli("stm32-program", "--list")
+    assert result.code == 0, result
+    assert result.out.splitlines()[1] == ("003A00283132511838363431  board NUCLEO\\x1b[2J  "
+                                          "port ttyACM1")

@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple, Optional
 
 from ..errors import OPT, CommandFailed, FactoryDataError, InputError, MissingProgram
 from ..typed import Request
-from .runner import Runner, file_argument
+from .runner import Runner, file_argument, printable
 
 CLI = "STM32_Programmer_CLI"
 
@@ -181,7 +181,8 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     if args.list:
         cli = find_cli(args.cli, runner)
         for probe in list_probes(runner, cli):
-            ui.info(f"{probe.sn}  board {probe.board or '?'}  port {probe.port or '?'}")
+            ui.info(printable(f"{probe.sn}  board {probe.board or '?'}  port "
+                              f"{probe.port or '?'}"))
         return 0
     if not args.board:
         raise InputError(f"{OPT.board} is required: wb5mm-dk or wba65 (the board gives the address "

@@ -31,7 +31,7 @@ from ..formats import hexfile
 from ..typed import Request
 from ..zephyr import build_dir
 from ..zephyr.layout import SOCS
-from .runner import Runner, file_argument
+from .runner import Runner, file_argument, printable
 
 #: Erase unit of the internal flash/RRAM on every supported family (nrf-connect.md §14)...
 PAGE_SIZE = 0x1000
@@ -430,14 +430,10 @@ def list_command(args: FlashRequest, ui) -> int:
     if args.dry_run:
         return 0
     for probe in probes:
-        ui.info(_printable(f"{probe.snr}  board {probe.board or '?'}  ports "
+        ui.info(printable(f"{probe.snr}  board {probe.board or '?'}  ports "
                           f"{', '.join(probe.ports) or '?'}  traits "
                           f"{', '.join(probe.traits) or '?'}"))
     if not probes:
         ui.info("no J-Link probe found (connect the board over USB)")
     return 0
 
-
-def _printable(text: str) -> str:
-    """What a tool printed, with control characters escaped before it reaches a terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

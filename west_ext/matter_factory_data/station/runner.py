@@ -55,6 +55,12 @@ def file_argument(path: str | os.PathLike[str]) -> str:
     return os.path.abspath(os.fspath(path))
 
 
+def printable(text: str) -> str:
+    """What another program printed, with control characters escaped (as ``repr`` would)
+    before it reaches a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def program_name(program: str) -> str:
     """``/opt/bin/nrfjprog.exe`` -> ``nrfjprog``."""
     name = os.path.basename(program)
