@@ -969,7 +969,8 @@ def test_one_line_for_every_bad_input(cli, golden, tmp_path, setup, message):
 
 
 @pytest.mark.parametrize("raw, message", [
-    (b'{"VENDOR_NAME": "\xff"}', "st.json: not valid JSON (not UTF-8: byte 0xff at position 17)"),
+    (b'{"VENDOR_NAME": "\xff"}', "st.json: not valid JSON (not UTF-8: byte 0xff at line 1, "
+                                  "column 18)"),
     (b"\xef\xbb\xbf{}", "st.json: not valid JSON (starts with a UTF-8 byte order mark"),
 ])
 def test_stm32_json_bytes(cli, tmp_path, raw, message):
@@ -1042,7 +1043,7 @@ DAMAGED = [
     ("manifest-extra-cell", _replace_line(2, b"\r\n", b",extra\r\n"),
      "batch manifest {lot}/manifest.csv: line 2 has 11 cells, the header 10"),
     ("state-0xff", _state(lambda b: b[:10] + b"\xff" + b[10:]),
-     "batch state {lot}/batch.json: not valid JSON (not UTF-8: byte 0xff at position 10)"),
+     "batch state {lot}/batch.json: not valid JSON (not UTF-8: byte 0xff at line 2, column 9)"),
     ("state-params-twice", _state(lambda b: b.rstrip()[:-1] + b', "params": {}}'),
      "batch state {lot}/batch.json: not valid JSON (key 'params' appears twice in an object)"),
     ("state-no-params", _state(lambda b: b"[]"),

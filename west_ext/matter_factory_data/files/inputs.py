@@ -83,8 +83,10 @@ def parse_json(raw: bytes | str, where: Where) -> Any:
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
             raise _where(where, f"not valid JSON (not UTF-8: byte 0x{raw[exc.start]:02x} at "
-                                f"position {exc.start})") from None
+                                f"line {line}, column {column})") from None
 
     def constant(name: str) -> Any:
         raise ValueError(f"{name} is not a JSON number")
