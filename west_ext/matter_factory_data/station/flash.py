@@ -7,10 +7,16 @@ the build's ``zephyr/.config``. The commands are plain argv lists run through
 The tool is nrfutil (``device program`` erasing only the ranges the hex touches, read-back
 verify, ``--family`` when known, then ``device reset``); nrfjprog only with ``--tool
 nrfjprog`` or when nrfutil is not on PATH (nRF Command Line Tools are archived). The hex must
-be factory data for the partition: one contiguous block that starts with a CBOR map, below
-64 KiB, page-aligned, in the code flash (never UICR/FICR), and - from a build directory - at
-the build's factory_data partition. A firmware or merged hex is refused: programming it with
-a page erase would wipe the application.
+be factory data for the partition: one contiguous block that decodes as complete factory
+data under the device-faithful lint of ``show``, below 64 KiB, page-aligned, in the code flash
+(never UICR/FICR), and - from a build directory - at the build's factory_data partition. A
+firmware or merged hex is refused (a Cortex-M vector table is named): programming it with a
+page erase would wipe the application.
+
+Nothing typed becomes an option of the tool: the hex reaches it as an absolute path, and the
+probe's serial number (``--snr``/``--dev-id``/``--serial-number``) must be digits, checked
+before any tool runs. ``--list`` lists the connected J-Link probes (``nrfutil --json device
+list``, or ``nrfjprog --ids``).
 
 nRF5340 network core: ``--core net`` (or a build whose ``.config`` has
 ``CONFIG_SOC_NRF5340_CPUNET=y``) programs the network coprocessor (nrfjprog ``--coprocessor
@@ -100,8 +106,7 @@ def nrfjprog_commands(hex_file: Path, family: str, snr: Optional[str],
     select = ["-f", family] + (["--snr", snr] if snr else [])
     where = NRFJPROG_NET_CORE if core == "net" else []
     commands = [["nrfjprog", "--program", file_argument(hex_file), "--sectorerase", "--verify",
-                 *select,
-                 *where]]
+                 *select, *where]]
     if reset:
         commands.append(["nrfjprog", "--reset", *select])
     return commands
