@@ -1111,10 +1111,13 @@ STATION_HEADER = b"time,port,protocol,sn,dac_serial,status,code,error\n"
      "station manifest {path}: line 2 is not UTF-8 (byte 0xff at column 45); restore the file"),
     (b"2026-01-01T00:00:00+0000,/dev/ttyACM0,csr,SN1,12ab,ok\n",
      "station manifest {path}: line 2 has 6 cells, the header 8"),
-], ids=["dac-serial", "0xff", "short-row"])
+    (None, "--manifest {path}: line 1: not a station manifest (the header is not time,port,"
+           "protocol,sn,dac_serial,status,code,error); give the station's manifest or a new "
+           "file"),
+], ids=["dac-serial", "0xff", "short-row", "not-a-manifest"])
 def test_a_damaged_station_manifest_is_one_line(cli, tmp_path, station_pai, row, message):
     manifest = tmp_path / "m.csv"
-    manifest.write_bytes(STATION_HEADER + row)
+    manifest.write_bytes(STATION_HEADER + row if row is not None else b"index,sn\n1,A\n")
     before = snapshot(tmp_path)
     result = cli("provision", "--port", tmp_path / "no-port", "--manifest", manifest,
                  "--pai_cert", station_pai / "pai.der", "--pai_key", station_pai / "pai_key.der",

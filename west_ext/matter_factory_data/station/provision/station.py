@@ -55,8 +55,9 @@ class StationManifest:
             raise OutputError(f"{OPT.manifest} {self.path}: cannot read it ({exc.strerror})") \
                 from None
         if start != header:
-            raise OutputError(f"{OPT.manifest} {self.path}: not a station manifest (its first "
-                              f"line is not {header.decode().strip()})")
+            raise InputError(f"{OPT.manifest} {self.path}: line 1: not a station manifest (the "
+                             f"header is not {header.decode().strip()}); give the station's "
+                             "manifest or a new file")
         cut_torn_line(self.path)
 
     def rows(self) -> list:
