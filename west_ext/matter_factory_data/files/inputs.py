@@ -80,12 +80,13 @@ def parse_json(raw: bytes | str, where: Where) -> Any:
         if raw.startswith(b"\xef\xbb\xbf"):
             raise _where(where, "not valid JSON (starts with a UTF-8 byte order mark; save the "
                                 "file without it)")
+        data = raw
         try:
-            raw = raw.decode("utf-8")
+            raw = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = raw.count(b"\n", 0, exc.start) + 1
-            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-            raise _where(where, f"not valid JSON (not UTF-8: byte 0x{raw[exc.start]:02x} at "
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise _where(where, f"not valid JSON (not UTF-8: byte 0x{data[exc.start]:02x} at "
                                 f"line {line}, column {column})") from None
 
     def constant(name: str) -> Any:
