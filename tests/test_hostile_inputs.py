@@ -109,6 +109,9 @@ GENERATE_VALUES = [
     ("user-nan", "--user", '{"a": NaN}', "--user: not valid JSON (NaN is not a JSON number)"),
     ("user-duplicate-key", "--user", '{"a": 1, "a": 2}',
      "--user: not valid JSON (key 'a' appears twice in an object)"),
+    ("user-not-utf8", "--user", '{"a": "x\udcff"}',
+     "--user: not valid JSON (contains the byte 0xFF, which is not valid UTF-8, at character "
+     "9)"),
     ("discovery-reserved-64", "--discovery", "64", None),  # with --generate_onboarding below
 ]
 

@@ -89,6 +89,11 @@ def parse_json(raw: bytes | str, where: Where) -> Any:
             raise _where(where, f"not valid JSON (not UTF-8: byte 0x{data[exc.start]:02x} at "
                                 f"line {line}, column {column})") from None
 
+    elif utf8_problem(raw):  # text from argv: a byte that was not UTF-8 (surrogate escape)
+        from ..core.validate import control_problem
+
+        raise _where(where, f"not valid JSON ({control_problem(raw)})")
+
     def constant(name: str) -> Any:
         raise ValueError(f"{name} is not a JSON number")
 
