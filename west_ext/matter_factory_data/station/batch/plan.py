@@ -38,7 +38,8 @@ def make_plan(args: BatchRequest) -> Plan:
     check_jobs(args.jobs)
     # every DAC is valid from the manufacturing date on (attestation profile)
     not_before = dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
-    pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
+    profile_warnings: list = []
+    pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before, profile_warnings)
     from ...core import certs
     from ...jobs.pipeline import discovery_of
 
@@ -59,6 +60,7 @@ def make_plan(args: BatchRequest) -> Plan:
         "allow_shared_discriminators": bool(args.allow_shared_discriminators),
         "include_passcode": bool(args.include_passcode), "qr": args.qr,
         "allow_nonconformant_certs": bool(args.allow_nonconformant_certs),
+        **({"profile": args.profile} if args.profile != "development" else {}),
         "seed": series.seed_fingerprint(args.seed),
         "csv_sha256": hashlib.sha256(Path(args.csv).read_bytes()).hexdigest() if args.csv else None,
     }
@@ -73,7 +75,7 @@ def make_plan(args: BatchRequest) -> Plan:
                 sn_template=sn_template, sequential=sequential, first_discriminator=first,
                 allow_shared=bool(args.allow_shared_discriminators), csv_path=args.csv,
                 not_before=not_before, jobs=args.jobs or os.cpu_count() or 1,
-                extra_files=extra)
+                extra_files=extra, warnings=tuple(profile_warnings))
     probe_device(plan, given_csv, device)
     if args.schema:
         from ...jobs.pipeline import check_schema

@@ -88,8 +88,7 @@ def check_device(row: dict) -> DeviceReport:
     codes += _codes_file(device_dir / "factory_data.txt", problems)
     checks = verify(records, Expectations(pai_cert=_CONTEXT["pai"], paa_cert=_CONTEXT["paa"],
                                           passcode=payload.passcode, codes=codes,
-                                          allow_nonconformant_certs=bool(
-                                              _CONTEXT.get("allow_nonconformant"))),
+                                          policy=_CONTEXT.get("policy")),
                     fmt=fmt, reading=reading)
     problems += [c.message for c in checks if not c.ok]
     if "passcode" in row and row["passcode"] != str(payload.passcode):
@@ -180,7 +179,9 @@ def _facts(data: dict, payload) -> dict:
 # --------------------------------------------------------------------------- the series
 
 def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[str],
-                 jobs: Optional[int], ui, allow_nonconformant_certs: bool = False) -> int:
+                 jobs: Optional[int], ui, profile=None) -> int:
+    """``profile``: the core.profile.ProfilePolicy the devices' certificates are checked
+    under (None: development)."""
     from ...files.inputs import read_file
     from .common import check_jobs
 
@@ -191,8 +192,7 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
     pai_der = read_file(pai_path, OPT.pai_cert)
     paa_der = read_file(paa_cert, OPT.paa_cert) if paa_cert else None
     allow_shared = bool(state["params"].get("allow_shared_discriminators"))
-    _CONTEXT["allow_nonconformant"] = allow_nonconformant_certs or \
-        bool(state["params"].get("allow_nonconformant_certs"))
+    _CONTEXT["policy"] = profile  # the workers are forked: they see it
     seen: dict = {}
     repeats: list = []
     failed = checked = 0

@@ -23,6 +23,8 @@ class ProvisionRequest(Request):
     dac_common_name: str = "Matter DAC"
     timeout: Optional[float] = None
     baud: int = 115200
+    profile: str = "development"  # core.profile: the PAI's attestation-profile rules
+    allow_nonconformant_certs: bool = False  # the development profile's explicit spelling
 
 
 def provision_command(args: ProvisionRequest, ui) -> int:
@@ -46,8 +48,11 @@ def provision_command(args: ProvisionRequest, ui) -> int:
                          "<= 3600)")
     timeouts = Timeouts() if args.timeout is None else Timeouts(
         answer=args.timeout, csr=args.timeout, status=args.timeout, finish=args.timeout)
+    from ...jobs.pipeline import profile_policy
+
+    policy = profile_policy(args)
     if args.protocol == "csr":
-        issuer_args = _issuer_arguments(args)
+        issuer_args = _issuer_arguments(args, policy, ui)
     else:
         given = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
                  if getattr(args, o) is not None]
@@ -105,8 +110,9 @@ def _ports(args: ProvisionRequest) -> list:
     return ports
 
 
-def _issuer_arguments(args: ProvisionRequest) -> dict:
-    """The PAI and its key (checked to belong together), and the product the DACs are for."""
+def _issuer_arguments(args: ProvisionRequest, policy, ui) -> dict:
+    """The PAI and its key (checked to belong together), and the product the DACs are for.
+    The PAI is checked against the attestation profile under ``policy`` (core.profile)."""
     from ...core import certs
     from ...files.inputs import read_file
 
@@ -132,5 +138,25 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
         raise InputError(f"{OPT.pai_cert} {args.pai_cert} is for VID {pai_vid:04X}"
                          + (f"/PID {pai_pid:04X}" if pai_pid is not None else "")
                          + f", not {args.vendor_id:04X}/{args.product_id:04X}")
+    for warning in _pai_profile(pai, f"{OPT.pai_cert} {args.pai_cert}", policy):
+        ui.warn(warning.render())
     return {"pai_cert": pai, "pai_key": key, "vendor_id": args.vendor_id,
             "product_id": args.product_id, "common_name": args.dac_common_name}
+
+
+def _pai_profile(pai, source: str, policy) -> list:
+    """The PAI's attestation-profile rules, and valid now (the DACs are issued from now on):
+    refusals raise, the rest are returned as warnings."""
+    import datetime as dt
+
+    from ...core import attestation_profile, certs, certview
+
+    view = certview.parse_certificate(certs.cert_der(pai), source=source, profile=False)
+    violations = attestation_profile.format_violations(view, "pai", source)
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
+    if not view.not_before <= now <= view.not_after:
+        violations.append(attestation_profile.Violation(
+            "issuer-valid-at-dac-issuance", source,
+            f"the PAI (valid {view.not_before[:8]} .. {view.not_after[:8]}) is not valid now, "
+            "when the station issues DACs"))
+    return attestation_profile.enforce(violations, policy)
