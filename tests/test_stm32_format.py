@@ -228,7 +228,7 @@ def test_bad_st_json_is_refused_with_one_line(obj, message):
 
 
 def test_a_key_given_twice_is_refused():
-    with pytest.raises(InputError, match="key 'VENDOR_ID' is given twice"):
+    with pytest.raises(InputError, match="key 'VENDOR_ID' appears twice"):
         stm32_tlv.load_json_text('{"VENDOR_ID": "1", "VENDOR_ID": "2"}', "in.json")
 
 

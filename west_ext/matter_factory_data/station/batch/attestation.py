@@ -19,9 +19,9 @@ def pai_and_key(args, out_dir: Path, common: dict, not_before,
     from ...core import certs
     from ...jobs.credentials import load_signer
 
-    if bool(args.pai_cert) != bool(args.pai_key):
+    if (args.pai_cert is not None) != (args.pai_key is not None):
         raise InputError(f"{OPT.pai_cert} and {OPT.pai_key} go together: give both")
-    if args.pai_cert:
+    if args.pai_cert is not None:
         if args.paa_key:
             raise InputError(f"give {OPT.pai_cert}/{OPT.pai_key} (sign DACs with that PAI, checked "
                              f"against {OPT.paa_cert} when given) or {OPT.paa_cert}/{OPT.paa_key} "

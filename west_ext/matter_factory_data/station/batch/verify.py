@@ -13,7 +13,6 @@ when the batch was not allowed to share them).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Iterator
@@ -184,7 +183,9 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
     """``profile``: the core.profile.ProfilePolicy the devices' certificates are checked
     under (None: development)."""
     from ...files.inputs import read_file
+    from .common import check_jobs
 
+    check_jobs(jobs)
     root = Path(directory)
     state = _state(root)
     pai_path = pai_cert or str(root / PAI_CERT)
@@ -236,17 +237,25 @@ def _unlisted_devices(root: Path, listed: set) -> list:
 
 
 def _state(root: Path) -> dict:
-    try:
-        state = json.loads((root / STATE).read_text(encoding="utf-8"))
-        state["params"]["qr"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{root}: not a batch directory ({STATE} unreadable: {exc})") from None
+    from ...files.inputs import read_json_file
+
+    if not (root / STATE).exists():
+        raise InputError(f"{root}: not a batch directory (no {STATE})")
+    state = read_json_file(root / STATE, "batch state")
+    params = state.get("params") if isinstance(state, dict) else None
+    if not isinstance(params, dict) or not isinstance(params.get("qr"), str):
+        raise InputError(f"batch state {root / STATE}: no 'params' object with 'qr'; restore "
+                         "it")
     return state
 
 
 def _rows(root: Path) -> Iterator[dict]:
-    with open(root / MANIFEST, encoding="utf-8", newline="") as stream:
-        yield from csv.DictReader(stream)
+    from ...files.inputs import csv_lines
+    from .resume import check_row
+
+    for line, row in csv_lines(root / MANIFEST, "batch manifest"):
+        check_row(row, f"batch manifest {root / MANIFEST}: line {line}")
+        yield row
 
 
 def _reports(root: Path, pai_der: bytes, paa_der: Optional[bytes], qr: str,

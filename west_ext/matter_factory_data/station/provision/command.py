@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ...errors import OPT, InputError
+from ...errors import OPT, InputError, Subject
 from ...typed import Request
 
 PROTOCOLS = ("st-demo", "csr")
+#: Fastest UART rate accepted (USB-UART bridges top out around 12 Mbit/s).
+MAX_BAUD = 12_000_000
 
 
 class ProvisionRequest(Request):
@@ -37,6 +39,10 @@ def provision_command(args: ProvisionRequest, ui) -> int:
     if not args.manifest:
         raise InputError(f"{OPT.manifest} FILE is required: every board's outcome is appended "
                          "to it")
+    _check_common_name(args.dac_common_name)
+    if not 1 <= args.baud <= MAX_BAUD:
+        raise InputError.at(Subject("baud"), f"{args.baud} is not accepted (accepted: "
+                                             f"1..{MAX_BAUD} bits per second)")
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise InputError(f"{OPT.timeout}: {args.timeout:g} is not accepted (accepted: 0 < seconds "
                          "<= 3600)")
@@ -72,11 +78,32 @@ def provision_command(args: ProvisionRequest, ui) -> int:
     return 1 if failed else 0
 
 
+def _check_common_name(name: str) -> None:
+    """The DACs' common name under the rules of every text value, 1..64 UTF-8 bytes."""
+    from ...core.certs import subject_text_problem
+
+    problem = subject_text_problem(name)
+    if problem:
+        raise InputError.at(Subject("dac_common_name"), f"common name {problem}")
+    if not 1 <= len(name.encode("utf-8")) <= 64:
+        raise InputError.at(Subject("dac_common_name"), f"{name[:70]!r} is "
+                                                        f"{len(name.encode('utf-8'))} bytes "
+                                                        "(accepted: 1..64 bytes of UTF-8)")
+
+
 def _ports(args: ProvisionRequest) -> list:
     ports = list(args.port or [])
     if not ports:
         raise InputError(f"give {OPT.port} PORT for each board (repeatable; e.g. /dev/ttyACM0, "
                          f"COM5; `stm32-program {OPT.list}` shows each probe's port)")
+    from ...core.validate import control_problem
+
+    for port in ports:
+        problem = "is empty" if port == "" else control_problem(port)
+        if problem:
+            problem = problem.replace(" (accepted: printable text)", "")
+            raise InputError.at(Subject("port"), f"{port[:40]!r} {problem} (accepted: a serial "
+                                                 "port name such as /dev/ttyACM0 or COM5)")
     repeated = sorted({p for p in ports if ports.count(p) > 1})
     if repeated:
         raise InputError(f"{OPT.port} {repeated[0]} is given twice")
