@@ -42,7 +42,7 @@ def guarded(call: Callable[[], int], ui) -> int:
                      "traceback and please report it)")
             return 1
         ui.error(one_line(hint))
-        return 1
+        return 2  # the installation is incomplete, as for a missing programmer: usage
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("MFD_DEBUG"):
             raise
