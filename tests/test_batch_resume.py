@@ -259,7 +259,9 @@ def reference(scratch):
 
 
 def device_files(out: Path) -> dict:
-    return {name: data for name, data in snapshot(out).items() if name != "manifest.csv"}
+    """Every file but the manifest and the lot's ledger (which records claim times)."""
+    return {name: data for name, data in snapshot(out).items()
+            if name != "manifest.csv" and not name.startswith("ledger.db")}
 
 
 def sorted_manifest(out: Path) -> list:

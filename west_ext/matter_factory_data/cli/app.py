@@ -635,8 +635,20 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include_passcode", action="store_true",
                         help="store the passcode in the factory data and the manifest "
                              "(development only)")
+    add_ledger_arguments(parser, "batch")
     add_field_arguments(parser)
     add_format_arguments(parser, cd=True)
+
+
+def add_ledger_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    own = ("the lot's own sqlite:///DIR/ledger.db" if command == "batch" else
+           "sqlite:///MANIFEST.ledger.db next to --manifest")
+    parser.add_argument("--ledger", metavar="URL",
+                        help="the identity ledger every identity is claimed from: "
+                             "sqlite:///ABS/PATH.db or postgresql://USER@/DB?host=/SOCKET/DIR"
+                             f"&port=N (default: {own})")
+    parser.add_argument("--station", metavar="NAME",
+                        help="this station's name in the ledger (default: the host name)")
 
 
 def run_batch(args: argparse.Namespace, ui: UI) -> int:
@@ -702,12 +714,41 @@ def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
                              "finish frame, 15 s)")
     parser.add_argument("--baud", type=any_int, default=115200,
                         help="baud rate (default 115200, as ST's firmware)")
+    add_ledger_arguments(parser, "provision")
 
 
 def run_provision(args: argparse.Namespace, ui: UI) -> int:
     from ..station.provision.command import ProvisionRequest, provision_command
 
     return provision_command(request_from(ProvisionRequest, args), ui)
+
+
+# --- ledger -------------------------------------------------------------------
+
+def add_ledger_command_arguments(parser: argparse.ArgumentParser) -> None:
+    """The identity ledger: counts, export of every issued DAC, import of a batch lot."""
+    parser.add_argument("action", choices=("stats", "export", "import"),
+                        help="stats: counts per state and claims never reported; export: one "
+                             "record per issued DAC; import: a batch directory made earlier")
+    parser.add_argument("batch_dir", nargs="?", metavar="BATCHDIR",
+                        help="import: the batch directory (batch.json, manifest.csv)")
+    parser.add_argument("--ledger", metavar="URL", required=True,
+                        help="sqlite:///ABS/PATH.db or postgresql://USER@/DB?host=/SOCKET/DIR"
+                             "&port=N")
+    parser.add_argument("--format", choices=("csv", "json"), default=None,
+                        help="export: csv or json (required); stats: json for a "
+                             "machine-readable summary")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="export: write to FILE (not overwritten) instead of stdout")
+    parser.add_argument("--station", metavar="NAME",
+                        help="import: the station recorded for the imported devices "
+                             "(default: the host name)")
+
+
+def run_ledger(args: argparse.Namespace, ui: UI) -> int:
+    from ..station.ledger.commands import LedgerRequest, ledger_command
+
+    return ledger_command(request_from(LedgerRequest, args), ui)
 
 
 # --- the command table, shared with the west command --------------------------
@@ -738,6 +779,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "provision": ("provisioning station: serve several STM32 boards at once over their "
                   "UARTs (our CSR protocol, or ST's finish:NNN demo), outcomes to a manifest",
                   add_provision_arguments, run_provision),
+    "ledger": ("the identity ledger of a factory line: stats, export (DAC serials per PAI, "
+               "CSV/JSON), import of a batch lot", add_ledger_command_arguments, run_ledger),
     "merge": ("merge the firmware hex and the factory data hex into one hex",
               add_merge_arguments, run_merge),
     "menuconfig": ("edit the factory data Kconfig symbols of a build's .config or of a .conf "

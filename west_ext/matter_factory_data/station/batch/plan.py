@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 from ...core import series
 from .device import DeviceTemplate
-from ...errors import InputError
+from ...errors import InputError, Subject
 from .attestation import pai_and_key, certification_declaration_files
 from .sources import read_csv
 from .common import PER_DEVICE_OPTIONS, common_values, jsonable
@@ -71,13 +71,35 @@ def make_plan(args: BatchRequest) -> Plan:
                 sn_template=sn_template, sequential=sequential, first_discriminator=first,
                 allow_shared=bool(args.allow_shared_discriminators), csv_path=args.csv,
                 not_before=not_before, jobs=args.jobs or os.cpu_count() or 1,
-                extra_files=extra)
+                extra_files=extra, ledger_url=_ledger_url(args), station=_station(args))
     probe_device(plan, given_csv, device)
     if args.schema:
         from ...jobs.pipeline import check_schema
 
         check_schema(probe_json(plan), args.schema)
     return plan
+
+
+def _ledger_url(args: BatchRequest) -> Optional[str]:
+    """The --ledger URL, checked (the connection is made when the run starts)."""
+    if args.ledger is None:
+        return None
+    from ..ledger.url import parse_ledger_url
+
+    parse_ledger_url(args.ledger)
+    return args.ledger
+
+
+def _station(args: BatchRequest) -> Optional[str]:
+    if args.station is None:
+        return None
+    from ...core.validate import control_problem, formula_problem
+
+    problem = (control_problem(args.station) or formula_problem(args.station)
+               or (None if 1 <= len(args.station) <= 64 else "must be 1..64 characters"))
+    if problem:
+        raise InputError.at(Subject("station"), f"{args.station!r}: {problem}")
+    return args.station
 
 
 def _with_board_region(args: BatchRequest) -> BatchRequest:
