@@ -193,6 +193,14 @@ class Ledger:
                            (c.token, c.sn, c.discriminator, c.passcode, c.rd_uid, c.dac_serial,
                             station, stamp, other[0]))
                 return None
+            identical = (other[2] == lot_id and other[3] == c.idx and other[4] == c.sn
+                         and other[5] == c.discriminator and other[6] == c.passcode
+                         and other[7] == c.rd_uid and other[8] == c.dac_serial)
+            if identical and c.idx is not None and other[10] in UNREPORTED:
+                # a seeded rerun remaking a device it made before: the same identity, the
+                # same key, the same DAC -- its recorded identity again, not a second one
+                tx.execute("UPDATE identities SET token = ? WHERE id = ?", (c.token, other[0]))
+                return None
         fields: set = set()
         for other in others:
             fields |= _same_fields(other, c)
