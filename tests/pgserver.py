@@ -79,6 +79,17 @@ class PostgresServer:
                    "-c full_page_writes=off -c max_connections=50")
         self._run("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-o", options, "start")
 
+    def restart_stopped(self) -> None:
+        """Start a server stopped by a test (a no-op when it runs)."""
+        options = (f"-c listen_addresses='' -k {self.root} -p {self.port} -c fsync=off "
+                   "-c full_page_writes=off -c max_connections=50")
+        command = [os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "status"]
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        if subprocess.run(command, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            self._run("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-o", options, "start")
+
     def stop(self) -> None:
         try:
             if self.running:

@@ -727,22 +727,26 @@ def run_provision(args: argparse.Namespace, ui: UI) -> int:
 
 def add_ledger_command_arguments(parser: argparse.ArgumentParser) -> None:
     """The identity ledger: counts, export of every issued DAC, import of a batch lot."""
-    parser.add_argument("action", choices=("stats", "export", "import"),
-                        help="stats: counts per state and claims never reported; export: one "
-                             "record per issued DAC; import: a batch directory made earlier")
-    parser.add_argument("batch_dir", nargs="?", metavar="BATCHDIR",
-                        help="import: the batch directory (batch.json, manifest.csv)")
-    parser.add_argument("--ledger", metavar="URL", required=True,
-                        help="sqlite:///ABS/PATH.db or postgresql://USER@/DB?host=/SOCKET/DIR"
-                             "&port=N")
-    parser.add_argument("--format", choices=("csv", "json"), default=None,
-                        help="export: csv or json (required); stats: json for a "
-                             "machine-readable summary")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="export: write to FILE (not overwritten) instead of stdout")
-    parser.add_argument("--station", metavar="NAME",
-                        help="import: the station recorded for the imported devices "
-                             "(default: the host name)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    actions.required = True
+    url_help = "sqlite:///ABS/PATH.db or postgresql://USER@/DB?host=/SOCKET/DIR&port=N"
+    stats = actions.add_parser("stats", help="counts per state and the claims never reported")
+    stats.add_argument("--ledger", metavar="URL", required=True, help=url_help)
+    stats.add_argument("--format", choices=("json",), default=None,
+                       help="json: the counts and every claim never reported")
+    export = actions.add_parser("export", help="one record per issued DAC (DAC serial, device "
+                                               "serial, key SHA-256, PAI, station, state, times)")
+    export.add_argument("--ledger", metavar="URL", required=True, help=url_help)
+    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE (never overwritten) instead of stdout")
+    imported = actions.add_parser("import", help="record the devices of a batch directory "
+                                                 "made earlier (all or nothing)")
+    imported.add_argument("batch_dir", metavar="BATCHDIR",
+                          help="the batch directory (batch.json, manifest.csv, devices/)")
+    imported.add_argument("--ledger", metavar="URL", required=True, help=url_help)
+    imported.add_argument("--station", metavar="NAME",
+                          help="the station recorded for them (default: the host name)")
 
 
 def run_ledger(args: argparse.Namespace, ui: UI) -> int:

@@ -208,6 +208,31 @@ class Ledger:
         holder = f"serial number {first[4]} (DAC serial {first[8]}, {first[10]})"
         return Taken(frozenset(fields), holder)
 
+    def import_claims(self, lot_id: int, station: str, claims: list, where: str) -> int:
+        """Record devices made elsewhere, all or nothing: a device already recorded for the
+        same lot and index with the same serial numbers is skipped; any other repetition
+        refuses the whole import. Returns how many were recorded."""
+        stamp = now()
+
+        def work(tx: Transaction) -> int:
+            count = 0
+            for c in claims:
+                taken = self._claim_one(tx, lot_id, station, c, stamp, reuse_own=False)
+                if taken is None:
+                    count += 1
+                    continue
+                same = tx.one("SELECT id FROM identities WHERE lot_id = ? AND idx = ? AND "
+                              "sn = ? AND dac_serial = ?", (lot_id, c.idx, c.sn, c.dac_serial))
+                if same:
+                    continue
+                names = ", ".join(UNIQUE_VALUES[f] for f in sorted(taken.fields))
+                raise LedgerConflict(f"{where}: device {c.idx} (serial number {c.sn!r}): its "
+                                     f"{names} is already claimed by {taken.other}; nothing "
+                                     "was imported")
+            return count
+
+        return self.backend.run(work)
+
     def issued(self, entries: Iterable[tuple]) -> None:
         """Record built devices: (token, pubkey_sha256, image_sha256) each; one transaction.
         A device key already recorded for another identity is refused."""

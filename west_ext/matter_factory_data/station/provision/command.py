@@ -21,6 +21,8 @@ class ProvisionRequest(Request):
     dac_common_name: str = "Matter DAC"
     timeout: Optional[float] = None
     baud: int = 115200
+    ledger: Optional[str] = None  # URL; None: sqlite:///<MANIFEST without .csv>.ledger.db
+    station: Optional[str] = None  # this station's name in the ledger; default: host name
 
 
 def provision_command(args: ProvisionRequest, ui) -> int:
@@ -47,21 +49,76 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         if given:
             raise InputError(f"--{given[0]} is for --protocol csr; ST's demo firmware "
                              "provisions its compiled-in credentials")
-    manifest = StationManifest(args.manifest)
+    ledger_url = _ledger_url(args) if args.protocol == "csr" else None
+    station_name = _station(args)
+    ledger = None
+    if ledger_url is not None:  # before the manifest: an unusable ledger changes nothing
+        from ..ledger import open_ledger
+
+        ledger = open_ledger(ledger_url)
+    try:
+        manifest = StationManifest(args.manifest)
+    except BaseException:
+        if ledger is not None:
+            ledger.close()
+        raise
     if args.protocol == "csr":
+        from ..ledger.station import StationLedger
         from .issuer import CsrIssuer
 
-        issuer = CsrIssuer(**issuer_args, used_serials=manifest.dac_serials())
-        session = CsrSession(issuer, timeouts)
+        recorder = StationLedger(ledger, station_name, _pai_der(issuer_args["pai_cert"]))
+        issuer = CsrIssuer(**issuer_args, used_serials=manifest.dac_serials(),
+                           ledger=recorder)
+        csr_session = CsrSession(issuer, timeouts)
+
+        def session(transport, port, stop):  # then its outcome reported to the ledger
+            return recorder.report(csr_session(transport, port, stop))
     else:
         def session(transport, port, stop):
             return st_demo_session(transport, port, timeouts, stop)
-    outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
-                           open_port=lambda port: SerialTransport(port, args.baud))
+    try:
+        outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
+                               open_port=lambda port: SerialTransport(port, args.baud))
+    finally:
+        if ledger is not None:
+            ledger.close()
     failed = [o for o in outcomes if not o.ok]
     ui.info(f"{len(outcomes) - len(failed)} of {len(outcomes)} board(s) provisioned; "
             f"outcomes appended to {args.manifest}")
     return 1 if failed else 0
+
+
+def _ledger_url(args: ProvisionRequest) -> str:
+    """--ledger (checked), or the station's own ledger next to its manifest."""
+    from pathlib import Path
+
+    from ..ledger.url import parse_ledger_url
+
+    if args.ledger is not None:
+        parse_ledger_url(args.ledger)
+        return args.ledger
+    path = Path(args.manifest).resolve()
+    return f"sqlite://{path.with_name(path.stem + '.ledger.db')}"
+
+
+def _station(args: ProvisionRequest) -> str:
+    from ...core.validate import control_problem, formula_problem
+    from ...errors import Subject
+    from ..ledger.batch import default_station
+
+    if args.station is None:
+        return default_station()
+    problem = (control_problem(args.station) or formula_problem(args.station)
+               or (None if 1 <= len(args.station) <= 64 else "must be 1..64 characters"))
+    if problem:
+        raise InputError.at(Subject("station"), f"{args.station!r}: {problem}")
+    return args.station
+
+
+def _pai_der(cert) -> bytes:
+    from ...core import certs
+
+    return certs.cert_der(cert)
 
 
 def _ports(args: ProvisionRequest) -> list:
