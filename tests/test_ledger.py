@@ -6,19 +6,14 @@ ledgers."""
 import csv
 import io
 import json
-import os
 import random
-import signal
 import sqlite3
-import time
+import sys
 from pathlib import Path
 
 import pytest
-
 from test_batch import FAST, NO_QR, manifest_rows
 from test_batch_resume import environment, kill_at_row, reap, rows_written, run, start
-
-import sys
 
 
 def batch_argv(out, count, ledger=None, *extra):
@@ -34,7 +29,9 @@ def sqlite_url(path: Path) -> str:
 def export(cli, url, fmt="json"):
     result = cli("ledger", "export", "--ledger", url, "--format", fmt)
     assert result.code == 0, result
-    return json.loads(result.out) if fmt == "json" else list(csv.DictReader(io.StringIO(result.out)))
+    if fmt == "json":
+        return json.loads(result.out)
+    return list(csv.DictReader(io.StringIO(result.out)))
 
 
 def device_facts(out: Path) -> list:

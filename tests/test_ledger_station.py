@@ -8,7 +8,6 @@ import threading
 import time
 
 from cryptography import x509
-
 from test_provision import Board, boards, pai, provision, rows  # noqa: F401 (fixtures)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import secrets
-from typing import Union
+from typing import Union, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -142,9 +142,7 @@ def public_key_sha256(key_or_cert: KeyOrCert) -> str:
 
 def public_key_bytes(key_or_cert: KeyOrCert) -> bytes:
     """The 65-byte uncompressed SEC1 point of a key pair, public key or certificate."""
-    if isinstance(key_or_cert, x509.Certificate):
-        public = key_or_cert.public_key()
-    elif isinstance(key_or_cert, ec.EllipticCurvePrivateKey):
+    if isinstance(key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey)):
         public = key_or_cert.public_key()
     else:
         public = key_or_cert
@@ -250,7 +248,8 @@ def _subject(common_name: str, vendor_id: int | None, product_id: int | None) ->
 
 
 def _build(
-    *, subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
+    *, subject: x509.Name, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
+    issuer: x509.Name,
     issuer_key: ec.EllipticCurvePrivateKey, issuer_skid: bytes, ca: bool,
     path_length: int | None, serial: int | None, not_before: _dt.datetime | None,
     not_after: _dt.datetime | None, deterministic: bool,
@@ -287,7 +286,7 @@ def _build(
             "Deterministic certificate signing was requested but the installed cryptography "
             "package does not support it; upgrade cryptography or sign non-deterministically."
         )
-    public = public or key.public_key()
+    public = public or cast(ec.EllipticCurvePrivateKey, key).public_key()  # not a public key
     usage = x509.KeyUsage(
         digital_signature=not ca, content_commitment=False, key_encipherment=False,
         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
@@ -409,7 +408,7 @@ class DacIssuer:
         self._not_before = not_before
         self._deterministic = deterministic
 
-    def issue(self, key: "ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey",
+    def issue(self, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
               serial: int) -> x509.Certificate:
         """A DAC for ``key``: a key pair, or the public key of a device's CSR."""
         return _build(

@@ -12,6 +12,7 @@ again after a commit whose answer was lost (the ledger makes them so with claim 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -111,10 +112,8 @@ class SqliteBackend(Backend):
                 cursor.execute("COMMIT")
                 return result
             except BaseException as exc:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     self.conn.rollback()
-                except sqlite3.Error:
-                    pass
                 if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
                     raise self._error(exc) from None
                 raise
@@ -137,10 +136,8 @@ class SqliteBackend(Backend):
         return LedgerError(f"{where}: {text}")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing never hides the real outcome
             self.conn.close()
-        except Exception:  # closing never hides the real outcome
-            pass
 
 
 class PostgresBackend(Backend):
@@ -153,14 +150,15 @@ class PostgresBackend(Backend):
         except ImportError:
             raise LedgerError("a PostgreSQL ledger needs psycopg 3 (pip install "
                               "'psycopg[binary]')") from None
-        self.conn = None
+        self.conn: Any = None
         self._connect(first=True)
 
     def _connect(self, first: bool = False) -> None:
         import psycopg
 
         try:
-            self.conn = psycopg.connect(self.url.conninfo, autocommit=True, connect_timeout=10)
+            self.conn = psycopg.connect(self.url.conninfo or "", autocommit=True,
+                                        connect_timeout=10)
         except psycopg.ProgrammingError as exc:  # a URL libpq refuses
             raise InputError.at(Subject("ledger"), f"{self.url.text}: "
                                                    f"{_first_line(exc)}") from None
@@ -207,10 +205,8 @@ class PostgresBackend(Backend):
 
     def _drop(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.conn.close()
-            except Exception:
-                pass
         self.conn = None
 
     def close(self) -> None:

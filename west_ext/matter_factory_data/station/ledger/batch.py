@@ -10,11 +10,12 @@ the rest. Per device that is one INSERT and one UPDATE inside a block's transact
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Optional
 
 from .errors import LedgerConflict
-from .ledger import Claim, Ledger, UNIQUE_VALUES, new_token
+from .ledger import UNIQUE_VALUES, Claim, Ledger, new_token
 
 BLOCK = 64  # identities claimed per transaction; devices recorded per transaction
 REDRAWS = 10
@@ -85,8 +86,9 @@ class BatchLedger:
                 fresh, fixed = self.allocator.redraw(identities[i], taken.fields, givens[i])
                 if fixed:
                     names = ", ".join(UNIQUE_VALUES.get(f, f) for f in fixed)
+                    shown = _value(identities[i], fixed[0])
                     raise LedgerConflict(
-                        f"device {identities[i].index}: its {names} ({_value(identities[i], fixed[0])}) "
+                        f"device {identities[i].index}: its {names} ({shown}) "
                         f"is already claimed in ledger {self.ledger.url} by {taken.other}; "
                         "give values no other lot uses (e.g. a lot prefix in the serial number "
                         "template); devices made so far are kept")
@@ -97,7 +99,7 @@ class BatchLedger:
             todo = again
         raise LedgerConflict(f"ledger {self.ledger.url}: the identities drawn for device "
                              f"{identities[todo[0]].index} keep colliding with claimed ones "
-                             "(two lots with the same --seed?); nothing more was claimed")
+                             "(two lots made with the same seed?); nothing more was claimed")
 
     def _claim_of(self, identity) -> Claim:
         return Claim(token=new_token(), idx=identity.index, sn=identity.sn,

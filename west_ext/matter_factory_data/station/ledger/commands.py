@@ -28,6 +28,7 @@ class LedgerRequest(Request):
 def ledger_command(args: LedgerRequest, ui) -> int:
     if not args.ledger:
         raise InputError.at(Subject("ledger"), "missing: the ledger URL")
+    args = args.replace(ledger=str(args.ledger))
     if args.action != "import" and args.batch_dir is not None:
         raise InputError(f"ledger {args.action} takes no directory (only ledger import does)")
     if args.action == "stats":
@@ -43,7 +44,7 @@ def _stats(args: LedgerRequest, ui) -> int:
     if args.format not in (None, "json"):
         raise InputError.at(Subject("format"), f"{args.format}: ledger stats prints text or "
                                                "json")
-    with open_ledger(args.ledger, create=False) as ledger:
+    with open_ledger(str(args.ledger), create=False) as ledger:
         stats = ledger.stats()
     if args.format == "json":
         ui.info(json.dumps(stats, indent=2))
@@ -60,7 +61,7 @@ def _stats(args: LedgerRequest, ui) -> int:
                 f"station={_cell(entry['station'])}  claimed {entry['claimed_at']}  "
                 f"lot={_cell(entry['lot'])}")
     if len(unreported) > LISTED:
-        ui.info(f"  ... and {len(unreported) - LISTED} more (--format json lists them all)")
+        ui.info(f"  ... and {len(unreported) - LISTED} more (the json format lists them all)")
     return 0
 
 
@@ -71,7 +72,7 @@ def _export(args: LedgerRequest, ui) -> int:
     if target is not None and target.exists():
         raise OutputError(f"{target}: exists; give a new file (an export is never "
                           "overwritten)")
-    with open_ledger(args.ledger, create=False) as ledger:
+    with open_ledger(str(args.ledger), create=False) as ledger:
         rows = ledger.export_rows()
     if args.format == "json":
         text = json.dumps(rows, indent=2) + "\n"
@@ -119,7 +120,7 @@ def _import(args: LedgerRequest, ui) -> int:
     directory = Path(args.batch_dir)
     devices = list(_batch_devices(directory))
     station = args.station or default_station()
-    with open_ledger(args.ledger) as ledger:
+    with open_ledger(str(args.ledger)) as ledger:
         lot_id = ledger.lot(lot_name(directory), "batch", station)
         claims = [Claim(token=new_token(), state="issued", **device) for device in devices]
         imported = ledger.import_claims(lot_id, station, claims, where=str(directory))

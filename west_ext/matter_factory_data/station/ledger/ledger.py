@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any, Iterable, NamedTuple, Optional
+from collections.abc import Iterable
+from typing import Any, NamedTuple, Optional
 
 from ...errors import InputError, Subject
 from .backends import Backend, Transaction, open_backend
@@ -78,7 +79,7 @@ def pubkey_sha256(public_key) -> str:
     return public_key_sha256(public_key)
 
 
-def open_ledger(text: str, create: bool = True, subject: str = "ledger") -> "Ledger":
+def open_ledger(text: str, create: bool = True, subject: str = "ledger") -> Ledger:
     """The ledger at a URL, its schema created or migrated; ``create=False`` refuses a
     SQLite file that does not exist (the read-only commands)."""
     url = parse_ledger_url(text, subject)
@@ -100,7 +101,7 @@ class Ledger:
     def close(self) -> None:
         self.backend.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: Any) -> None:

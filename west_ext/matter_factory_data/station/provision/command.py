@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from ...errors import InputError
 from ...typed import Request
@@ -44,7 +44,7 @@ def provision_command(args: ProvisionRequest, ui) -> int:
     if args.protocol == "csr":
         issuer_args = _issuer_arguments(args)
     else:
-        given = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
+        given = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id", "ledger")
                  if getattr(args, o) is not None]
         if given:
             raise InputError(f"--{given[0]} is for --protocol csr; ST's demo firmware "
@@ -66,16 +66,21 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         from ..ledger.station import StationLedger
         from .issuer import CsrIssuer
 
+        assert ledger is not None  # opened above for csr
         recorder = StationLedger(ledger, station_name, _pai_der(issuer_args["pai_cert"]))
         issuer = CsrIssuer(**issuer_args, used_serials=manifest.dac_serials(),
                            ledger=recorder)
         csr_session = CsrSession(issuer, timeouts)
 
-        def session(transport, port, stop):  # then its outcome reported to the ledger
+        def reported(transport, port, stop):  # then its outcome reported to the ledger
             return recorder.report(csr_session(transport, port, stop))
+
+        session: Callable = reported
     else:
-        def session(transport, port, stop):
+        def st_demo(transport, port, stop):
             return st_demo_session(transport, port, timeouts, stop)
+
+        session = st_demo
     try:
         outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
                                open_port=lambda port: SerialTransport(port, args.baud))
@@ -97,7 +102,7 @@ def _ledger_url(args: ProvisionRequest) -> str:
     if args.ledger is not None:
         parse_ledger_url(args.ledger)
         return args.ledger
-    path = Path(args.manifest).resolve()
+    path = Path(str(args.manifest)).resolve()
     return f"sqlite://{path.with_name(path.stem + '.ledger.db')}"
 
 
@@ -147,6 +152,7 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
         value = getattr(args, name)
         if not 1 <= value <= 0xFFFF:
             raise InputError(f"--{name}: {value} is out of range (accepted: 1..0xFFFF)")
+    assert args.pai_cert is not None and args.pai_key is not None  # checked above (missing)
     pai = certs.load_certificate(read_file(args.pai_cert, "--pai_cert"),
                                  source=f"--pai_cert {args.pai_cert}")
     key = certs.load_private_key(read_file(args.pai_key, "--pai_key"),

@@ -148,13 +148,13 @@ class CsrSession:
         try:
             checked = self.issuer.check(frame.payload)
         except CsrRefused as exc:
-            link.send("ERROR", f"CSR refused: {exc}".encode("utf-8"))
+            link.send("ERROR", f"CSR refused: {exc}".encode())
             return self._fail(port, state, f"CSR refused: {exc}")
         state["sn"] = checked.sn
         try:
             issued = self.issuer.issue(checked)  # recorded in the ledger before it is sent
         except NotIssued as exc:
-            link.send("ERROR", f"not issued: {exc}".encode("utf-8"))
+            link.send("ERROR", f"not issued: {exc}".encode())
             return self._fail(port, state, f"not issued: {exc}")
         state["dac_serial"] = f"{issued.serial:x}"
         link.send("DAC", issued.dac)

@@ -14,8 +14,9 @@ import io
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 from ...errors import Interrupted, OutputError
 from ...files.outputs import cut_torn_line
@@ -28,7 +29,7 @@ COLUMNS = ("time", "port", "protocol", "sn", "dac_serial", "status", "code", "er
 class StationManifest:
     """The station's manifest: rows appended atomically; earlier DAC serials readable."""
 
-    def __init__(self, path: "str | Path") -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._prepare()
