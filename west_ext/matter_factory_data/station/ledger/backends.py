@@ -38,6 +38,11 @@ class Transaction:
         self.cursor.execute(sql, params)
         return self.cursor
 
+    def executemany(self, sql: str, rows: list) -> None:
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+        self.cursor.executemany(sql, rows)
+
     def one(self, sql: str, params: tuple = ()) -> Any:
         return self.execute(sql, params).fetchone()
 
@@ -52,7 +57,10 @@ class Backend:
         self.url = url
         self._lock = threading.Lock()  # provision's workers share one connection
 
-    def run(self, work: Callable[[Transaction], Any], *, init: bool = False) -> Any:
+    def run(self, work: Callable[[Transaction], Any], *, init: bool = False,
+            single: bool = False) -> Any:
+        """``work`` in one transaction; ``single``: ``work`` runs one statement, which is its
+        own transaction (no BEGIN/COMMIT round trips)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -98,11 +106,19 @@ class SqliteBackend(Backend):
             raise LedgerError(f"ledger {url.text}: SQLite refused WAL mode (journal mode "
                               f"{mode}); keep the ledger on a local disk")
 
-    def run(self, work: Callable[[Transaction], Any], *, init: bool = False) -> Any:
+    def run(self, work: Callable[[Transaction], Any], *, init: bool = False,
+            single: bool = False) -> Any:
         import sqlite3
 
         with self._lock:
             cursor = self.conn.cursor()
+            if single:  # autocommit (isolation_level=None): the statement is a transaction
+                try:
+                    return work(Transaction(cursor, postgres=False))
+                except sqlite3.IntegrityError:
+                    raise
+                except sqlite3.Error as exc:
+                    raise self._error(exc) from None
             try:
                 cursor.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -168,7 +184,8 @@ class PostgresBackend(Backend):
                                   f"({_first_line(exc)})") from None
             raise
 
-    def run(self, work: Callable[[Transaction], Any], *, init: bool = False) -> Any:
+    def run(self, work: Callable[[Transaction], Any], *, init: bool = False,
+            single: bool = False) -> Any:
         import psycopg
         from psycopg import errors as pg
 
@@ -180,6 +197,9 @@ class PostgresBackend(Backend):
                     if self.conn is None or self.conn.closed:
                         self._connect()
                     assert self.conn is not None
+                    if single:  # autocommit connection: the statement is a transaction
+                        with self.conn.cursor() as cursor:
+                            return work(Transaction(cursor, postgres=True))
                     with self.conn.transaction(), self.conn.cursor() as cursor:
                         if init:  # one schema creator at a time
                             cursor.execute("SELECT pg_advisory_xact_lock(1500015)")

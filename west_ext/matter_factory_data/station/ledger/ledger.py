@@ -160,15 +160,34 @@ class Ledger:
         stamp = now()
 
         def work(tx: Transaction) -> list:
-            return [self._claim_one(tx, lot_id, station, c, stamp, reuse_own) for c in claims]
+            tx.executemany(_INSERT, [self._values(lot_id, station, c, stamp) for c in claims])
+            marks = ", ".join("?" for _ in claims)
+            present = {row[0] for row in tx.all(
+                f"SELECT token FROM identities WHERE token IN ({marks})",
+                tuple(c.token for c in claims))}
+            return [None if c.token in present else
+                    self._claim_one(tx, lot_id, station, c, stamp, reuse_own) for c in claims]
 
+        if not claims:
+            return []
         return self.backend.run(work)
+
+    def claim_new(self, lot_id: int, station: str, claim: Claim) -> bool:
+        """One claim in a single statement (the common case of a station: a new device);
+        False when any value is taken (then :meth:`claim` says which)."""
+        values = self._values(lot_id, station, claim, now())
+        return self.backend.run(lambda tx: tx.execute(_INSERT, values).rowcount == 1,
+                                single=True)
+
+    @staticmethod
+    def _values(lot_id: int, station: str, c: Claim, stamp: str) -> tuple:
+        return (c.token, lot_id, c.idx, c.sn, c.discriminator, c.passcode, c.rd_uid,
+                c.dac_serial, c.pubkey_sha256, c.pai_sha256, c.dac, c.state, station, stamp,
+                stamp if c.state != "claimed" else None)
 
     def _claim_one(self, tx: Transaction, lot_id: int, station: str, c: Claim, stamp: str,
                    reuse_own: bool) -> Optional[Taken]:
-        values = (c.token, lot_id, c.idx, c.sn, c.discriminator, c.passcode, c.rd_uid,
-                  c.dac_serial, c.pubkey_sha256, c.pai_sha256, c.dac, c.state, station, stamp,
-                  stamp if c.state != "claimed" else None)
+        values = self._values(lot_id, station, c, stamp)
         if tx.execute(_INSERT, values).rowcount == 1:
             return None
         if tx.one("SELECT id FROM identities WHERE token = ?", (c.token,)):
@@ -242,17 +261,12 @@ class Ledger:
             return
         stamp = now()
 
-        def work(tx: Transaction) -> None:
-            for token, key_hash, image_hash in entries:
-                held = tx.one("SELECT sn FROM identities WHERE pubkey_sha256 = ? AND "
-                              "token <> ?", (key_hash, token))
-                if held:
-                    raise LedgerConflict(f"ledger {self.url}: the device key "
-                                         f"{key_hash[:16]}... is already recorded for serial "
-                                         f"number {held[0]}; nothing of this block was recorded")
-                tx.execute("UPDATE identities SET state = 'issued', pubkey_sha256 = ?, "
+        def work(tx: Transaction) -> None:  # a key recorded twice: the UNIQUE constraint
+            tx.executemany("UPDATE identities SET state = 'issued', pubkey_sha256 = ?, "
                            "image_sha256 = ?, issued_at = ? WHERE token = ? AND state IN "
-                           "('claimed', 'issued')", (key_hash, image_hash, stamp, token))
+                           "('claimed', 'issued')",
+                           [(key_hash, image_hash, stamp, token)
+                            for token, key_hash, image_hash in entries])
 
         self._guarded(work)
 
@@ -306,7 +320,7 @@ class Ledger:
                 "note = COALESCE(?, note) WHERE dac_serial = ? AND state <> 'void'",
                 (state, station, now(), image_sha256, readback, note, dac_serial)).rowcount
 
-        if self.backend.run(work) != 1:
+        if self.backend.run(work, single=True) != 1:
             raise LedgerError(f"ledger {self.url}: no issued DAC with serial {dac_serial}")
 
     # ------------------------------------------------------------------ reading

@@ -48,20 +48,21 @@ class StationLedger:
                 from None
 
     def _issue(self, sn: str, public_key, sign: Callable[[int], bytes]) -> tuple:
+        """Optimistic: a new device is one INSERT; only a refused one is looked at (its DAC,
+        signed but never recorded, is dropped unsent)."""
         key_hash = pubkey_sha256(public_key)
-        again = self._policy(sn, key_hash)
-        if again is not None:
-            return again
         for _ in range(REDRAWS):
             serial = secrets.randbits(127) | (1 << 126)
             dac = sign(serial)
             claim = Claim(token=new_token(), idx=None, sn=sn, dac_serial=f"{serial:x}",
                           pai_sha256=self.pai_sha256, pubkey_sha256=key_hash, dac=dac,
                           state="issued")
+            if self.ledger.claim_new(self.lot_id, self.station, claim):
+                return dac, serial
             taken = self.ledger.claim(self.lot_id, self.station, [claim])[0]
             if taken is None:
                 return dac, serial
-            if taken.fields != {"dac_serial"}:  # another station recorded it just now
+            if taken.fields != {"dac_serial"}:  # a known key or serial number
                 again = self._policy(sn, key_hash)
                 if again is not None:
                     return again
