@@ -290,3 +290,49 @@ def test_postgresql_gone_mid_batch_stops_and_resumes(cli, tmp_path, postgres, pg
     again = run(batch_argv(out, 400, pg_ledger), timeout=240)
     assert again.returncode == 0, again.stderr
     assert_recorded_and_unique(cli, pg_ledger, [out])
+
+
+def test_a_full_ledger_is_one_line_and_records_nothing_of_the_step(tmp_path):
+    from matter_factory_data.station.ledger import LedgerError, open_ledger
+    from matter_factory_data.station.ledger.ledger import Claim, new_token
+
+    url = sqlite_url(tmp_path / "line.db")
+    with open_ledger(url) as ledger:
+        lot = ledger.lot("lot", "batch", "x")
+        pages = ledger.backend.conn.execute("PRAGMA page_count").fetchone()[0]
+        ledger.backend.conn.execute(f"PRAGMA max_page_count = {pages}")
+        claims = [Claim(new_token(), i, f"SN-{i}", f"{i:x}", "00" * 32, state="issued",
+                        dac=b"\x30" * 600) for i in range(1, 200)]
+        with pytest.raises(LedgerError) as failure:
+            ledger.claim(lot, "x", claims)
+        assert "full" in str(failure.value) and "\n" not in str(failure.value)
+        assert ledger.export_rows() == []  # the whole step rolled back
+
+
+@pytest.mark.parametrize("station", ["=cmd|' /C calc'!A0", "a\x1b[2Jb", "x" * 65])
+def test_a_bad_station_name_is_refused(cli, tmp_path, station):
+    result = cli("batch", "-o", tmp_path / "lot", "--count", "1", *FAST, *NO_QR,
+                 "--station", station)
+    assert result.code == 2 and result.err.startswith("error: --station: "), result
+    assert result.err.count("\n") == 1 and "\x1b" not in result.err
+    assert not (tmp_path / "lot").exists()
+
+
+def test_the_ledger_is_for_the_csr_protocol(cli, tmp_path):
+    result = cli("provision", "--manifest", tmp_path / "m.csv", "--port", "x", "--protocol",
+                 "st-demo", "--ledger", sqlite_url(tmp_path / "l.db"))
+    assert result.code == 2 and "--ledger is for --protocol csr" in result.err
+    assert not (tmp_path / "l.db").exists() and not (tmp_path / "m.csv").exists()
+
+
+def test_a_known_key_recorded_twice_in_a_block_is_refused_whole(tmp_path):
+    from matter_factory_data.station.ledger import LedgerConflict, open_ledger
+    from matter_factory_data.station.ledger.ledger import Claim, new_token
+
+    with open_ledger(sqlite_url(tmp_path / "line.db")) as ledger:
+        lot = ledger.lot("lot", "batch", "x")
+        claims = [Claim(new_token(), i, f"SN-{i}", f"{i:x}", "00") for i in (1, 2)]
+        assert ledger.claim(lot, "x", claims) == [None, None]
+        with pytest.raises(LedgerConflict):
+            ledger.issued([(claims[0].token, "ab" * 32, "00"), (claims[1].token, "ab" * 32, "00")])
+        assert {r["state"] for r in ledger.export_rows()} == {"claimed"}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from ...core import series
-from ...errors import InputError, Subject
+from ...errors import InputError
 from .attestation import certification_declaration_files, pai_and_key
 from .common import PER_DEVICE_OPTIONS, common_values, jsonable
 from .device import DeviceTemplate
@@ -93,15 +93,9 @@ def _ledger_url(args: BatchRequest) -> Optional[str]:
 
 
 def _station(args: BatchRequest) -> Optional[str]:
-    if args.station is None:
-        return None
-    from ...core.validate import control_problem, formula_problem
+    from ..ledger.url import check_station
 
-    problem = (control_problem(args.station) or formula_problem(args.station)
-               or (None if 1 <= len(args.station) <= 64 else "must be 1..64 characters"))
-    if problem:
-        raise InputError.at(Subject("station"), f"{args.station!r}: {problem}")
-    return args.station
+    return check_station(args.station)
 
 
 def _with_board_region(args: BatchRequest) -> BatchRequest:

@@ -82,3 +82,17 @@ def _postgresql(text: str, parts, where) -> LedgerUrl:
 
 def _shown(text: str) -> str:
     return repr(text) if len(text) <= 200 else repr(text[:197] + "...")
+
+
+def check_station(name: str | None) -> str | None:
+    """A station name as recorded in the ledger and shown in exports: 1..64 characters, no
+    control character, not a spreadsheet formula."""
+    if name is None:
+        return None
+    from ...core.validate import control_problem, formula_problem
+
+    problem = (control_problem(name) or formula_problem(name)
+               or (None if 1 <= len(name) <= 64 else "must be 1..64 characters"))
+    if problem:
+        raise InputError.at(Subject("station"), f"{_shown(name)}: {problem}")
+    return name

@@ -107,17 +107,10 @@ def _ledger_url(args: ProvisionRequest) -> str:
 
 
 def _station(args: ProvisionRequest) -> str:
-    from ...core.validate import control_problem, formula_problem
-    from ...errors import Subject
     from ..ledger.batch import default_station
+    from ..ledger.url import check_station
 
-    if args.station is None:
-        return default_station()
-    problem = (control_problem(args.station) or formula_problem(args.station)
-               or (None if 1 <= len(args.station) <= 64 else "must be 1..64 characters"))
-    if problem:
-        raise InputError.at(Subject("station"), f"{args.station!r}: {problem}")
-    return args.station
+    return check_station(args.station) or default_station()
 
 
 def _pai_der(cert) -> bytes:
