@@ -138,3 +138,54 @@ def test_a_ledger_that_cannot_record_means_no_dac_and_an_error(cli, pai, tmp_pat
     assert row["status"] == "failed" and row["dac_serial"] == ""
     assert "locked" in row["error"] and result.err.count("\n") == 1
     assert ledger_rows(cli, f"sqlite://{path}") == []
+
+
+class QuietBoard(Board):
+    """Takes its DAC and PAI, then never sends its final status."""
+
+    def _quiet(self):
+        for frame in self.frames():
+            if frame.kind == "HELLO" and not hasattr(self, "dac"):
+                self.send("CSR", self.csr())
+            elif frame.kind == "DAC":
+                self.dac = frame.payload
+
+
+def test_sigkill_after_dacs_were_sent_leaves_every_dac_recorded(cli, pai, tmp_path):  # noqa: F811
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from test_batch_resume import environment
+
+    url = f"sqlite://{tmp_path / 'line.db'}"
+    team = [QuietBoard("quiet", sn=f"SN-Q{i}") for i in range(3)]
+    for board in team:
+        board.start()
+    argv = [sys.executable, "-m", "matter_factory_data", "provision", "--manifest",
+            str(tmp_path / "m.csv"), "--pai_cert", str(pai / "pai.der"), "--pai_key",
+            str(pai / "pai_key.der"), "--vendor_id", "0xFFF1", "--product_id", "0x8004",
+            "--timeout", "60", "--ledger", url]
+    for board in team:
+        argv += ["--port", board.path]
+    station = subprocess.Popen(argv, start_new_session=True, env=environment(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not all(hasattr(b, "dac") for b in team):
+            assert time.monotonic() < deadline and station.poll() is None
+            time.sleep(0.02)
+        os.killpg(station.pid, signal.SIGKILL)  # the boards hold DACs, no outcome yet
+        station.wait(10)
+    finally:
+        if station.poll() is None:
+            os.killpg(station.pid, signal.SIGKILL)
+        for board in team:
+            board.close()
+    records = {r["dac_serial"]: r for r in ledger_rows(cli, url)}
+    for board in team:
+        serial = f"{x509.load_der_x509_certificate(board.dac).serial_number:x}"
+        assert records[serial]["sn"] == board.sn and records[serial]["state"] == "issued"
+    stats = cli("ledger", "stats", "--ledger", url)
+    assert "claims never reported: 3" in stats.out
