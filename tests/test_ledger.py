@@ -336,3 +336,26 @@ def test_a_known_key_recorded_twice_in_a_block_is_refused_whole(tmp_path):
         with pytest.raises(LedgerConflict):
             ledger.issued([(claims[0].token, "ab" * 32, "00"), (claims[1].token, "ab" * 32, "00")])
         assert {r["state"] for r in ledger.export_rows()} == {"claimed"}
+
+
+def test_a_line_script_reports_batch_devices(cli, tmp_path):
+    out = tmp_path / "lot"
+    assert cli("batch", "-o", out, "--count", "3", *FAST, *NO_QR, "--jobs", "1").code == 0
+    url = sqlite_url(out / "ledger.db")
+    rows = manifest_rows(out)
+    done = cli("ledger", "report", "--ledger", url, "--sn", rows[0]["sn"], "--state", "ok",
+               "--station", "flash-1", "--image_sha256", rows[0]["image_sha256"])
+    assert done.code == 0 and done.out.startswith(f"{rows[0]['sn']}: ok"), done
+    assert cli("ledger", "report", "--ledger", url, "--dac_serial", rows[1]["dac_serial"],
+               "--state", "scrapped").code == 0
+    records = {r["sn"]: r for r in export(cli, url)}
+    assert [records[r["sn"]]["state"] for r in rows] == ["ok", "scrapped", "issued"]
+    assert records[rows[0]["sn"]]["station"] == "flash-1"
+    stats = cli("ledger", "stats", "--ledger", url)
+    assert "claims never reported: 1" in stats.out and rows[2]["sn"] in stats.out
+    unknown = cli("ledger", "report", "--ledger", url, "--sn", "NOPE", "--state", "ok")
+    assert unknown.code == 1 and "no device with serial number 'NOPE'" in unknown.err
+    bad = cli("ledger", "report", "--ledger", url, "--sn", rows[2]["sn"], "--state", "ok",
+              "--image_sha256", "xyz")
+    assert bad.code == 2 and bad.err.startswith("error: --image_sha256: ")
+    assert export(cli, url) == list(records.values())  # a refused report changes nothing

@@ -104,7 +104,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                   "UARTs (our CSR protocol, or ST's finish:NNN demo), outcomes to a manifest",
                   add_provision_arguments, run_provision),
     "ledger": ("the identity ledger of a factory line: stats, export (DAC serials per PAI, "
-               "CSV/JSON), import of a batch lot", add_ledger_command_arguments, run_ledger),
+               "CSV/JSON), import of a batch lot, report of a device", add_ledger_command_arguments,
+               run_ledger),
     "merge": ("merge the firmware hex and the factory data hex into one hex",
               add_merge_arguments, run_merge),
     "menuconfig": ("edit the factory data Kconfig symbols of a build's .config or of a .conf "

@@ -25,6 +25,17 @@ def add_ledger_command_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--format", choices=("csv", "json"), required=True)
     export.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE (never overwritten) instead of stdout")
+    report = actions.add_parser("report", help="record a device's outcome (after programming "
+                                               "a batch device, for line scripts)")
+    report.add_argument("--ledger", metavar="URL", required=True, help=URL_HELP)
+    which = report.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sn", metavar="SN", help="the device's serial number")
+    which.add_argument("--dac_serial", metavar="HEX", help="its DAC's serial number (hex)")
+    report.add_argument("--state", choices=("ok", "failed", "scrapped"), required=True)
+    report.add_argument("--station", metavar="NAME",
+                        help="the reporting station (default: the host name)")
+    report.add_argument("--image_sha256", metavar="HEX",
+                        help="SHA-256 of the image programmed (64 hex digits)")
     imported = actions.add_parser("import", help="record the devices of a batch directory "
                                                  "made earlier (all or nothing)")
     imported.add_argument("batch_dir", metavar="BATCHDIR",

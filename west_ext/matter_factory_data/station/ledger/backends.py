@@ -166,6 +166,11 @@ class PostgresBackend(Backend):
         except ImportError:
             raise LedgerError("a PostgreSQL ledger needs psycopg 3 (pip install "
                               "'psycopg[binary]')") from None
+        import logging
+
+        # psycopg logs what it ignores while dropping a broken connection ("error ignored
+        # terminating <Pipeline [BAD]>"); our own one line says what happened
+        logging.getLogger("psycopg").addHandler(logging.NullHandler())
         self.conn: Any = None
         self._connect(first=True)
 

@@ -23,6 +23,10 @@ class LedgerRequest(Request):
     format: Optional[str] = None
     output: Optional[str] = None
     station: Optional[str] = None
+    sn: Optional[str] = None
+    dac_serial: Optional[str] = None
+    state: Optional[str] = None
+    image_sha256: Optional[str] = None
 
 
 def ledger_command(args: LedgerRequest, ui) -> int:
@@ -37,7 +41,10 @@ def ledger_command(args: LedgerRequest, ui) -> int:
         return _export(args, ui)
     if args.action == "import":
         return _import(args, ui)
-    raise InputError(f"ledger: unknown action {args.action!r} (accepted: stats, export, import)")
+    if args.action == "report":
+        return _report(args, ui)
+    raise InputError(f"ledger: unknown action {args.action!r} (accepted: stats, export, "
+                     "import, report)")
 
 
 def _stats(args: LedgerRequest, ui) -> int:
@@ -108,6 +115,35 @@ def _cell(value) -> str:
     if text.startswith(FORMULA_STARTS):
         text = "'" + text
     return text
+
+
+def _report(args: LedgerRequest, ui) -> int:
+    import re
+
+    from .batch import default_station
+    from .errors import LedgerError
+    from .url import check_station
+
+    if (args.sn is None) == (args.dac_serial is None):
+        raise InputError("ledger report: give the device's serial number or its DAC serial")
+    if args.dac_serial is not None and not re.fullmatch(r"[0-9a-fA-F]{1,40}", args.dac_serial):
+        raise InputError.at(Subject("dac_serial"), f"{_cell(args.dac_serial)}: not a DAC serial "
+                                                   "(accepted: 1..40 hex digits)")
+    if args.image_sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}",
+                                                          args.image_sha256):
+        raise InputError.at(Subject("image_sha256"), f"{_cell(args.image_sha256)}: not a "
+                                                     "SHA-256 (accepted: 64 hex digits)")
+    station = check_station(args.station) or default_station()
+    with open_ledger(str(args.ledger), create=False) as ledger:
+        serial = (format(int(args.dac_serial, 16), "x") if args.dac_serial is not None
+                  else ledger.dac_serial_of(str(args.sn)))
+        if serial is None:
+            raise LedgerError(f"ledger {args.ledger}: no device with serial number "
+                              f"{_cell(args.sn)!r}")
+        ledger.report(serial, str(args.state), station,
+                      image_sha256=args.image_sha256.lower() if args.image_sha256 else None)
+    ui.info(f"{_cell(args.sn or serial)}: {args.state} (DAC serial {serial})")
+    return 0
 
 
 def _import(args: LedgerRequest, ui) -> int:

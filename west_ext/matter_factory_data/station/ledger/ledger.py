@@ -305,6 +305,11 @@ class Ledger:
         return [Known(r[0], r[1], r[2], r[3], bytes(r[4]) if r[4] is not None else None)
                 for r in rows]
 
+    def dac_serial_of(self, sn: str) -> Optional[str]:
+        row = self.backend.run(lambda tx: tx.one(
+            "SELECT dac_serial FROM identities WHERE sn = ?", (sn,)), single=True)
+        return row[0] if row else None
+
     def report(self, dac_serial: str, state: str, station: str, *,
                image_sha256: Optional[str] = None, readback: Optional[str] = None,
                note: Optional[str] = None) -> None:
