@@ -52,3 +52,4 @@ class Plan(NamedTuple):
     extra_files: list  # (name, bytes, secret) written with the series files
     ledger_url: Optional[str] = None  # given --ledger (checked); None: the lot's own
     station: Optional[str] = None
+    warnings: tuple = ()  # Messages: what the profile accepted (a given PAI/PAA)
