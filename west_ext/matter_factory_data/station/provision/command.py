@@ -63,13 +63,19 @@ def provision_command(args: ProvisionRequest, ui) -> int:
                              "provisions its compiled-in credentials")
     ledger_url = _ledger_url(args) if args.protocol == "csr" else None
     station_name = _station(args)
+    # An existing manifest is checked before the ledger is opened (a damaged one changes
+    # nothing, not even a new ledger file); a new one is made only once the ledger works.
+    from pathlib import Path
+
+    manifest = StationManifest(args.manifest) if Path(args.manifest).exists() else None
+    used = list(manifest.dac_serials()) if manifest is not None and ledger_url else []
     ledger = None
-    if ledger_url is not None:  # before the manifest: an unusable ledger changes nothing
+    if ledger_url is not None:
         from ..ledger import open_ledger
 
         ledger = open_ledger(ledger_url)
     try:
-        manifest = StationManifest(args.manifest)
+        manifest = manifest or StationManifest(args.manifest)
     except BaseException:
         if ledger is not None:
             ledger.close()
@@ -80,8 +86,7 @@ def provision_command(args: ProvisionRequest, ui) -> int:
 
         assert ledger is not None  # opened above for csr
         recorder = StationLedger(ledger, station_name, _pai_der(issuer_args["pai_cert"]))
-        issuer = CsrIssuer(**issuer_args, used_serials=manifest.dac_serials(),
-                           ledger=recorder)
+        issuer = CsrIssuer(**issuer_args, used_serials=used, ledger=recorder)
         csr_session = CsrSession(issuer, timeouts)
 
         def reported(transport, port, stop):  # then its outcome reported to the ledger
