@@ -6,9 +6,12 @@ ledgers."""
 import csv
 import io
 import json
+import os
 import random
+import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -208,9 +211,18 @@ def concurrent_lots(cli, tmp_path, url, count=120, killed=2):
     are run again to the end."""
     rng = random.Random(15)
     lots = [tmp_path / f"lot{i}" for i in range(4)]
+    targets = {i: rng.randrange(5, count // 2) for i in range(killed)}
     processes = [start(batch_argv(out, count, url)) for out in lots]
-    for process, out in zip(processes[:killed], lots[:killed]):
-        assert kill_at_row(process, out, rng.randrange(5, count - 20))
+    deadline = time.monotonic() + 120
+    while targets:  # every victim watched at once: each is killed at its own row
+        for i, target in list(targets.items()):
+            if rows_written(lots[i]) >= target:
+                os.killpg(processes[i].pid, signal.SIGKILL)
+                del targets[i]
+            else:
+                assert processes[i].poll() is None, f"lot{i} ended before row {target}"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
     for process in processes:
         _, err, hung = reap(process, 240)
         assert not hung, err
