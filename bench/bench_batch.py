@@ -210,10 +210,16 @@ def make_creds(workdir: Path) -> Creds:
     except ImportError:
         sys.exit("error: matter_factory_data is not importable; run this script with the Python "
                  "of the environment where it is installed (e.g. .venv/bin/python)")
+    import datetime
+
+    # Valid from before the manufacturing date batch --defaults uses (2022): a PAI valid from
+    # "now" would make every DAC start after its device was made, which batch refuses.
+    since = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
     paa_key, pai_key = certs.new_key(), certs.new_key()
-    paa = certs.make_paa(key=paa_key, common_name="Bench PAA", vendor_id=VENDOR_ID)
+    paa = certs.make_paa(key=paa_key, common_name="Bench PAA", vendor_id=VENDOR_ID,
+                         not_before=since)
     pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_key,
-                         common_name="Bench PAI", vendor_id=VENDOR_ID)
+                         common_name="Bench PAI", vendor_id=VENDOR_ID, not_before=since)
     creds = Creds(workdir / "pai_cert.pem", workdir / "pai_key.pem")
     creds.pai_cert.write_bytes(certs.cert_pem(pai))
     creds.pai_key.write_bytes(certs.key_pem(pai_key))
