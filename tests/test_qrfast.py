@@ -89,11 +89,28 @@ def test_smallest_version_is_found_as_qrcode_finds_it(text: str) -> None:
         assert qrimage.qr_matrix(text, mask, None) == _library_matrix(text, mask, None)
 
 
-def test_png_writer_is_pypng_for_any_size() -> None:
+def test_png_writer_is_pypng_for_any_size_and_level() -> None:
     rng = random.Random(5)
-    for _ in range(200):
+    for n in range(200):
         width, height = rng.randrange(1, 300), rng.randrange(1, 60)
-        rows = [rng.randbytes((width + 7) // 8) for _ in range(height)]
+        rows = [rng.randbytes((width + 7) // 8) if n % 2 else bytes([rng.choice((0, 255))])
+                * ((width + 7) // 8) for _ in range(height)]
+        level = (None, 1, 9, 0)[n % 4]
         buffer = io.BytesIO()
-        png.Writer(width, height, greyscale=True, bitdepth=1).write_packed(buffer, rows)
-        assert qrimage.png_1bit(width, height, rows) == buffer.getvalue()
+        png.Writer(width, height, greyscale=True, bitdepth=1, compression=level).write_packed(
+            buffer, rows)
+        ours = qrimage.png_1bit(width, height, rows, level)
+        assert ours == buffer.getvalue()
+        assert qrimage.png_pixels(ours) == qrimage.png_pixels(
+            qrimage.png_1bit(width, height, rows, 6 if level != 6 else 1))
+
+
+def test_png_pixels_sees_a_changed_pixel_and_a_damaged_file() -> None:
+    text = "MT:Y.K9042C00KA0648G00"
+    good = qrimage.qr_png(text, 0, 2, compression=1)
+    assert qrimage.png_pixels(good) == qrimage.png_pixels(qrimage.qr_png(text, 0, 2))
+    assert qrimage.png_pixels(good) != qrimage.png_pixels(qrimage.qr_png(text, 1, 2, 1))
+    assert qrimage.png_pixels(good[:-20]) is None
+    damaged = bytearray(good)
+    damaged[60] ^= 1
+    assert qrimage.png_pixels(bytes(damaged)) is None

@@ -14,6 +14,8 @@ PyPNG's over random texts and every mask; any other text takes the library path.
 """
 
 import io
+import itertools
+import operator
 import re
 import struct
 import zlib
@@ -63,6 +65,7 @@ def _render(text: str, image_factory: type, box_size: int, mask_pattern=None,
 
 
 _DARK_BYTE = bytes([0xFF, 0x00]) + bytes(254)
+_LIGHT_BYTE = bytes(48) + bytes([0xFF, 0x00]) + bytes(206)  # b"0" -> 0xFF, b"1" -> 0x00
 
 
 def _packed_rows(matrix: list, box_size: int) -> list:
@@ -122,20 +125,27 @@ def _generator(degree: int) -> list:
     return poly[1:]
 
 
-_GENERATOR_LOGS = [_LOG[c] for c in _generator(_EC_CODEWORDS)]
+def _product_table(generator: list) -> list:
+    """For each factor f, f * generator as one integer of 16 bytes (highest first)."""
+    table = [0]
+    for factor in range(1, 256):
+        log = _LOG[factor]
+        table.append(int.from_bytes(bytes(_EXP[log + _LOG[g]] if g else 0 for g in generator),
+                                    "big"))
+    return table
 
 
-def _ec_codewords(data: bytes) -> list:
-    remainder = [0] * _EC_CODEWORDS
+_PRODUCTS = _product_table(_generator(_EC_CODEWORDS))
+_EC_MASK = (1 << 8 * _EC_CODEWORDS) - 1
+_EC_TOP = 8 * (_EC_CODEWORDS - 1)
+
+
+def _ec_codewords(data: bytes) -> bytes:
+    """The Reed-Solomon remainder of ``data``: the register as one integer."""
+    register = 0
     for byte in data:
-        factor = byte ^ remainder[0]
-        del remainder[0]
-        remainder.append(0)
-        if factor:
-            log = _LOG[factor]
-            for k, g in enumerate(_GENERATOR_LOGS):
-                remainder[k] ^= _EXP[log + g]
-    return remainder
+        register = ((register << 8) & _EC_MASK) ^ _PRODUCTS[byte ^ (register >> _EC_TOP)]
+    return register.to_bytes(_EC_CODEWORDS, "big")
 
 
 def _fast_codewords(text: str) -> bytes:
@@ -155,17 +165,20 @@ def _fast_codewords(text: str) -> bytes:
     data = bytearray(bits.to_bytes(count // 8, "big"))
     data += bytes((0xEC, 0x11)) * ((_DATA_CODEWORDS - len(data)) // 2 + 1)
     del data[_DATA_CODEWORDS:]
-    return bytes(data) + bytes(_ec_codewords(data))
+    return bytes(data) + _ec_codewords(data)
 
 
 _TEMPLATES: dict = {}
 
 
 def _template(mask: int):
-    """qrcode's matrix (quiet zone included) for ``mask`` and where each data bit goes: the
-    function patterns and format information do not depend on the data."""
+    """For ``mask``: the symbol with its quiet zone as one byte per module (b"1" dark, row
+    by row) with qrcode's function patterns and format information, which do not depend on
+    the data; where each data bit goes (an index gather: module j takes byte j of the base,
+    or byte len(base) + k, data bit k); and the mask over the data bits as an integer."""
     if mask not in _TEMPLATES:
         base = _make_qr("A", mask_pattern=mask, version=_FAST_VERSION).get_matrix()
+        width = len(base)
         size = 17 + 4 * _FAST_VERSION
         reserved = [[False] * size for _ in range(size)]
 
@@ -183,21 +196,25 @@ def _template(mask: int):
         reserve(list(range(9)) + list(range(size - 8, size)), (8,))
         centre = 4 * _FAST_VERSION + 10  # the one alignment pattern of version 2
         reserve(range(centre - 2, centre + 3), range(centre - 2, centre + 3))
-        places = []  # (row, col, masked) in qrcode's map_data order
-        row, step = size - 1, -1
+        gather = list(range(width * width))
+        mask_bits = 0
+        row, step, k = size - 1, -1, 0  # qrcode's map_data order
         for col in range(size - 1, 0, -2):
             if col <= 6:
                 col -= 1
             while True:
                 for c in (col, col - 1):
                     if not reserved[row][c]:
-                        places.append((row + BORDER, c + BORDER, _MASKS[mask](row, c)))
+                        gather[(row + BORDER) * width + c + BORDER] = width * width + k
+                        mask_bits = mask_bits << 1 | _MASKS[mask](row, c)
+                        k += 1
                 row += step
                 if row < 0 or row >= size:
                     row -= step
                     step = -step
                     break
-        _TEMPLATES[mask] = ([list(r) for r in base], places)
+        grid = bytes(49 if dark else 48 for modules in base for dark in modules)
+        _TEMPLATES[mask] = (grid, operator.itemgetter(*gather), k, mask_bits, width)
     return _TEMPLATES[mask]
 
 
@@ -211,16 +228,18 @@ def fast_path_applies(text: str, mask_pattern, version) -> bool:
             and (version is not None or len(text) > 20))  # version 1 holds 20 at level M
 
 
-def _fast_matrix(text: str, mask: int) -> list:
-    base, places = _template(mask)
-    matrix = [list(r) for r in base]
+def _fast_grid(text: str, mask: int) -> tuple:
+    """(modules, width): the symbol of ``text`` with its quiet zone, one byte per module
+    row by row, b"1" dark and b"0" light."""
+    grid, gather, places, mask_bits, width = _template(mask)
     codewords = _fast_codewords(text)
-    bits = int.from_bytes(codewords, "big")
-    total = len(codewords) * 8
-    for n, (row, col, masked) in enumerate(places):
-        dark = n < total and (bits >> (total - 1 - n)) & 1 == 1
-        matrix[row][col] = dark != masked
-    return matrix
+    bits = (int.from_bytes(codewords, "big") << (places - 8 * len(codewords))) ^ mask_bits
+    return bytes(gather(grid + format(bits, f"0{places}b").encode("ascii"))), width
+
+
+def _fast_matrix(text: str, mask: int) -> list:
+    modules, width = _fast_grid(text, mask)
+    return [[b == 49 for b in modules[r:r + width]] for r in range(0, len(modules), width)]
 
 
 def qr_matrix(text: str, mask_pattern=None, version=None) -> list:
@@ -231,15 +250,13 @@ def qr_matrix(text: str, mask_pattern=None, version=None) -> list:
     return _make_qr(text, mask_pattern=mask_pattern, version=version).get_matrix()
 
 
-def png_1bit(width: int, height: int, rows: list) -> bytes:
+def png_1bit(width: int, height: int, rows: list, compression=None) -> bytes:
     """A 1-bit greyscale PNG of packed ``rows``, byte for byte as PyPNG's
-    ``Writer(width, height, greyscale=True, bitdepth=1).write_packed`` writes it."""
-    raw = bytearray()
-    for row in rows:
-        raw.append(0)  # filter type None
-        raw += row
-    compressor = zlib.compressobj()
-    idat = compressor.compress(bytes(raw)) + compressor.flush()
+    ``Writer(width, height, greyscale=True, bitdepth=1, compression=compression)
+    .write_packed`` writes it (zlib's default level when ``compression`` is None)."""
+    raw = b"\0" + b"\0".join(rows) if rows else b""  # filter type None before every row
+    compressor = zlib.compressobj() if compression is None else zlib.compressobj(compression)
+    idat = compressor.compress(raw) + compressor.flush()
     return b"".join((b"\x89PNG\r\n\x1a\n",
                      _chunk(b"IHDR", struct.pack("!2I5B", width, height, 1, 0, 0, 0, 0)),
                      _chunk(b"IDAT", idat), _chunk(b"IEND", b"")))
@@ -250,17 +267,49 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
             + struct.pack("!I", zlib.crc32(data, zlib.crc32(tag)) & 0xFFFFFFFF))
 
 
-def qr_png(text: str, mask_pattern=None, version=None) -> bytes:
+def png_pixels(data: bytes):
+    """(IHDR fields, decompressed scanlines) of a PNG this module writes, or None when the
+    bytes are not such a PNG: two images with the same pixels compare equal whatever zlib
+    level wrote them."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    at, header, idat = 8, None, []
+    try:
+        while at < len(data):
+            length = int.from_bytes(data[at:at + 4], "big")
+            tag, body = data[at + 4:at + 8], data[at + 8:at + 8 + length]
+            if len(body) != length or data[at + 8 + length:at + 12 + length] != struct.pack(
+                    "!I", zlib.crc32(body, zlib.crc32(tag)) & 0xFFFFFFFF):
+                return None
+            if tag == b"IHDR":
+                header = body
+            elif tag == b"IDAT":
+                idat.append(body)
+            elif tag == b"IEND":
+                return (header, zlib.decompress(b"".join(idat))) if header else None
+            at += 12 + length
+    except zlib.error:
+        return None
+    return None
+
+
+def qr_png(text: str, mask_pattern=None, version=None, compression=None) -> bytes:
     """Return a black-on-white 1-bit PNG of the QR code of ``text``.
 
     The module matrix comes from ``qrcode``; rows are handed to PyPNG already packed,
     which is ~10x faster than drawing the image pixel by pixel. ``mask_pattern`` (0..7)
     fixes the mask instead of scoring all eight, ``version`` the symbol size instead of
-    searching for the smallest.
+    searching for the smallest; ``compression`` is zlib's level (None: its default).
     """
+    if PNG_BOX_SIZE == 8 and fast_path_applies(text, mask_pattern, version):
+        modules, width = _fast_grid(text, mask_pattern)
+        light = modules.translate(_LIGHT_BYTE)  # one byte per module: 8 pixels
+        rows = [light[r:r + width] for r in range(0, len(light), width)]
+        return png_1bit(width * 8, width * 8, [row for row in rows for _ in "01234567"],
+                        compression)
     matrix = qr_matrix(text, mask_pattern, version)  # includes the quiet zone
     size = len(matrix) * PNG_BOX_SIZE
-    return png_1bit(size, size, _packed_rows(matrix, PNG_BOX_SIZE))
+    return png_1bit(size, size, _packed_rows(matrix, PNG_BOX_SIZE), compression)
 
 
 def qr_svg(text: str, mask_pattern=None, version=None) -> bytes:
@@ -268,11 +317,9 @@ def qr_svg(text: str, mask_pattern=None, version=None) -> bytes:
     from qrcode.image.svg import SvgPathFillImage
 
     if SVG_BOX_SIZE == 10 and fast_path_applies(text, mask_pattern, version):
-        head, tail = _svg_template()
-        matrix = _fast_matrix(text, mask_pattern)
-        path = "".join(f"M{c},{r}H{c + 1}V{r + 1}H{c}z" for r, modules in enumerate(matrix)
-                       for c, dark in enumerate(modules) if dark)
-        return head + path.encode("ascii") + tail
+        head, tail, squares = _svg_template()
+        modules, _ = _fast_grid(text, mask_pattern)
+        return head + b"".join(itertools.compress(squares, modules.translate(_BIT))) + tail
     return _render(text, SvgPathFillImage, SVG_BOX_SIZE, mask_pattern, version)
 
 
@@ -289,5 +336,11 @@ def _svg_template() -> tuple:
         sample = _render("A", SvgPathFillImage, SVG_BOX_SIZE, 0, _FAST_VERSION)
         start = sample.index(b' d="') + 4
         end = sample.index(b'"', start)
-        _SVG_TEMPLATE.extend((sample[:start], sample[end:]))
-    return _SVG_TEMPLATE[0], _SVG_TEMPLATE[1]
+        width = 17 + 4 * _FAST_VERSION + 2 * BORDER
+        squares = [f"M{c},{r}H{c + 1}V{r + 1}H{c}z".encode("ascii")
+                   for r in range(width) for c in range(width)]
+        _SVG_TEMPLATE.extend((sample[:start], sample[end:], squares))
+    return tuple(_SVG_TEMPLATE)
+
+
+_BIT = bytes(48) + b"\x00\x01" + bytes(206)  # b"0" -> 0, b"1" -> 1

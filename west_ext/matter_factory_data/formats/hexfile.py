@@ -21,24 +21,33 @@ def to_hex_text(offset: int, data: bytes) -> str:
     if offset < 0 or offset + len(data) > 0x1_0000_0000:
         raise InputError(f"data of {len(data)} bytes at 0x{offset:x} does not fit the 32-bit "
                          "address space of Intel HEX")
-    lines = []
     end = offset + len(data)
     extended = end - 1 > 0xFFFF
+    binary = bytearray()  # every record without its ':' and line end, then one hex() call
+    sizes = []
     address = offset
     while address < end:
         if extended and (address == offset or address & 0xFFFF == 0):
-            lines.append(_record(0, 4, (address >> 16).to_bytes(2, "big")))
+            upper = address >> 16
+            binary += bytes((2, 0, 0, 4, upper >> 8, upper & 0xFF,
+                             -(6 + (upper >> 8) + (upper & 0xFF)) & 0xFF))
+            sizes.append(14)
         stop = min(address + 16, end, (address | 0xFFFF) + 1)
-        lines.append(_record(address & 0xFFFF, 0, data[address - offset:stop - offset]))
+        chunk = data[address - offset:stop - offset]
+        high, low = (address >> 8) & 0xFF, address & 0xFF
+        binary += bytes((len(chunk), high, low, 0))
+        binary += chunk
+        binary.append(-(len(chunk) + high + low + sum(chunk)) & 0xFF)
+        sizes.append(2 * len(chunk) + 10)
         address = stop
-    lines.append(":00000001FF\n")
-    return "".join(lines)
-
-
-def _record(address: int, kind: int, payload: bytes) -> str:
-    head = bytes((len(payload), address >> 8, address & 0xFF, kind))
-    checksum = -(sum(head) + sum(payload)) & 0xFF
-    return f":{head.hex().upper()}{payload.hex().upper()}{checksum:02X}\n"
+    text = binary.hex().upper()
+    lines = []
+    at = 0
+    for size in sizes:
+        lines.append(text[at:at + size])
+        at += size
+    lines.append("00000001FF\n")
+    return ":" + "\n:".join(lines)
 
 
 def from_hex_text(text: str, source: str = "hex file") -> list[tuple[int, bytes]]:
