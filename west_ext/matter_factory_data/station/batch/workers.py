@@ -90,6 +90,42 @@ def _make_device(job: tuple) -> dict:
     return row
 
 
+def _make_devices(chunk: list) -> list:
+    return [_make_device(job) for job in chunk]
+
+
+def _shared_work(pool, workers: int, jobs: Iterator[tuple]) -> Iterator[dict]:
+    """The rows of ``jobs`` in order, made by the pool's ``workers`` processes and by this
+    one: while the pool has enough chunks in flight, this process makes the next device
+    itself. One process fewer than cores keeps the summed memory of a batch down (every
+    process holds Python, OpenSSL and the libraries) without leaving a core idle."""
+    from collections import deque
+
+    in_flight_limit = 2 * workers
+    queue: deque = deque()  # (async result | None, rows made here) in job order
+    in_flight = 0
+    chunk: list = []
+    for job in jobs:
+        if in_flight < in_flight_limit:
+            chunk.append(job)
+            if len(chunk) == CHUNK:
+                queue.append((pool.apply_async(_make_devices, (chunk,)), None))
+                in_flight, chunk = in_flight + 1, []
+        else:
+            queue.append((None, [_make_device(job)]))
+        while queue and (queue[0][0] is None or queue[0][0].ready()):
+            result, rows = queue.popleft()
+            if result is not None:
+                rows = result.get()
+                in_flight -= 1
+            yield from rows
+    if chunk:
+        queue.append((pool.apply_async(_make_devices, (chunk,)), None))
+    while queue:
+        result, rows = queue.popleft()
+        yield from (rows if result is None else result.get())
+
+
 def write_device_dir(devices_dir: Path, index: int, files: dict) -> None:
     final = devices_dir / device_dir_name(index)
     temp = devices_dir / f".tmp-{device_dir_name(index)}-{os.getpid()}"
@@ -172,10 +208,11 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
             else:
                 context = multiprocessing.get_context("fork" if sys.platform != "win32"
                                                       else "spawn")
-                workers = min(plan.jobs, len(missing))
+                workers = min(plan.jobs, len(missing)) - 1  # this process makes devices too
                 with context.Pool(workers, _init_worker, (*initargs, True)) as pool:
+                    _init_worker(*initargs, ignore_sigint=False)  # after the fork: not shared
                     try:
-                        for row in pool.imap(_make_device, jobs, chunksize=CHUNK):
+                        for row in _shared_work(pool, workers, jobs):
                             record(row)
                     finally:
                         window.stop()  # before the pool is terminated: see Window
