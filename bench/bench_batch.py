@@ -435,16 +435,27 @@ def check_outputs(tool: Tool, out: Path, count: int) -> dict[str, int]:
     return found
 
 
+VERIFY_RUNS: list = []  # verify DIR after each run of ours (--verify)
+
+
 def measure(tool: Tool, work: Path, creds: Creds, count: int, iterations: int, index: int,
             args: argparse.Namespace) -> Run:
     out = work / f"{tool.name}-n{count}-it{iterations}-{index}"
     figures = run_once(tool, tool.argv(out, count, iterations, creds, args.jobs), out,
                        out.with_suffix(".log"), args.sample_ms / 1000)
     found = check_outputs(tool, out, count)
-    if not args.keep:
-        shutil.rmtree(out, ignore_errors=True)
     run = Run(config=f"N={count} it={iterations}", tool=tool.name, count=count,
               iterations=iterations, index=index, outputs=found, **figures)
+    if tool.name == "ours" and args.verify:  # verify DIR on what ours just made
+        checked = run_once(tool, ours_command() + ["verify", str(out), "--jobs", str(args.jobs)],
+                           out, out.with_suffix(".verify.log"), args.sample_ms / 1000)
+        VERIFY_RUNS.append(Run(config=run.config, tool="verify", count=count,
+                               iterations=iterations, index=index, **checked))
+        print(f"  {run.config:18} verify #{index}: {checked['wall']:8.2f} s  "
+              f"{count / checked['wall']:8.1f} dev/s  CPU {checked['cpu']:.2f} s",
+              file=sys.stderr, flush=True)
+    if not args.keep:
+        shutil.rmtree(out, ignore_errors=True)
     print(f"  {run.config:18} {tool.name:4} #{index}: {run.wall:8.2f} s  {run.rate:8.1f} dev/s  "
           f"tree RSS {run.peak_tree_rss / MIB:6.1f} MiB  others {run.others_cores:.2f} cores",
           file=sys.stderr, flush=True)
@@ -519,6 +530,11 @@ def ratios(grouped: dict[tuple[int, int], dict[str, list[Run]]],
                 entry["marginal_overhead_ms"] = (
                     (ours["median_cpu"] - startup["ours"])
                     - (floor["median_cpu"] - startup["floor"])) / (count - STARTUP_COUNT) * 1000
+        if "verify" in tools:
+            checked = summarise(tools["verify"])
+            entry.update(verify_rate=checked["median_rate"],
+                         verify_cpu_ms=checked["median_cpu"] / count * 1000,
+                         verify_to_batch_cpu=checked["median_cpu"] / ours["median_cpu"])
         if "ours-svg" in tools and "floor" in tools:
             svg = summarise(tools["ours-svg"])
             entry["svg_overhead_ms"] = (svg["median_cpu"] - summarise(tools["floor"])[
@@ -537,6 +553,9 @@ def ratios(grouped: dict[tuple[int, int], dict[str, list[Run]]],
                          f" beyond floor {r['overhead_ms']:.3f} ms")
         if "marginal_overhead_ms" in r:
             parts.append(f"without start-up {r['marginal_overhead_ms']:.3f} ms")
+        if "verify_cpu_ms" in r:
+            parts.append(f"verify DIR {r['verify_rate']:.0f} dev/s, CPU/device "
+                         f"{r['verify_cpu_ms']:.3f} ms = {r['verify_to_batch_cpu']:.2f}x batch's")
         if "svg_overhead_ms" in r:
             parts.append(f"svg: beyond floor {r['svg_overhead_ms']:.3f} ms, ours-svg/floor "
                          f"{r['svg_floor_share']:5.1%}")
@@ -661,6 +680,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", choices=("ours", "esp"), help="run one tool only")
     parser.add_argument("--no-floor", action="store_true",
                         help="do not run the crypto floor (bench/floor.py) side by side")
+    parser.add_argument("--verify", action="store_true",
+                        help="run `verify DIR --jobs J` on each output of ours (tool 'verify')")
     parser.add_argument("--svg", action="store_true",
                         help="also run ours with SVG QR codes in the rotation")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
@@ -762,7 +783,7 @@ def main() -> int:
             print(f"outputs kept in {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    grouped = group(runs)
+    grouped = group(runs + VERIFY_RUNS)
     print_table(grouped)
     ratio = ratios(grouped, startup)
     memory = memory_series(grouped)

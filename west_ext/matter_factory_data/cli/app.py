@@ -406,6 +406,9 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow_nonconformant_certs",
                         dest="allow_nonconformant_certs", action="store_true",
                         help="report attestation profile violations without failing")
+    parser.add_argument("--json", action="store_true",
+                        help="batch directory: one JSON object per device on stdout "
+                             "(device, ok, problems), then repeated identities and a summary")
     add_format_arguments(parser)
 
 
@@ -415,10 +418,16 @@ def run_verify(args: argparse.Namespace, ui: UI) -> int:
     if is_batch_dir(args.file):
         return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
                             jobs=args.jobs, ui=ui,
-                            allow_nonconformant_certs=args.allow_nonconformant_certs)
+                            allow_nonconformant_certs=args.allow_nonconformant_certs,
+                            json_lines=args.json)
+    if args.json:
+        from ..errors import InputError
+
+        raise InputError(f"--json: only for a batch directory (one with a manifest.csv), not "
+                         f"{args.file}")
     from ..jobs.commands import VerifyRequest, verify_command
 
-    return verify_command(request_from(VerifyRequest, args, ignore=("jobs",)), ui)
+    return verify_command(request_from(VerifyRequest, args, ignore=("jobs", "json")), ui)
 
 
 # --- codes -------------------------------------------------------------------

@@ -74,10 +74,12 @@ def check_device(row: dict) -> DeviceReport:
                         "it was made)")
     try:
         fmt = _format()
-        records = fmt.decode(image, row["image"])
+        if fmt.name == "nrf-cbor":  # read once: the map and how each item is encoded
+            reading = nrf_cbor.read_image(image, row["image"])
+            records = nrf_cbor.map_of_reading(reading, row["image"])
+        else:
+            reading, records = None, fmt.decode(image, row["image"])
         data = fmt.model_values(records)
-        reading = nrf_cbor.read_image(image, row["image"]) if fmt.name == "nrf-cbor" \
-            else None
         payload = onboarding.parse_qr_code(row["qr_payload"])
     except FactoryDataError as exc:
         return DeviceReport(index, problems + [str(exc)], {})
@@ -143,9 +145,13 @@ def _sibling_files(device_dir: Path, image: bytes, data: dict, qr_payload: str) 
     except (OSError, ValueError) as exc:
         problems.append(f"factory_data.json: unreadable ({exc})")
     try:
-        segments = hexfile.from_hex_text((device_dir / "factory_data.hex").read_text("ascii"))
-        if [s[1] for s in segments] != [image]:
-            problems.append("factory_data.hex does not hold the image")
+        text = (device_dir / "factory_data.hex").read_text("ascii")
+        offset = _CONTEXT.get("hex_offset")
+        # The text batch writes, compared whole; anything else is read record by record.
+        if offset is None or text != hexfile.to_hex_text(offset, image):
+            segments = hexfile.from_hex_text(text)
+            if [s[1] for s in segments] != [image]:
+                problems.append("factory_data.hex does not hold the image")
     except (OSError, ValueError) as exc:
         problems.append(f"factory_data.hex: unreadable ({exc})")
     qr = _CONTEXT["qr"]
@@ -192,8 +198,13 @@ def _facts(data: dict, payload) -> dict:
 # --------------------------------------------------------------------------- the series
 
 def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[str],
-                 jobs: Optional[int], ui, allow_nonconformant_certs: bool = False) -> int:
+                 jobs: Optional[int], ui, allow_nonconformant_certs: bool = False,
+                 json_lines: bool = False) -> int:
+    """Every device of a batch directory checked in a process pool, a progress line on
+    stderr; with ``json_lines`` one JSON object per device (and per repeated identity, and
+    a summary last) on stdout instead of the FAIL lines."""
     from ...files.inputs import read_file
+    from .workers import Progress
 
     root = Path(directory)
     state = _state(root)
@@ -203,11 +214,16 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
     allow_shared = bool(state["params"].get("allow_shared_discriminators"))
     _CONTEXT["allow_nonconformant"] = allow_nonconformant_certs or \
         bool(state["params"].get("allow_nonconformant_certs"))
+    partition = state["params"].get("partition")
+    _CONTEXT["hex_offset"] = partition[0] if isinstance(partition, list) and partition and \
+        isinstance(partition[0], int) else None
     seen: dict = {}
     repeats: list = []
     failed = checked = 0
     listed: set = set()
     image_format = (state["params"].get("format", "nrf-cbor"), state["params"].get("board"))
+    progress = Progress(ui, max(_row_count(root), 1), 0, live=ui.is_terminal(),
+                        quiet_start=True)
     for report in _reports(root, pai_der, paa_der, state["params"].get("qr", "none"), jobs,
                            image_format):
         checked += 1
@@ -216,22 +232,49 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
         listed.add(report.index)
         if report.problems:
             failed += 1
-            for problem in report.problems:
-                ui.info(f"FAIL  device {report.index}: {problem}")
+            if not json_lines:
+                progress.finish_line()
+                for problem in report.problems:
+                    ui.info(f"FAIL  device {report.index}: {problem}")
+        if json_lines:
+            ui.info(json.dumps({"device": _as_index(report.index), "ok": not report.problems,
+                                "problems": report.problems}))
         for what, value in report.facts.items():
             if value is None or (what == "discriminator" and allow_shared):
                 continue
             first = seen.setdefault((what, value), report.index)
             if first != report.index:
                 repeats.append(f"devices {first} and {report.index} share a {what}")
+        progress.advance()
+    progress.finish()
     repeats += _unlisted_devices(root, listed)
     for line in repeats:
-        ui.info(f"FAIL  {line}")
+        ui.info(json.dumps({"series": True, "ok": False, "problem": line}) if json_lines
+                else f"FAIL  {line}")
+    if json_lines:
+        ui.info(json.dumps({"summary": {"checked": checked, "failed": failed,
+                                        "repeated_identities": len(repeats),
+                                        "ok": not (failed or repeats)}}))
     if failed or repeats:
         raise VerificationError(f"{directory}: {failed} of {checked} devices failed, "
                                 f"{len(repeats)} repeated identities")
-    ui.info(f"{directory}: all {checked} devices passed; no repeated identity")
+    if not json_lines:
+        ui.info(f"{directory}: all {checked} devices passed; no repeated identity")
     return 0
+
+
+def _as_index(index: str):
+    return int(index) if str(index).isdigit() else index
+
+
+def _row_count(root: Path) -> int:
+    """Rows of the manifest (for the progress line), counted without keeping them."""
+    try:
+        with open(root / MANIFEST, "rb") as stream:
+            return max(sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20),
+                                                                 b"")) - 1, 0)
+    except OSError:
+        return 0
 
 
 def _unlisted_devices(root: Path, listed: set) -> list:
