@@ -12,16 +12,22 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..errors import OPT
 from . import certview
-from .certview import (ECDSA_WITH_SHA256_OID, KEY_USAGE_CRL_SIGN, KEY_USAGE_DIGITAL_SIGNATURE,
-                       KEY_USAGE_KEY_CERT_SIGN, CertView)
+from .certview import (
+    ECDSA_WITH_SHA256_OID,
+    KEY_USAGE_CRL_SIGN,
+    KEY_USAGE_DIGITAL_SIGNATURE,
+    KEY_USAGE_KEY_CERT_SIGN,
+    CertView,
+)
 
 _BASIC_CONSTRAINTS = "2.5.29.19"
 _KEY_USAGE = "2.5.29.15"
 _SKID = "2.5.29.14"
 _AKID = "2.5.29.35"
 
-#: rule name -> what it requires (README lists these)
+#: rule name -> what it requires (docs/options.md lists these)
 RULES = {
     "x509-v3": "X.509 version 3",
     "ecdsa-with-SHA256": "signed with ecdsa-with-SHA256",
@@ -196,6 +202,6 @@ def enforce(violations: list[Violation], *, allow: bool) -> list[str]:
         more = (f" (and {len(violations) - 1} more profile violation(s))"
                 if len(violations) > 1 else "")
         raise CredentialError(f"{violations[0]}{more}; chip-cert validate-att-cert refuses "
-                              "such a certificate (--allow_nonconformant_certs accepts it with "
-                              "a warning)")
-    return [f"{v} (accepted: --allow_nonconformant_certs)" for v in violations]
+                              f"such a certificate ({OPT.allow_nonconformant_certs} accepts it "
+                              "with a warning)")
+    return [f"{v} (accepted: {OPT.allow_nonconformant_certs})" for v in violations]

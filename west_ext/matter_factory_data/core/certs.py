@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import secrets
-from typing import Callable, Union
+from typing import Callable, Union, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import NameOID
 
 from ..errors import CredentialError, InputError
-from . import certview
+from . import cert_read, certview
 
 __all__ = [
     "MATTER_VID_OID",
@@ -94,7 +94,7 @@ def load_certificate(data: bytes, *, source: str) -> x509.Certificate:
         return x509.load_der_x509_certificate(view.der)
     except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
         # Package-internal helper: the one wording of this message.
-        raise certview._unreadable_certificate(source, "cryptography cannot load it") from None
+        raise cert_read._unreadable_certificate(source, "cryptography cannot load it") from None
 
 
 def load_private_key(
@@ -131,9 +131,7 @@ def matter_ids(cert: x509.Certificate, *, source: str = "the certificate") -> tu
 
 def public_key_bytes(key_or_cert: KeyOrCert) -> bytes:
     """The 65-byte uncompressed SEC1 point of a key pair, public key or certificate."""
-    if isinstance(key_or_cert, x509.Certificate):
-        public = key_or_cert.public_key()
-    elif isinstance(key_or_cert, ec.EllipticCurvePrivateKey):
+    if isinstance(key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey)):
         public = key_or_cert.public_key()
     else:
         public = key_or_cert
@@ -239,7 +237,8 @@ def _subject(common_name: str, vendor_id: int | None, product_id: int | None) ->
 
 
 def _build(
-    *, subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
+    *, subject: x509.Name, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
+    issuer: x509.Name,
     issuer_key: ec.EllipticCurvePrivateKey, issuer_skid: bytes, ca: bool,
     path_length: int | None, serial: int | None, not_before: _dt.datetime | None,
     not_after: _dt.datetime | None, deterministic: bool,
@@ -276,7 +275,7 @@ def _build(
             "Deterministic certificate signing was requested but the installed cryptography "
             "package does not support it; upgrade cryptography or sign non-deterministically."
         )
-    public = public or key.public_key()
+    public = public or cast(ec.EllipticCurvePrivateKey, key).public_key()  # not a public key
     usage = x509.KeyUsage(
         digital_signature=not ca, content_commitment=False, key_encipherment=False,
         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
@@ -397,9 +396,9 @@ class DacIssuer:
         self._issuer_key = issuer_key
         self._not_before = not_before
         self._deterministic = deterministic
-        self._template: "_TbsTemplate | None" = None
+        self._template: _TbsTemplate | None = None
 
-    def issue(self, key: "ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey",
+    def issue(self, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
               serial: int) -> x509.Certificate:
         """A DAC for ``key``: a key pair, or the public key of a device's CSR."""
         return _build(
@@ -408,8 +407,8 @@ class DacIssuer:
             not_before=self._not_before, not_after=None, deterministic=self._deterministic,
         )
 
-    def issue_der(self, key: "ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey",
-                  serial: int, sign: "Callable[[bytes], bytes] | None" = None) -> bytes:
+    def issue_der(self, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
+                  serial: int, sign: Callable[[bytes], bytes] | None = None) -> bytes:
         """The DER of the DAC :meth:`issue` makes, from a template of its to-be-signed bytes
         (``batch``'s hot path: cryptography's builder costs ~0.3 ms a certificate).
 
@@ -470,7 +469,7 @@ class _TbsTemplate:
     """The TBS of one DAC made by the builder, cut around its serial number, public point
     and subject key identifier (SHA-1 of the point), the only per-device parts."""
 
-    def __init__(self, issuer: "DacIssuer") -> None:
+    def __init__(self, issuer: DacIssuer) -> None:
         import hashlib
 
         probe_key = ec.generate_private_key(ec.SECP256R1())

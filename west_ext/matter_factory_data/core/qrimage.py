@@ -1,8 +1,8 @@
 """QR code images (PNG and SVG) of a text such as an ``MT:`` onboarding payload.
 
 Rendering uses the ``qrcode`` library, imported inside the functions so that
-importing this module costs nothing at command start-up. PNG output goes
-through pure-Python PyPNG (Pillow is not needed).
+importing this module costs nothing at command start-up. PNG output is written
+with zlib directly, byte for byte as PyPNG writes it (Pillow is not needed).
 
 ``batch`` (a fixed version and mask) takes a hand-written hot path instead: the module
 matrix of an alphanumeric text in a version 2 symbol at level M (`_fast_matrix`: the
@@ -12,6 +12,8 @@ function patterns qrcode drew once) and the PNG written with zlib directly
 takes ~0.1 ms for both. ``tests/test_qrfast.py`` proves the bytes identical to qrcode's and
 PyPNG's over random texts and every mask; any other text takes the library path.
 """
+
+from __future__ import annotations
 
 import io
 import itertools
@@ -140,7 +142,7 @@ _EC_MASK = (1 << 8 * _EC_CODEWORDS) - 1
 _EC_TOP = 8 * (_EC_CODEWORDS - 1)
 
 
-def _ec_codewords(data: bytes) -> bytes:
+def _ec_codewords(data: bytes | bytearray) -> bytes:
     """The Reed-Solomon remainder of ``data``: the register as one integer."""
     register = 0
     for byte in data:
@@ -296,8 +298,8 @@ def png_pixels(data: bytes):
 def qr_png(text: str, mask_pattern=None, version=None, compression=None) -> bytes:
     """Return a black-on-white 1-bit PNG of the QR code of ``text``.
 
-    The module matrix comes from ``qrcode``; rows are handed to PyPNG already packed,
-    which is ~10x faster than drawing the image pixel by pixel. ``mask_pattern`` (0..7)
+    The module matrix comes from ``qrcode`` (or the hot path); packed rows go to
+    :func:`png_1bit`, ~10x faster than drawing the image pixel by pixel. ``mask_pattern`` (0..7)
     fixes the mask instead of scoring all eight, ``version`` the symbol size instead of
     searching for the smallest; ``compression`` is zlib's level (None: its default).
     """

@@ -16,6 +16,7 @@ import json
 import math
 from typing import Any, Optional
 
+from ..errors import OPT
 from ..typed import Request
 
 #: Keys whose values are secrets: masked unless --show-secrets.
@@ -44,7 +45,7 @@ def show_command(args: ShowRequest, ui) -> int:
     if args.records:
         from ..errors import InputError
 
-        raise InputError("--records lists the records of --format stm32-tlv")
+        raise InputError(f"{OPT.records} lists the records of {OPT.format} stm32-tlv")
     loaded = images.load(args.file, args.offset, read_any=True)
     reading = loaded.reading
     if reading is not None:
@@ -88,10 +89,11 @@ def _show_other(args: ShowRequest, ui) -> int:
     if args.records:
         from ..formats.stm32_tlv import tag_name
 
-        for record in loaded.device_map.records:
+        read: Any = loaded.device_map  # stm32-tlv: the records as the device scans them
+        for record in read.records:
             ui.info(f"{record.offset:6d}  tag {record.tag:<3d} {tag_name(record.tag):32} "
                     f"{record.declared:5d} bytes")
-        end = loaded.device_map.end
+        end = read.end
         ui.info(f"{end:6d}  end marker" if end is not None else "        (no end marker)")
     elif args.json or args.pretty:
         data = fmt.to_json(loaded.device_map)
@@ -183,7 +185,7 @@ def masked_json(device_map: dict, show_secrets: bool) -> dict:
 
 def _mask(value: Any) -> str:
     size = f"{len(value)} bytes, " if isinstance(value, (bytes, bytearray)) else ""
-    return f"<secret: {size}--show-secrets prints it>"
+    return f"<secret: {size}{OPT['show-secrets']} prints it>"
 
 
 # --- summary -------------------------------------------------------------------------
@@ -217,7 +219,8 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
         board = getattr(getattr(fmt, "board", None), "name", None)
         rows.append(("format", fmt.name + (f", board {board}" if board else "")))
     if reading is not None and not reading.is_map:
-        rows.append(("content", f"not factory data: {_text(json.dumps(json_value(reading.top)))[:200]}"))
+        content = _text(json.dumps(json_value(reading.top)))[:200]
+        rows.append(("content", f"not factory data: {content}"))
         return _finish(rows, problems)
     size = f"{used} bytes"
     if reading is not None:
@@ -225,7 +228,7 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
     if partition_size is not None:
         size += f"; partition {partition_size} bytes, {max(partition_size - used, 0)} free"
     rows.append(("size", size))
-    data = {}
+    data: dict[Any, Any] = {}
     for key, value in loaded.device_map.items():
         known = nrf_cbor.device_key_for(key)
         data.setdefault(known if known == key else key, value)
@@ -251,7 +254,7 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
                  and not isinstance(disc, bool) else _text(disc)))
     if "passcode" in data:
         rows.append(("passcode", _text(data["passcode"]) if show_secrets else
-                     "stored (hidden; --show-secrets prints it)"))
+                     f"stored (hidden; {OPT['show-secrets']} prints it)"))
     else:
         rows.append(("passcode", "not stored"))
     rows.append(("SPAKE2+", f"{_text(get('spake2_it'))} iterations, salt "
@@ -273,7 +276,7 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
             f" (public key {_length(get('dac_pub_key'))})" if "dac_pub_key" in data else "")))
     else:
         rows.append(("DAC key", (key.hex() if isinstance(key, bytes) else _text(key)) if
-                     show_secrets else f"{_length(key)} (hidden; --show-secrets prints it)"))
+                     show_secrets else f"{_length(key)} (hidden; {OPT['show-secrets']} prints it)"))
     if "user" in data:
         user = data["user"]
         rows.append(("user data", f"{len(user)} keys: " + ", ".join(_text(k) for k in user)

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..errors import InputError, PartitionError
+from ..errors import OPT, InputError, PartitionError
 
 NODE_LABEL = "factory_data_partition"
 ALIAS = "factory-data"
@@ -86,7 +86,7 @@ def _import(what: str, zephyr_base: Optional[str], source: str):
             from devicetree import dtlib as module
     except ImportError:
         raise InputError(f"{source}: Zephyr's python-devicetree is needed to read it; set "
-                         "ZEPHYR_BASE (or --zephyr-base) to the zephyr directory, or pip "
+                         f"ZEPHYR_BASE (or {OPT['zephyr-base']}) to the zephyr directory, or pip "
                          "install devicetree") from None
     return module
 
@@ -109,12 +109,12 @@ class _Node:
         return self.dt.labels[0] if self.dt.labels else self.dt.name
 
     @property
-    def parent(self) -> Optional["_Node"]:
+    def parent(self) -> Optional[_Node]:
         parent = self.raw.parent
         return None if parent is None else _Node(parent, self.edt)
 
     @property
-    def children(self) -> list["_Node"]:
+    def children(self) -> list[_Node]:
         kids = self.raw.children if self.edt else self.raw.nodes
         return [_Node(c, self.edt) for c in kids.values()]
 
@@ -147,7 +147,7 @@ class _Node:
             regs.append((edtlib._translate(addr, self.dt), size))
         return regs
 
-    def same(self, other: Optional["_Node"]) -> bool:
+    def same(self, other: Optional[_Node]) -> bool:
         return other is not None and self.path == other.path
 
 
@@ -216,6 +216,7 @@ def find_partition(path: Path, zephyr_base: Optional[str] = None) -> Optional[Dt
     flash_regs = flash.regs(edtlib)
     flash_base = flash_regs[0][0] if flash_regs else 0
     flash_size = flash_regs[0][1] if flash_regs and flash_regs[0][1] else None
+    assert top is not None  # a flash node is found through its partitions container
     parts = []
     for part in _walk(top):
         regs = part.regs(edtlib)

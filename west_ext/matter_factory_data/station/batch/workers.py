@@ -10,18 +10,18 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+
 from ...core import series
-from .device import DeviceTemplate
 from ...errors import Interrupted, OutputError
 from .attestation import dac_common_name
+from .device import DeviceTemplate
 from .layout import DEVICES, SHARED_COLUMN, device_dir_name, image_path
 from .manifest import Manifest
 from .request import Plan
 from .resume import MissingIndexes
 from .sources import read_csv
-
 
 CHUNK = 4  # devices per pool task: small enough for a smooth progress bar
 PENDING = 32  # jobs taken but not yet recorded, at most (below the Window of 64)

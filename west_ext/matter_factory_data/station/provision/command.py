@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
-from ...errors import InputError
+from ...errors import OPT, InputError
 from ...typed import Request
 
 PROTOCOLS = ("st-demo", "csr")
@@ -30,12 +30,13 @@ def provision_command(args: ProvisionRequest, ui) -> int:
 
     ports = _ports(args)
     if args.protocol not in PROTOCOLS:
-        raise InputError(f"--protocol: {args.protocol!r} is not accepted (accepted: "
+        raise InputError(f"{OPT.protocol}: {args.protocol!r} is not accepted (accepted: "
                          f"{', '.join(PROTOCOLS)})")
     if not args.manifest:
-        raise InputError("--manifest FILE is required: every board's outcome is appended to it")
+        raise InputError(f"{OPT.manifest} FILE is required: every board's outcome is appended "
+                         "to it")
     if args.timeout is not None and not 0 < args.timeout <= 3600:
-        raise InputError(f"--timeout: {args.timeout:g} is not accepted (accepted: 0 < seconds "
+        raise InputError(f"{OPT.timeout}: {args.timeout:g} is not accepted (accepted: 0 < seconds "
                          "<= 3600)")
     timeouts = Timeouts() if args.timeout is None else Timeouts(
         answer=args.timeout, csr=args.timeout, status=args.timeout, finish=args.timeout)
@@ -45,17 +46,19 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         given = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
                  if getattr(args, o) is not None]
         if given:
-            raise InputError(f"--{given[0]} is for --protocol csr; ST's demo firmware "
+            raise InputError(f"{OPT[given[0]]} is for {OPT.protocol} csr; ST's demo firmware "
                              "provisions its compiled-in credentials")
     manifest = StationManifest(args.manifest)
     if args.protocol == "csr":
         from .issuer import CsrIssuer
 
         issuer = CsrIssuer(**issuer_args, used_serials=manifest.dac_serials())
-        session = CsrSession(issuer, timeouts)
+        session: Callable = CsrSession(issuer, timeouts)
     else:
-        def session(transport, port, stop):
+        def st_demo(transport, port, stop):
             return st_demo_session(transport, port, timeouts, stop)
+
+        session = st_demo
     outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
                            open_port=lambda port: SerialTransport(port, args.baud))
     failed = [o for o in outcomes if not o.ok]
@@ -67,11 +70,11 @@ def provision_command(args: ProvisionRequest, ui) -> int:
 def _ports(args: ProvisionRequest) -> list:
     ports = list(args.port or [])
     if not ports:
-        raise InputError("give --port PORT for each board (repeatable; e.g. /dev/ttyACM0, "
-                         "COM5; `stm32-program --list` shows each probe's port)")
+        raise InputError(f"give {OPT.port} PORT for each board (repeatable; e.g. /dev/ttyACM0, "
+                         f"COM5; `stm32-program {OPT.list}` shows each probe's port)")
     repeated = sorted({p for p in ports if ports.count(p) > 1})
     if repeated:
-        raise InputError(f"--port {repeated[0]} is given twice")
+        raise InputError(f"{OPT.port} {repeated[0]} is given twice")
     return ports
 
 
@@ -83,22 +86,23 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
     missing = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
                if getattr(args, o) is None]
     if missing:
-        raise InputError.naming("--protocol csr needs " + ", ".join(
+        raise InputError.naming(f"{OPT.protocol} csr needs " + ", ".join(
             f"{{{i}}}" for i in range(len(missing))) + " (the DACs are issued from the PAI for "
             "this vendor and product)", *missing)
     for name in ("vendor_id", "product_id"):
         value = getattr(args, name)
         if not 1 <= value <= 0xFFFF:
-            raise InputError(f"--{name}: {value} is out of range (accepted: 1..0xFFFF)")
-    pai = certs.load_certificate(read_file(args.pai_cert, "--pai_cert"),
-                                 source=f"--pai_cert {args.pai_cert}")
-    key = certs.load_private_key(read_file(args.pai_key, "--pai_key"),
-                                 source=f"--pai_key {args.pai_key}")
-    certs.check_key_matches_certificate(key, pai, key_source="--pai_key",
-                                        cert_source="--pai_cert")
-    pai_vid, pai_pid = certs.matter_ids(pai, source="--pai_cert")
+            raise InputError(f"{OPT[name]}: {value} is out of range (accepted: 1..0xFFFF)")
+    assert args.pai_cert is not None and args.pai_key is not None  # checked above (missing)
+    pai = certs.load_certificate(read_file(args.pai_cert, OPT.pai_cert),
+                                 source=f"{OPT.pai_cert} {args.pai_cert}")
+    key = certs.load_private_key(read_file(args.pai_key, OPT.pai_key),
+                                 source=f"{OPT.pai_key} {args.pai_key}")
+    certs.check_key_matches_certificate(key, pai, key_source=str(OPT.pai_key),
+                                        cert_source=str(OPT.pai_cert))
+    pai_vid, pai_pid = certs.matter_ids(pai, source=str(OPT.pai_cert))
     if pai_vid != args.vendor_id or (pai_pid is not None and pai_pid != args.product_id):
-        raise InputError(f"--pai_cert {args.pai_cert} is for VID {pai_vid:04X}"
+        raise InputError(f"{OPT.pai_cert} {args.pai_cert} is for VID {pai_vid:04X}"
                          + (f"/PID {pai_pid:04X}" if pai_pid is not None else "")
                          + f", not {args.vendor_id:04X}/{args.product_id:04X}")
     return {"pai_cert": pai, "pai_key": key, "vendor_id": args.vendor_id,

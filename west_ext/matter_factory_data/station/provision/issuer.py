@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import secrets
 import threading
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 from ...errors import CredentialError
 
@@ -28,7 +32,7 @@ class CsrRefused(CredentialError):
 
 
 class CheckedCsr(NamedTuple):
-    public_key: object  # ec.EllipticCurvePublicKey
+    public_key: ec.EllipticCurvePublicKey
     sn: str
 
 

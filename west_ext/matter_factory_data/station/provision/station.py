@@ -14,10 +14,11 @@ import io
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
-from ...errors import Interrupted, OutputError
+from ...errors import OPT, Interrupted, OutputError
 from ...files.outputs import cut_torn_line
 from .outcome import FAILED, INTERRUPTED, Outcome
 from .transport import PortGone
@@ -28,7 +29,7 @@ COLUMNS = ("time", "port", "protocol", "sn", "dac_serial", "status", "code", "er
 class StationManifest:
     """The station's manifest: rows appended atomically; earlier DAC serials readable."""
 
-    def __init__(self, path: "str | Path") -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._prepare()
@@ -41,7 +42,7 @@ class StationManifest:
             self._cut_torn_line(header)
             return
         except OSError as exc:
-            raise OutputError(f"--manifest {self.path}: cannot create it "
+            raise OutputError(f"{OPT.manifest} {self.path}: cannot create it "
                               f"({exc.strerror})") from None
         with os.fdopen(fd, "wb") as stream:
             stream.write(header)
@@ -51,10 +52,10 @@ class StationManifest:
             with open(self.path, "rb") as stream:
                 start = stream.read(len(header))
         except OSError as exc:
-            raise OutputError(f"--manifest {self.path}: cannot read it ({exc.strerror})") \
+            raise OutputError(f"{OPT.manifest} {self.path}: cannot read it ({exc.strerror})") \
                 from None
         if start != header:
-            raise OutputError(f"--manifest {self.path}: not a station manifest (its first "
+            raise OutputError(f"{OPT.manifest} {self.path}: not a station manifest (its first "
                               f"line is not {header.decode().strip()})")
         cut_torn_line(self.path)
 
