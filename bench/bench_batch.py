@@ -7,9 +7,12 @@ and a QR code PNG per device. For each (N, iterations) configuration the runs al
 esp, ours, esp, ...), each a fresh process writing into a fresh output directory. Printed per
 tool: best/median wall time and devices/s, CPU time, peak memory of the whole process tree
 (sum of the RSS of the process and its descendants, sampled from /proc) and of the largest
-single process; then the ratio ours/esp per configuration, peak memory against N, and whether
-the targets of the issue are met (2-core machines): >= 250 devices/s and >= 4x esp at 10 000
-iterations, >= 1000 devices/s at 1000 iterations, peak memory flat in N and < 100 MiB.
+single process; then the ratios ours/esp and ours/floor per configuration (the floor:
+bench/floor.py, the cryptography of N devices and nothing else), ours' CPU per device beyond
+the floor's, peak memory against N, and whether the targets of issue #17 are met (2-core
+machines): <= 0.5 ms CPU per device beyond the floor, >= 85 % of the floor's devices/s at
+10 000 iterations, >= 2000 devices/s at 1000, >= 5x esp at both, summed RSS < 80 MiB and
+flat (within 5 %) in N.
 
 esp-matter-mfg-tool is a benchmark-only dependency: it is installed into its own virtualenv
 (bench/.venv-esp, from bench/requirements-bench.txt) on first use, never into the environment
@@ -19,8 +22,8 @@ PAA/PAI with the package's own library). Outputs go to /dev/shm by default (crea
 in /tmp costs 0.3-1.2 ms on these machines, more than a device's cryptography); --workdir DIR
 measures a real file system instead. Each output directory is deleted after its count check.
 
-    python bench/bench_batch.py                     # N=1000 at 10000 and 1000 iterations, R=3
-    python bench/bench_batch.py --memory-100k       # also ours at N=100000 (~8 min, ~2.5 GB)
+    python bench/bench_batch.py --svg --verify      # N=1000 at 10000 and 1000 iterations, R=3
+    python bench/bench_batch.py --memory-1m         # also the memory series at N=1000000
     python bench/bench_batch.py --counts 50 --repeat 1 --only esp
 """
 
