@@ -24,7 +24,9 @@ from .resume import MissingIndexes
 from .sources import read_csv
 
 CHUNK = 4  # devices per pool task: small enough for a smooth progress bar
-PENDING = 32  # jobs taken but not yet recorded, at most (below the Window of 64)
+PENDING = 192  # jobs taken but not yet recorded, at most (below the Window of 256)
+IN_FLIGHT = 6  # chunks queued per worker: the pool's handler threads in this busy process
+#                 hand them over late, so a worker must never run dry
 
 
 class Progress:
@@ -115,9 +117,20 @@ def _shared_work(pool, workers: int, jobs: Iterator[tuple]) -> Iterator[dict]:
 
     At most PENDING jobs are taken and not yet yielded (fewer than the producer's Window),
     so the producer never waits for a row only this loop could yield."""
+    import sys
+
+    in_flight_limit = IN_FLIGHT * workers
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)  # the pool's handler threads get the GIL within 0.5 ms
+    try:
+        yield from _shared_loop(pool, jobs, in_flight_limit)
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def _shared_loop(pool, jobs: Iterator[tuple], in_flight_limit: int) -> Iterator[dict]:
     from collections import deque
 
-    in_flight_limit = 2 * workers
     queue: deque = deque()  # (async result | None, rows made here) in job order
     in_flight = pending = 0
     chunk: list = []
@@ -205,7 +218,7 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
 
     from ...core import certs
 
-    window = Window(max(64, plan.jobs * CHUNK * 8))
+    window = Window(max(256, plan.jobs * CHUNK * 8))
     initargs = (plan.template, certs.cert_der(plan.pai_cert), certs.key_der(plan.pai_key),
                 dac_common_name(plan.template.common), plan.not_before, plan.seed is not None,
                 str(plan.out_dir / DEVICES))
