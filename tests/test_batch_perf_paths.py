@@ -104,11 +104,20 @@ def test_a_qr_png_of_another_zlib_level_verifies_and_a_changed_pixel_does_not(cl
 
 def test_uniqueness_filters_do_not_grow_with_the_series() -> None:
     small, large = series.SeenFilter(10), series.SeenFilter(10_000_000)
-    assert len(small._array) == len(large._array) == (1 << 22) // 8
+    assert [len(a) for a in small._layers] == [len(a) for a in large._layers] == [1 << 19]
     for value in range(5000):
         small.add(("pair", value))
     assert all(("pair", value) in small for value in range(5000))
     assert sum(("other", value) in small for value in range(5000)) < 5  # false positives
+
+
+def test_beyond_a_layer_the_filter_adds_a_larger_one_and_still_never_misses() -> None:
+    seen = series.SeenFilter()
+    seen._LAYER_VALUES = 2000  # as 1.5 million would, in a test's time
+    for value in range(7000):
+        seen.add(value)
+    assert [len(a) for a in seen._layers] == [1 << 19, 1 << 20, 1 << 21, 1 << 22]
+    assert all(value in seen for value in range(7000))
 
 
 def test_a_discriminator_remembers_its_first_sixteen_holders() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import OPT
 from . import certview
 from .certview import (
     ECDSA_WITH_SHA256_OID,
@@ -191,17 +190,8 @@ def chain_violations(*, dac: Optional[CertView], pai: Optional[CertView],
     return found
 
 
-def enforce(violations: list[Violation], *, allow: bool) -> list[str]:
-    """Raise CredentialError for the first violation (naming how many more) unless
-    ``allow``; then return them as warning texts."""
-    from ..errors import CredentialError
-
-    if not violations:
-        return []
-    if not allow:
-        more = (f" (and {len(violations) - 1} more profile violation(s))"
-                if len(violations) > 1 else "")
-        raise CredentialError(f"{violations[0]}{more}; chip-cert validate-att-cert refuses "
-                              f"such a certificate ({OPT.allow_nonconformant_certs} accepts it "
-                              "with a warning)")
-    return [f"{v} (accepted: {OPT.allow_nonconformant_certs})" for v in violations]
+def enforce(violations: list[Violation], policy) -> list:
+    """Apply ``policy`` (:class:`.profile.ProfilePolicy`): raise CredentialError for the
+    first violation it refuses (naming how many more), else return the warnings
+    (:class:`~matter_factory_data.errors.Message`)."""
+    return policy.apply(violations)

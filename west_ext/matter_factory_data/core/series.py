@@ -15,7 +15,7 @@ import os
 import re
 import string
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import NamedTuple, Optional
 
 from ..errors import OPT, InputError
@@ -238,35 +238,52 @@ NOTHING_GIVEN = Given()
 
 
 class SeenFilter:
-    """Values already handed out, in a fixed 512 KiB whatever the size of the series (a
-    Bloom filter of 2**22 bits, 3 hashes; the memory of a batch stays flat in N).
+    """Values already handed out, in a fixed 512 KiB up to 1.5 million values (a Bloom filter
+    of 2**22 bits and 3 hashes), whatever the size announced for the series; beyond, a layer
+    twice as large per 1.5 million more (a scalable Bloom filter). Memory is flat in N.
 
-    It never misses a value it holds, so nothing is handed out twice at any size. It
-    wrongly claims to hold a value once in ~8 lookups at 1,000,000 values and ~2 in 3 at
-    3,000,000: a random draw it claims is taken is simply drawn again (up to 100 times, so a
-    series of more than ~4,000,000 devices stops with an error asking to split it).
+    It never misses a value it holds, so nothing is handed out twice at any size. It wrongly
+    claims to hold a value once in ~8 lookups at 1,000,000 values: a random draw it claims
+    is taken is simply drawn again.
     """
 
     _BITS = 1 << 22
     _HASHES = 3
+    _LAYER_VALUES = 1_500_000
 
     def __init__(self, expected: int = 0) -> None:
         del expected  # the size no longer depends on the series
-        self._array = bytearray(self._BITS // 8)
+        self._layers = [bytearray(self._BITS // 8)]
+        self._added = 0
 
-    def _positions(self, value: object) -> Iterator[int]:
-        digest = int.from_bytes(hashlib.blake2b(repr(value).encode("utf-8"),
-                                                digest_size=9).digest(), "little")
-        for _ in range(self._HASHES):  # independent 24-bit slices of the digest
-            yield digest & (self._BITS - 1)
-            digest >>= 24
+    @staticmethod
+    def _digest(value: object) -> int:
+        return int.from_bytes(hashlib.blake2b(repr(value).encode("utf-8"),
+                                              digest_size=12).digest(), "little")
 
     def add(self, value: object) -> None:
-        for position in self._positions(value):
-            self._array[position >> 3] |= 1 << (position & 7)
+        self._added += 1
+        if self._added > self._LAYER_VALUES * len(self._layers):
+            self._layers.append(bytearray(len(self._layers[-1]) * 2))
+        layer = self._layers[-1]
+        digest, mask = self._digest(value), len(layer) * 8 - 1
+        for _ in range(self._HASHES):
+            position = digest & mask
+            layer[position >> 3] |= 1 << (position & 7)
+            digest >>= 32
 
     def __contains__(self, value: object) -> bool:
-        return all(self._array[p >> 3] & (1 << (p & 7)) for p in self._positions(value))
+        digest = self._digest(value)
+        for layer in self._layers:
+            bits, mask = digest, len(layer) * 8 - 1
+            for _ in range(self._HASHES):
+                position = bits & mask
+                if not layer[position >> 3] & (1 << (position & 7)):
+                    break
+                bits >>= 32
+            else:
+                return True
+        return False
 
 
 class IdentityAllocator:

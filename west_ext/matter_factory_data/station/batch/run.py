@@ -15,6 +15,8 @@ from .workers import make_missing
 
 def run_batch(args: BatchRequest, ui) -> int:
     plan = make_plan(args)
+    for warning in plan.warnings:
+        ui.warn(warning.render())
     check_directory(plan)  # before the lock file is made in it
     lock = lock_series(plan.out_dir)
     try:

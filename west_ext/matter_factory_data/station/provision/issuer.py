@@ -90,6 +90,12 @@ class CsrIssuer:
         sn = values.get(SERIAL_OID, "")
         if not values.get(CN_OID):
             raise CsrRefused("foreign subject: no commonName")
+        from ...core.certs import subject_text_problem
+
+        for oid, name in ((CN_OID, "commonName"), (SERIAL_OID, "serialNumber")):
+            problem = subject_text_problem(values.get(oid, ""))
+            if problem:
+                raise CsrRefused(f"foreign subject: {name} {problem}")
         if not 1 <= len(sn.encode("utf-8")) <= 32:
             raise CsrRefused("foreign subject: serialNumber (the device's serial number, 1..32 "
                              "bytes) is missing or too long")
