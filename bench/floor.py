@@ -35,7 +35,7 @@ def _init(iterations: int) -> None:
 
 
 def device(index: int) -> int:
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
@@ -47,11 +47,8 @@ def device(index: int) -> int:
     key = ec.generate_private_key(ec.SECP256R1())  # the DAC key
     tbs = salt * 12  # a DAC's TBS is ~380 bytes
     _SIGNER.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    return len(key.public_key().public_bytes(
-        __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"])
-        .Encoding.X962,
-        __import__("cryptography.hazmat.primitives.serialization", fromlist=["PublicFormat"])
-        .PublicFormat.UncompressedPoint))
+    return len(key.public_key().public_bytes(serialization.Encoding.X962,
+                                             serialization.PublicFormat.UncompressedPoint))
 
 
 def main() -> int:
