@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from ..errors import CredentialError, InputError
 from . import certview
+from .signer import Signer, private_key_of, resign_certificate, throwaway_key
 
 __all__ = [
     "MATTER_VID_OID",
@@ -133,7 +134,7 @@ def public_key_bytes(key_or_cert: KeyOrCert) -> bytes:
     """The 65-byte uncompressed SEC1 point of a key pair, public key or certificate."""
     if isinstance(key_or_cert, x509.Certificate):
         public = key_or_cert.public_key()
-    elif isinstance(key_or_cert, ec.EllipticCurvePrivateKey):
+    elif isinstance(key_or_cert, (ec.EllipticCurvePrivateKey, Signer)):
         public = key_or_cert.public_key()
     else:
         public = key_or_cert
@@ -249,8 +250,14 @@ def _build(
         public = key  # a key the device made: issued from its CSR
     else:
         public = None
-    for what, candidate in ((("key", key),) if public is None else ()) + (
-            ("issuer key", issuer_key),):
+    signer = issuer_key if isinstance(issuer_key, Signer) else None
+    if signer is not None:  # a key file's signer signs here; a token's re-signs below
+        issuer_key = private_key_of(signer)
+        if issuer_key is not None:
+            signer = None
+    checks = ((("key", key),) if public is None else ()) + (
+        (("issuer key", issuer_key),) if signer is None else ())
+    for what, candidate in checks:
         if not isinstance(candidate, ec.EllipticCurvePrivateKey) or not isinstance(
             candidate.curve, ec.SECP256R1
         ):
@@ -297,6 +304,8 @@ def _build(
             x509.AuthorityKeyIdentifier(issuer_skid, None, None), critical=False
         )
     )
+    if signer is not None:  # the key never leaves its token: sign the TBS there
+        return resign_certificate(builder.sign(throwaway_key(), hashes.SHA256()), signer)
     if SUPPORTS_DETERMINISTIC_SIGNING:
         return builder.sign(issuer_key, hashes.SHA256(), ecdsa_deterministic=deterministic)
     return builder.sign(issuer_key, hashes.SHA256())
@@ -307,7 +316,8 @@ def subject_key_id(cert: x509.Certificate, *, source: str = "the certificate") -
     return certview.subject_key_id(_view(cert, source), source=source)
 
 
-def _check_issuer(issuer_cert: x509.Certificate, issuer_key: ec.EllipticCurvePrivateKey) -> bytes:
+def _check_issuer(issuer_cert: x509.Certificate,
+                  issuer_key: "ec.EllipticCurvePrivateKey | Signer") -> bytes:
     """Validate the issuer pair and return its subject key identifier."""
     source = "The issuer certificate"
     view = _view(issuer_cert, source)

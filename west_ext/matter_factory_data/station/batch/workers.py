@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 from ...core import series
+from ...core.signer import Signer
 from .device import DeviceTemplate
 from ...errors import Interrupted, OutputError
 from .attestation import dac_common_name
@@ -63,15 +64,23 @@ class Progress:
 _WORKER: dict = {}
 
 
-def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key_der: bytes,
+def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key: "bytes | Signer",
                  common_name: str, not_before, deterministic: bool, devices_dir: str,
                  ignore_sigint: bool) -> None:
+    """``pai_key``: the key file's DER, or a token signer (inherited by fork: it reconnects
+    to its token in the child, as PKCS#11 requires after a fork)."""
     from ...core import certs
 
-    if ignore_sigint:  # the parent handles Ctrl-C and stops the pool
+    if ignore_sigint:  # the parent handles Ctrl-C, SIGTERM and SIGHUP and stops the pool
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # Pool.terminate() ends workers
     cert = certs.load_certificate(pai_cert_der, source="PAI")
-    key = certs.load_private_key(pai_key_der, source="PAI key")
+    if isinstance(pai_key, Signer):
+        pai_key.after_fork()
+        key = pai_key
+    else:
+        key = certs.load_private_key(pai_key, source="PAI key")
     _WORKER.update(template=template, devices_dir=devices_dir, issuer=certs.DacIssuer(
         issuer_cert=cert, issuer_key=key, common_name=common_name,
         vendor_id=template.common["vendor_id"], product_id=template.common["product_id"],
@@ -146,9 +155,12 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
     import multiprocessing
 
     from ...core import certs
+    from ...core.signer import private_key_of
 
     window = Window(max(64, plan.jobs * CHUNK * 8))
-    initargs = (plan.template, certs.cert_der(plan.pai_cert), certs.key_der(plan.pai_key),
+    key = plan.pai_key if private_key_of(plan.pai_key) is None else \
+        certs.key_der(private_key_of(plan.pai_key))
+    initargs = (plan.template, certs.cert_der(plan.pai_cert), key,
                 dac_common_name(plan.template.common), plan.not_before, plan.seed is not None,
                 str(plan.out_dir / DEVICES))
     progress = Progress(ui, plan.count, done, live=ui.is_terminal())

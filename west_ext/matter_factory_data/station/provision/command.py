@@ -78,7 +78,7 @@ def _ports(args: ProvisionRequest) -> list:
 def _issuer_arguments(args: ProvisionRequest) -> dict:
     """The PAI and its key (checked to belong together), and the product the DACs are for."""
     from ...core import certs
-    from ...files.inputs import read_file
+    from ...jobs.credentials import load_signer
 
     missing = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
                if getattr(args, o) is None]
@@ -90,12 +90,7 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
         value = getattr(args, name)
         if not 1 <= value <= 0xFFFF:
             raise InputError(f"--{name}: {value} is out of range (accepted: 1..0xFFFF)")
-    pai = certs.load_certificate(read_file(args.pai_cert, "--pai_cert"),
-                                 source=f"--pai_cert {args.pai_cert}")
-    key = certs.load_private_key(read_file(args.pai_key, "--pai_key"),
-                                 source=f"--pai_key {args.pai_key}")
-    certs.check_key_matches_certificate(key, pai, key_source="--pai_key",
-                                        cert_source="--pai_cert")
+    pai, key = load_signer(args.pai_cert, args.pai_key, "--pai_cert", "--pai_key")
     pai_vid, pai_pid = certs.matter_ids(pai, source="--pai_cert")
     if pai_vid != args.vendor_id or (pai_pid is not None and pai_pid != args.product_id):
         raise InputError(f"--pai_cert {args.pai_cert} is for VID {pai_vid:04X}"
