@@ -276,7 +276,8 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
     optional.add_argument("--paa_cert", metavar="FILE",
                           help="PAA certificate: signs the PAI with --gen_certs; otherwise the "
                                "PAI is checked against it")
-    optional.add_argument("--paa_key", metavar="FILE", help="PAA private key, for --gen_certs")
+    optional.add_argument("--paa_key", metavar="FILE|URI",
+                          help="PAA private key (a file or a pkcs11: URI), for --gen_certs")
     optional.add_argument("--generate_onboarding", action="store_true",
                           help="write PREFIX.txt (manual and QR codes) and PREFIX.png (QR image)")
     optional.add_argument("--product_finish", metavar="FINISH", choices=FINISH_CHOICES,
@@ -290,7 +291,8 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
     ours.add_argument("--cert_declaration_cert", metavar="FILE",
                       help="CD signing certificate (default: a development signer kept in the "
                            "output directory)")
-    ours.add_argument("--cert_declaration_key", metavar="FILE", help="CD signing private key")
+    ours.add_argument("--cert_declaration_key", metavar="FILE|URI",
+                      help="CD signing private key (a file or a pkcs11: URI)")
     ours.add_argument("--allow_nonconformant_certs",
                       dest="allow_nonconformant_certs", action="store_true",
                       help="accept certificates that break the Matter attestation profile "
@@ -611,8 +613,9 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     add_build_dir_argument(parser, "take the common values from this west build: its "
                                    "CONFIG_CHIP_DEVICE_* symbols and factory_data partition "
                                    "(--fields and options win)")
-    parser.add_argument("--pai_key", metavar="FILE",
-                        help="the key of --pai_cert: the PAI signs every DAC")
+    parser.add_argument("--pai_key", metavar="FILE|URI",
+                        help="the key of --pai_cert: the PAI signs every DAC (a file, or a "
+                             "pkcs11: URI: the key stays in its token)")
     parser.add_argument("--sn_template", metavar="TEMPLATE",
                         help="serial numbers from the device index n, e.g. 'SN-{n:06d}' "
                              "(default: 16 random hex digits)")
@@ -692,7 +695,9 @@ def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CSV file every board's outcome is appended to (created if "
                              "missing)")
     parser.add_argument("--pai_cert", metavar="FILE", help="csr: the PAI certificate")
-    parser.add_argument("--pai_key", metavar="FILE", help="csr: the PAI private key")
+    parser.add_argument("--pai_key", metavar="FILE|URI",
+                        help="csr: the PAI private key (a file, or a pkcs11: URI: the key "
+                             "stays in its token)")
     parser.add_argument("--vendor_id", type=any_int, help="csr: the product's vendor ID")
     parser.add_argument("--product_id", type=any_int, help="csr: the product ID")
     parser.add_argument("--dac_common_name", metavar="CN", default="Matter DAC",
