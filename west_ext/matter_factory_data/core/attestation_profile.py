@@ -42,6 +42,8 @@ RULES = {
                                        "not yet valid)",
     "issuer-valid-at-dac-issuance": "PAI/PAA: valid at the DAC's notBefore",
     "paa-no-product-id": "PAA: no product ID in the subject",
+    "issuer-valid-for-dac-validity": "PAI: valid for the whole validity of the DACs a station "
+                                     "issues from it (from now until their notAfter)",
 }
 
 
@@ -167,6 +169,24 @@ def validity_violations(dac: CertView, date: Optional[str], source: str, *,
                                    f"{_when(issuer.not_after)}) is not valid at the DAC's "
                                    f"notBefore {_when(dac.not_before)}"))
     return found
+
+
+def issuer_validity_violations(issuer: CertView, source: str, *, start: str, end: str,
+                               name: str = "PAI") -> list[Violation]:
+    """The issuer must be valid for every moment of a DAC valid ``start`` .. ``end``
+    (``YYYYMMDDHHMMSS``, UTC): not yet valid, expired, or ending before the DACs do."""
+    span = f"valid {_when(issuer.not_before)} .. {_when(issuer.not_after)}"
+    if issuer.not_before > start:
+        detail = f"the {name} is not yet valid ({span}; the DACs are issued from {_when(start)})"
+    elif issuer.not_after < start:
+        detail = f"the {name} has expired ({span})"
+    elif issuer.not_after < end:
+        until = "9999-12-31 (no well-defined expiry)" if end.startswith("9999") else _when(end)
+        detail = (f"the {name} ends before the DACs issued from it ({span}; the DACs are valid "
+                  f"until {until}): use a {name} valid until then")
+    else:
+        return []
+    return [Violation("issuer-valid-for-dac-validity", source, detail)]
 
 
 def chain_violations(*, dac: Optional[CertView], pai: Optional[CertView],

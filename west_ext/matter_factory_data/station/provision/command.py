@@ -24,6 +24,7 @@ class ProvisionRequest(Request):
 
 
 def provision_command(args: ProvisionRequest, ui) -> int:
+    from ..signals import stop_on_signals
     from .protocol import CsrSession, Timeouts, st_demo_session
     from .station import StationManifest, run_station
     from .transport import SerialTransport
@@ -52,12 +53,14 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         from .issuer import CsrIssuer
 
         issuer = CsrIssuer(**issuer_args, used_serials=manifest.dac_serials())
-        session = CsrSession(issuer, timeouts)
+        session = CsrSession(issuer, timeouts, record=manifest.record_issued)
     else:
         def session(transport, port, stop):
             return st_demo_session(transport, port, timeouts, stop)
-    outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
-                           open_port=lambda port: SerialTransport(port, args.baud))
+    with stop_on_signals() as received:
+        outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
+                               open_port=lambda port: SerialTransport(port, args.baud),
+                               why=received.describe)
     failed = [o for o in outcomes if not o.ok]
     ui.info(f"{len(outcomes) - len(failed)} of {len(outcomes)} board(s) provisioned; "
             f"outcomes appended to {args.manifest}")
@@ -91,6 +94,7 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
         if not 1 <= value <= 0xFFFF:
             raise InputError(f"--{name}: {value} is out of range (accepted: 1..0xFFFF)")
     pai, key = load_signer(args.pai_cert, args.pai_key, "--pai_cert", "--pai_key")
+    _check_pai_profile(pai, f"--pai_cert {args.pai_cert}")
     pai_vid, pai_pid = certs.matter_ids(pai, source="--pai_cert")
     if pai_vid != args.vendor_id or (pai_pid is not None and pai_pid != args.product_id):
         raise InputError(f"--pai_cert {args.pai_cert} is for VID {pai_vid:04X}"
@@ -98,3 +102,23 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
                          + f", not {args.vendor_id:04X}/{args.product_id:04X}")
     return {"pai_cert": pai, "pai_key": key, "vendor_id": args.vendor_id,
             "product_id": args.product_id, "common_name": args.dac_common_name}
+
+
+def _check_pai_profile(pai, source: str) -> None:
+    """Refuse to start with a PAI that breaks the attestation profile (pathLen, key usage,
+    ...) or is not valid for the whole validity of the DACs this station issues: from now
+    until 9999-12-31 (no well-defined expiry, as Matter recommends for DACs)."""
+    import datetime as dt
+
+    from ...core import attestation_profile, certs, certview
+    from ...errors import CredentialError
+
+    view = certview.parse_certificate(certs.cert_der(pai), source=source, profile=False)
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
+    end = certs.NO_WELL_DEFINED_EXPIRY.strftime("%Y%m%d%H%M%S")
+    violations = attestation_profile.format_violations(view, "pai", source) + \
+        attestation_profile.issuer_validity_violations(view, source, start=now, end=end)
+    if violations:
+        more = (f" (and {len(violations) - 1} more profile violation(s))"
+                if len(violations) > 1 else "")
+        raise CredentialError(f"{violations[0]}{more}; the station does not issue DACs from it")

@@ -1,12 +1,13 @@
 """Checking a device's PKCS#10 CSR and issuing its DAC from the PAI.
 
 Independent of ports and frames: a station with a vendor's own protocol uses it as is.
-The CSR must be signed by its own key (proof of possession), the key must be P-256, and the
-subject must be exactly: commonName (any, 1..64 characters), the Matter vendor ID and
+The CSR must be signed by its own key (proof of possession) with ecdsa-with-SHA256, the key
+must be P-256, and the subject must be exactly (single-valued components, printable text): commonName (any, 1..64 characters), the Matter vendor ID and
 product ID attributes (1.3.6.1.4.1.37244.2.1 / .2.2, 4 upper-case hex digits) equal to the
 station's, and serialNumber (2.5.4.5: the device's serial number, 1..32 bytes). The DAC gets
 the station's subject (common name, VID, PID), the device's public key and a fresh random
 serial number never issued before by this station (the manifest's are loaded at start).
+A device key or serial number gets at most one DAC per run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ VID_OID = "1.3.6.1.4.1.37244.2.1"
 PID_OID = "1.3.6.1.4.1.37244.2.2"
 CN_OID = "2.5.4.3"
 SERIAL_OID = "2.5.4.5"
+ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2"
 
 
 class CsrRefused(CredentialError):
@@ -50,6 +52,8 @@ class CsrIssuer:
                                        common_name=common_name, vendor_id=vendor_id,
                                        product_id=product_id, not_before=None)
         self._used = set(used_serials)
+        self._keys: dict = {}  # device public key -> DAC serial, this run
+        self._sns: dict = {}  # device serial number -> DAC serial, this run
         self._lock = threading.Lock()
 
     def check(self, der: bytes) -> CheckedCsr:
@@ -65,12 +69,23 @@ class CsrIssuer:
             raise CsrRefused(f"the key is {type(public).__name__.lstrip('_')}, not EC P-256")
         if not isinstance(public.curve, ec.SECP256R1):
             raise CsrRefused(f"the key is on curve {public.curve.name}, not P-256 (secp256r1)")
+        algorithm = csr.signature_algorithm_oid.dotted_string
+        if algorithm != ECDSA_WITH_SHA256:
+            name = getattr(csr.signature_algorithm_oid, "_name", "") or algorithm
+            raise CsrRefused(f"signed with {name} ({algorithm}); accepted: ecdsa-with-SHA256 "
+                             f"({ECDSA_WITH_SHA256}) only")
         if not csr.is_signature_valid:
             raise CsrRefused("the signature does not verify with the request's own key")
         return CheckedCsr(public, self._subject_sn(csr.subject))
 
     def _subject_sn(self, subject) -> str:
+        from ...core.validate import shown
+
         values: dict = {}
+        for rdn in subject.rdns:
+            if len(rdn) != 1:
+                raise CsrRefused("foreign subject: a multi-valued name component (accepted: "
+                                 "one attribute each)")
         for attribute in subject:
             oid = attribute.oid.dotted_string
             if oid not in (CN_OID, VID_OID, PID_OID, SERIAL_OID) or oid in values:
@@ -86,17 +101,34 @@ class CsrIssuer:
         sn = values.get(SERIAL_OID, "")
         if not values.get(CN_OID):
             raise CsrRefused("foreign subject: no commonName")
+        for oid, name in ((CN_OID, "commonName"), (SERIAL_OID, "serialNumber")):
+            if not values.get(oid, "").isprintable():
+                raise CsrRefused(f"foreign subject: the {name} {shown(values[oid])} holds "
+                                 "control or invisible characters")
         if not 1 <= len(sn.encode("utf-8")) <= 32:
             raise CsrRefused("foreign subject: serialNumber (the device's serial number, 1..32 "
                              "bytes) is missing or too long")
         return sn
 
     def issue(self, checked: CheckedCsr) -> Issued:
+        """A DAC for the checked CSR; a device key or serial number that already got a DAC
+        in this run (a cloned key, a replayed CSR, two boards with one serial) is refused."""
         from ...core import certs
+        from ...core.validate import shown
 
+        key = certs.public_key_bytes(checked.public_key)
         with self._lock:
+            earlier = self._keys.get(key)
+            if earlier is not None:
+                raise CsrRefused(f"this device key already got DAC {earlier:x} in this run "
+                                 "(a cloned key or a replayed CSR)")
+            earlier = self._sns.get(checked.sn)
+            if earlier is not None:
+                raise CsrRefused(f"the serial number {shown(checked.sn)} already got DAC "
+                                 f"{earlier:x} in this run")
             serial = secrets.randbits(127) | (1 << 126)
             while serial in self._used:
                 serial = secrets.randbits(127) | (1 << 126)
             self._used.add(serial)
+            self._keys[key] = self._sns[checked.sn] = serial
         return Issued(certs.cert_der(self._issuer.issue(checked.public_key, serial)), serial)
