@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from matter_factory_data.core import certs
@@ -78,7 +79,8 @@ class Board(threading.Thread):
         attributes = [x509.NameAttribute(NameOID.COMMON_NAME, "device"),
                       x509.NameAttribute(VID_OID, f"{vid:04X}"),
                       x509.NameAttribute(PID_OID, f"{pid:04X}"),
-                      x509.NameAttribute(NameOID.SERIAL_NUMBER, self.sn), *extra]
+                      x509.NameAttribute(NameOID.SERIAL_NUMBER, self.sn,
+                                         _type=_ASN1Type.UTF8String), *extra]
         request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attributes)) \
             .sign(key, algorithm or hashes.SHA256())
         return request.public_bytes(serialization.Encoding.DER)

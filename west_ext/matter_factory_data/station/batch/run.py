@@ -14,11 +14,19 @@ from .workers import make_missing
 
 
 def run_batch(args: BatchRequest, ui) -> int:
+    from ..signals import stop_on_signals
+
     plan = make_plan(args)
     check_directory(plan)  # before the lock file is made in it
     lock = lock_series(plan.out_dir)
     try:
-        return _run_locked(plan, ui)
+        with stop_on_signals() as received:  # SIGTERM/SIGHUP stop the run like Ctrl-C
+            try:
+                return _run_locked(plan, ui)
+            except Interrupted as exc:
+                if received.name:
+                    raise Interrupted(f"{received.describe()}: {exc}") from None
+                raise
     finally:
         unlock_series(plan.out_dir, lock)
 

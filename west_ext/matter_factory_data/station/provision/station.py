@@ -80,9 +80,14 @@ class StationManifest:
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
                 try:
-                    if os.write(fd, data) != len(data):
-                        raise OSError(errno.ENOSPC, "short write")
-                    os.fsync(fd)
+                    size = os.fstat(fd).st_size
+                    try:
+                        if os.write(fd, data) != len(data):
+                            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                        os.fsync(fd)
+                    except OSError:
+                        _truncate(fd, size)  # no torn row left behind
+                        raise
                 finally:
                     os.close(fd)
             except OSError as exc:
@@ -93,6 +98,13 @@ class StationManifest:
         """Write-ahead: the ``issued`` row of a DAC, on disk before the DAC leaves the
         station (its outcome row follows)."""
         self.append(Outcome(port, protocol, ISSUED, sn, dac_serial))
+
+
+def _truncate(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+    except OSError:  # the next start cuts a torn last line anyway
+        pass
 
 
 def run_station(ports: list, session: Callable, manifest: StationManifest, ui, *,
