@@ -1,0 +1,41 @@
+"""``flash``: program only the factory data hex into an nRF device."""
+
+from __future__ import annotations
+
+import argparse
+
+from ...ui import UI
+from ..options import request_from
+
+
+def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
+    """Program only the factory data hex, erasing only the pages it covers."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("-d", "--build-dir", metavar="DIR",
+                        help="west build directory (default: build/, or the current directory "
+                             "when it is one); sysbuild: the default image's "
+                             "zephyr/factory_data.hex and zephyr/.config")
+    source.add_argument("--hex", metavar="FILE", help="the factory data .hex to program")
+    parser.add_argument("--tool", choices=("nrfjprog", "nrfutil"),
+                        help="programmer (default: nrfutil; nrfjprog when nrfutil is not on "
+                             "PATH)")
+    parser.add_argument("--snr", "--dev-id", dest="snr", metavar="SNR",
+                        help="serial number of the debugger (J-Link) to use")
+    parser.add_argument("--family", type=str.upper, choices=("NRF52", "NRF53", "NRF54L", "NRF91"),
+                        help="SoC family (default with a build directory: from zephyr/.config; "
+                             "needed by nrfjprog with --hex)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the commands, run nothing (no tool needs to be installed)")
+    parser.add_argument("--no-reset", action="store_true",
+                        help="do not reset the device after programming")
+    parser.add_argument("--core", type=str.lower, choices=("app", "net"),
+                        help="nRF5340 core to program: app (application core, the default) or "
+                             "net (network core: nrfjprog --coprocessor CP_NETWORK, nrfutil "
+                             "--core Network, 2 KiB pages); with a build directory: net when its "
+                             "zephyr/.config has CONFIG_SOC_NRF5340_CPUNET=y")
+
+
+def run_flash(args: argparse.Namespace, ui: UI) -> int:
+    from ...station.flash import FlashRequest, flash_command
+
+    return flash_command(request_from(FlashRequest, args), ui)

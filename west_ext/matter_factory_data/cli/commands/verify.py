@@ -1,0 +1,42 @@
+"""``verify``: an image (or a batch directory) against its certificates and codes."""
+
+from __future__ import annotations
+
+import argparse
+
+from ...ui import UI
+from ..options import add_format_arguments, any_int, request_from
+
+
+def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE",
+                        help="factory data: .hex, .bin or .json, or a batch directory (checks "
+                             "every device against manifest.csv and the series' PAI)")
+    parser.add_argument("--offset", type=any_int, help="partition address in a multi-segment .hex")
+    parser.add_argument("--jobs", type=any_int, metavar="N",
+                        help="batch directory: worker processes (default: one per CPU)")
+    parser.add_argument("--dac_cert", metavar="FILE", help="expected DAC certificate")
+    parser.add_argument("--pai_cert", metavar="FILE", help="expected PAI certificate")
+    parser.add_argument("--paa_cert", metavar="FILE", help="PAA that must have signed the PAI")
+    parser.add_argument("--passcode", type=any_int,
+                        help="passcode, to check the verifier (when the image holds none)")
+    parser.add_argument("--codes", metavar="FILE",
+                        help="onboarding codes file (default: FILE's .txt when it exists)")
+    parser.add_argument("--qr", metavar="MT:...", help="a QR payload to check against the image")
+    parser.add_argument("--manual", metavar="DIGITS", help="a manual pairing code to check")
+    parser.add_argument("--allow_nonconformant_certs",
+                        dest="allow_nonconformant_certs", action="store_true",
+                        help="report attestation profile violations without failing")
+    add_format_arguments(parser)
+
+
+def run_verify(args: argparse.Namespace, ui: UI) -> int:
+    from ...station.batch.verify import is_batch_dir, verify_batch
+
+    if is_batch_dir(args.file):
+        return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
+                            jobs=args.jobs, ui=ui,
+                            allow_nonconformant_certs=args.allow_nonconformant_certs)
+    from ...jobs.commands import VerifyRequest, verify_command
+
+    return verify_command(request_from(VerifyRequest, args, ignore=("jobs",)), ui)
