@@ -177,7 +177,9 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
             progress.advance()
 
         try:
-            if plan.jobs == 1 or len(missing) == 1:
+            single = plan.jobs == 1 or len(missing) == 1 or (
+                sys.platform == "win32" and isinstance(key, Signer))  # no fork: one process
+            if single:
                 _init_worker(*initargs, ignore_sigint=False)
                 for job in jobs:
                     record(_make_device(job))

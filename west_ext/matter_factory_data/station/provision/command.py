@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ...errors import InputError
+from ...errors import InputError, Subject
 from ...typed import Request
 
 PROTOCOLS = ("st-demo", "csr")
@@ -94,7 +94,7 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
         if not 1 <= value <= 0xFFFF:
             raise InputError(f"--{name}: {value} is out of range (accepted: 1..0xFFFF)")
     pai, key = load_signer(args.pai_cert, args.pai_key, "--pai_cert", "--pai_key")
-    _check_pai_profile(pai, f"--pai_cert {args.pai_cert}")
+    _check_pai_profile(pai, f"{Subject('pai_cert')} {args.pai_cert}")
     pai_vid, pai_pid = certs.matter_ids(pai, source="--pai_cert")
     if pai_vid != args.vendor_id or (pai_pid is not None and pai_pid != args.product_id):
         raise InputError(f"--pai_cert {args.pai_cert} is for VID {pai_vid:04X}"
