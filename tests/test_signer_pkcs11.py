@@ -21,6 +21,7 @@ from matter_factory_data.errors import CredentialError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from softhsm import Token  # noqa: E402
+from test_provision import boards  # noqa: E402,F401
 
 VID, PID = 0xFFF1, 0x8004
 SINCE = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
@@ -210,3 +211,22 @@ def test_the_pkcs11_module_is_not_loaded_without_a_uri(tmp_path):
             "assert rc == 0, rc\nassert 'pkcs11' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_station_issues_from_the_token_to_several_boards_at_once(hsm, tmp_path, boards):
+    """Worker threads share the token (one process-wide lock): every DAC verifies."""
+    team = [boards("healthy", sn=f"SN-{i}") for i in range(4)]
+    manifest = tmp_path / "m.csv"
+    argv = ["provision", "--manifest", manifest, "--pai_cert", tmp_path / "pai.der",
+            "--pai_key", hsm.uri("pai-key"), "--vendor_id", hex(VID), "--product_id",
+            hex(PID), "--timeout", "10"]
+    for board in team:
+        argv += ["--port", board.path]
+    done = run(hsm.env, *argv)
+    assert done.returncode == 0, done.stderr
+    assert "1234" not in done.stdout + done.stderr
+    for board in team:
+        x509.load_der_x509_certificate(board.dac).verify_directly_issued_by(hsm.pai)
+    with open(manifest, newline="") as stream:
+        statuses = sorted(r["status"] for r in csv.DictReader(stream))
+    assert statuses == ["issued"] * 4 + ["ok"] * 4
