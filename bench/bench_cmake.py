@@ -72,7 +72,8 @@ def one_run(root: Path, with_module: bool) -> dict:
     shutil.copy(PM_STATIC, app / "pm_static.yml")
     (build / "zephyr").mkdir(parents=True)
     (build / "zephyr" / ".config").write_text(CONFIG)
-    configure, _, configure_cpu = timed(["cmake", "-G", "Ninja", "-S", str(STANDIN), "-B", str(build),
+    configure, _, configure_cpu = timed(["cmake", "-G", "Ninja", "-S", str(STANDIN),
+                          "-B", str(build),
                           f"-DAPP_DIR={app}", f"-DPYTHON_EXECUTABLE={sys.executable}",
                           f"-DWITH_MODULE={'ON' if with_module else 'OFF'}",
                           "-DSTANDIN_DT_ADDR=0xfb000", "-DSTANDIN_DT_SIZE=0x1000"])

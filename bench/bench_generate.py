@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Benchmark: single-device `generate` (with --offset/--size and --generate_onboarding) and `--help`.
+"""Benchmark: single-device `generate` (with --offset/--size and --generate_onboarding) and
+`--help`.
 
 Each run is a fresh process, as on a build machine or a programming station, so the figures
 include interpreter start-up and imports. Prints the median, best and worst wall time and the
@@ -34,7 +35,8 @@ def tool() -> list[str]:
 
 def credentials(workdir: Path) -> tuple[Path, Path, Path]:
     """The golden development credentials, or a development chain made once for the benchmark."""
-    names = ("Matter-Development-DAC-FFF1-8006-Cert.der", "Matter-Development-DAC-FFF1-8006-Key.der",
+    names = ("Matter-Development-DAC-FFF1-8006-Cert.der",
+             "Matter-Development-DAC-FFF1-8006-Key.der",
              "Matter-Development-PAI-FFF1-noPID-Cert.der")
     if all((GOLDEN / n).is_file() for n in names):
         return tuple(GOLDEN / n for n in names)  # type: ignore[return-value]

@@ -37,9 +37,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from cryptography import x509
+    from softhsm import PIN, Token
 
     from matter_factory_data.core import certs
-    from softhsm import PIN, Token
 
     base = Path(tempfile.mkdtemp(prefix="bench-signer-", dir="/dev/shm"
                                  if os.path.isdir("/dev/shm") else None))

@@ -50,7 +50,7 @@ INT_BITS = {"version": 16, "vendor_id": 16, "product_id": 16, "hw_ver": 16,
 
 def device(parser: str, image: bytes, pad_to) -> dict:
     argv = [parser] + (["--pad-to", str(pad_to)] if pad_to else []) + ["-"]
-    out = subprocess.run(argv, input=image, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = subprocess.run(argv, input=image, capture_output=True)
     if out.returncode < 0:  # the parser crashed (a signal): the device would not read it
         return {"ok": False, "crashed": -out.returncode}
     if out.returncode != 0:
@@ -72,7 +72,8 @@ def ours(image: bytes, partition_size):
     view = {}
     for entry in reading.entries:
         if isinstance(entry.key, str) and entry.key in INT_FIELDS + tuple(SPANS) + ("date", "user"):
-            view[entry.key] = (entry.value, image[entry.value_scan.node.offset:entry.value_scan.end])
+            scan = entry.value_scan
+            view[entry.key] = (entry.value, image[scan.node.offset:scan.end])
     return bool(errors), (str(errors[0]) if errors else None), view
 
 
@@ -82,9 +83,7 @@ def same_reading(dev: dict, view: dict) -> list:
     for field in INT_FIELDS:
         mine = view.get(field, (None,))[0]
         expected = mine if isinstance(mine, int) and not isinstance(mine, bool) else 0
-        if field in view and not isinstance(mine, int):
-            diffs.append(field)
-        elif dev.get(field, 0) != expected:
+        if field in view and not isinstance(mine, int) or dev.get(field, 0) != expected:
             diffs.append(field)
     for field, dev_name in SPANS.items():
         if dev_name not in dev and field == "sw_ver_str":
@@ -92,7 +91,8 @@ def same_reading(dev: dict, view: dict) -> list:
         mine = view.get(field, (None,))[0]
         theirs = dev.get(dev_name)
         if (theirs is None) != (mine is None) or \
-                (mine is not None and (not isinstance(mine, bytes) or bytes.fromhex(theirs) != mine)):
+                (mine is not None
+                 and (not isinstance(mine, bytes) or bytes.fromhex(theirs) != mine)):
             diffs.append(field)
     date = view.get("date", (None,))[0]
     if isinstance(date, bytes) and re.fullmatch(rb"\d{4}-\d{2}-\d{2}", date):

@@ -31,12 +31,13 @@ sys.path.insert(0, str(ROOT / "west_ext"))
 def run_slice(task):
     """Fuzz ``count`` images from ``seed``; (outcomes, unexpected [(repr, hex)])."""
     seed, count, directory, verify_every = task
+    from mutations import base_images, mutate
+
     from matter_factory_data.errors import FactoryDataError, InputError
     from matter_factory_data.formats import images
     from matter_factory_data.jobs.show import ShowRequest, show_command
     from matter_factory_data.jobs.verification import Expectations, verify
     from matter_factory_data.ui import UI
-    from mutations import base_images, mutate
 
     rng = random.Random(seed)
     bases = base_images()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden" / "factory_data.bin"
 

@@ -20,7 +20,7 @@ MODULE_CANDIDATES = ("/usr/lib/softhsm/libsofthsm2.so",
 PIN, SO_PIN = "1234", "5678"
 
 
-def module_path() -> "str | None":
+def module_path() -> str | None:
     return next((p for p in MODULE_CANDIDATES if os.path.isfile(p)), None)
 
 

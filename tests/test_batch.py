@@ -14,7 +14,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from conftest import snapshot
 
 # Fast, development values: the cost of a device is mostly PBKDF2 and the QR image.
@@ -110,9 +109,9 @@ def batch_ok(cli, out, *args):
 
 def make_pki(tmp: Path, *, vendor_id=0xFFF1, product_id=None, pai_key_matches=True):
     """A PAA and a PAI in tmp; returns the paths (paa_cert, paa_key, pai_cert, pai_key)."""
-    from matter_factory_data.core import certs
-
     import datetime as dt
+
+    from matter_factory_data.core import certs
 
     since = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)  # before the manufacturing dates
     paa_key = certs.new_key()

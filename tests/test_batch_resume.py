@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO_ROOT, snapshot
 from test_batch import FAST, NO_QR, assert_unique, identity_facts, manifest_rows
 

@@ -6,7 +6,6 @@ import io
 import json
 
 import pytest
-
 from conftest import snapshot
 from test_build_dir_commands import DOTCONFIG, FD_ADDRESS, make_build
 

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO_ROOT, snapshot
 
 PM_STATIC = REPO_ROOT / "tests" / "data" / "layout" / "nrf52840_pm_static.yml"

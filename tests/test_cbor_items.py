@@ -1,16 +1,13 @@
 """The CBOR item walker and the encoding-level lint of nRF images (zcbor's view)."""
 
 import os
-import random
-import subprocess
-import json
 from pathlib import Path
 
 import cbor2
 import pytest
+from mutations import base_images, bstr, head, mutated_images, split_items, tstr
 
 from matter_factory_data.formats import cbor_items, nrf_cbor
-from mutations import base_images, bstr, head, mutated_images, split_items, tstr
 
 GOLDEN = Path(__file__).parent / "data" / "golden" / "factory_data.bin"
 

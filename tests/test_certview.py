@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import GOLDEN_DIR, golden_args
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,9 +18,8 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import GOLDEN_DIR, golden_args
 from matter_factory_data.core import certs, certview, der
-from matter_factory_data.errors import InputError, CredentialError
+from matter_factory_data.errors import CredentialError, InputError
 
 DAC = "Matter-Development-DAC-FFF1-8006-Cert.der"
 DAC_KEY = "Matter-Development-DAC-FFF1-8006-Key.der"
@@ -600,7 +600,7 @@ def test_malformed_extensions_count_as_absent_like_cryptography(case, extensions
     cert = x509.load_der_x509_certificate(data)
     view = certview.parse_certificate(data, source="h")
     try:
-        cert.extensions
+        _ = cert.extensions
     except (ValueError, x509.DuplicateExtension):
         crypto_absent = True
     else:

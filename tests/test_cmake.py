@@ -15,9 +15,9 @@ from typing import Optional
 
 import pytest
 
+from matter_factory_data.errors import InputError, PartitionError
 from matter_factory_data.zephyr.build_dir import parse_dotconfig
 from matter_factory_data.zephyr.build_step import merged_hex
-from matter_factory_data.errors import InputError, PartitionError
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN = REPO / "tests" / "cmake_standin"

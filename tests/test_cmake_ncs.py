@@ -12,9 +12,18 @@ from pathlib import Path
 import pytest
 import yaml
 from intelhex import IntelHex
-
-from test_cmake import BASE_CONFIG, LAYOUT, REPO, STANDIN, _env, configure, needs_cmake, \
-    ninja, no_work, step_record
+from test_cmake import (
+    BASE_CONFIG,
+    LAYOUT,
+    REPO,
+    STANDIN,
+    _env,
+    configure,
+    needs_cmake,
+    ninja,
+    no_work,
+    step_record,
+)
 
 DT = REPO / "tests" / "data" / "devicetree"
 SYSBUILD_STANDIN = STANDIN / "sysbuild"

@@ -4,11 +4,10 @@ the flash node, and checked with its sibling partitions like a pm_static.yml."""
 
 import pickle
 import shutil
-from pathlib import Path
 
 import pytest
-
 from conftest import REPO_ROOT
+
 from matter_factory_data.errors import InputError
 from matter_factory_data.zephyr.devicetree import find_partition
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import NamedTuple, Optional
 
 import pytest
-
 from conftest import REPO_ROOT
-from matter_factory_data.zephyr import build_dir
+
 from matter_factory_data.errors import FactoryDataError, InputError, MissingProgram
 from matter_factory_data.station.flash import erase_ranges, flash_command, is_net_core_build
 from matter_factory_data.station.runner import CommandFailed, Runner
+from matter_factory_data.zephyr import build_dir
 
 BUILDS = REPO_ROOT / "tests" / "data" / "builds"
 FAKE_BIN = REPO_ROOT / "tests" / "fake_bin"

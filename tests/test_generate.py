@@ -1,13 +1,12 @@
 """generate: the reference's behaviours we keep, and the ones we fix."""
 
-import datetime as dt
 import base64
+import datetime as dt
 import json
 import stat
 
 import cbor2
 import pytest
-
 from conftest import golden_args
 
 
@@ -115,7 +114,8 @@ def test_optional_keys_in_reference_order(cli, golden, tmp_path):
 def test_generate_rd_uid_makes_16_random_bytes(cli, golden, tmp_path):
     run_ok(cli, *golden_args(golden, tmp_path / "a"), "--generate_rd_uid")
     run_ok(cli, *golden_args(golden, tmp_path / "b"), "--generate_rd_uid")
-    first, second = load_json(tmp_path / "a.json")["rd_uid"], load_json(tmp_path / "b.json")["rd_uid"]
+    first = load_json(tmp_path / "a.json")["rd_uid"]
+    second = load_json(tmp_path / "b.json")["rd_uid"]
     assert len(bytes.fromhex(first[4:])) == 16 and first != second
 
 
@@ -149,7 +149,8 @@ def test_upstream_generator_test_case(cli, golden, tmp_path):
             "--product_label", "Lock", "--date", "2022-07-20", "--hw_ver", "101",
             "--hw_ver_str", "v1.1", "--gen_certs",
             "--spake2_it", "2000", "--spake2_salt", "U1BBS0UyUCBLZXkgU2FsdA==",
-            "--discriminator", "0xFED", "--passcode", "13243546", "--rd_uid", "0123456789ABCDEF0123456789ABCDEF",
+            "--discriminator", "0xFED", "--passcode", "13243546",
+            "--rd_uid", "0123456789ABCDEF0123456789ABCDEF",
             "--enable_key", "00112233445566778899aabbccddeeff", "--product_finish", "satin",
             "--product_color", "red", "--generate_onboarding", "-o", tmp_path / "fd.json"]
     result = cli("generate", *args)

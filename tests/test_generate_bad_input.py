@@ -3,7 +3,6 @@
 import base64
 
 import pytest
-
 from conftest import golden_args, snapshot
 
 SALT_15 = base64.b64encode(b"x" * 15).decode()
@@ -77,7 +76,7 @@ def build_args(golden, out, replace, remove):
     args = golden_args(golden, out)
     result = []
     skip = False
-    for i, item in enumerate(args):
+    for _i, item in enumerate(args):
         if skip:
             skip = False
             continue

@@ -4,7 +4,6 @@ import base64
 import hashlib
 
 import pytest
-
 from conftest import golden_args
 
 GOLDEN_SHA256 = {
@@ -30,7 +29,8 @@ def test_generate_reproduces_golden_json_hex_bin(cli, golden, tmp_path):
 def test_generate_with_json_suffix_prefix_gives_same_files(cli, golden, tmp_path):
     result = cli("generate", *golden_args(golden, tmp_path / "factory_data.json"))
     assert result.code == 0, result.err
-    assert (tmp_path / "factory_data.json").read_bytes() == (golden / "factory_data.json").read_bytes()
+    expected = (golden / "factory_data.json").read_bytes()
+    assert (tmp_path / "factory_data.json").read_bytes() == expected
     assert not (tmp_path / "factory_data.json.json").exists()
 
 
@@ -60,10 +60,10 @@ def test_golden_image_layout(golden):
 
 
 @pytest.mark.parametrize("passcode, iterations, expected", [
-    (20202021, 1000, "uWFwqugDNGiEck/po7KHwwMwwqZgN10XuyBajPGuyzUEV/iree4lOrao5GuwnlQ65CJzbeUB49s31EH+"
-                     "NEkg0JVI5MGCQGMMT/SRPFNRODm3wH/MBiehuFc6FJ/NH6Rmzw=="),
-    (13243546, 2000, "WN0SgEXLfUN19BbJqp6qn4pS69EtdNLReIMZwv/CIM0ECMP7ytiAJ7txIYJ0Ovlha/rQ3E+88mj3qaqqnv"
-                     "iMaZzG+OyXEdSocDIT9ZhmkTCgWwERaHz4Vdh3G37RT6kqbw=="),
+    (20202021, 1000, "uWFwqugDNGiEck/po7KHwwMwwqZgN10XuyBajPGuyzUEV/iree4lOrao5GuwnlQ65CJzbeUB49s"
+                     "31EH+NEkg0JVI5MGCQGMMT/SRPFNRODm3wH/MBiehuFc6FJ/NH6Rmzw=="),
+    (13243546, 2000, "WN0SgEXLfUN19BbJqp6qn4pS69EtdNLReIMZwv/CIM0ECMP7ytiAJ7txIYJ0Ovlha/rQ3E+88mj"
+                     "3qaqqnviMaZzG+OyXEdSocDIT9ZhmkTCgWwERaHz4Vdh3G37RT6kqbw=="),
 ], ids=["vector1", "vector2"])
 def test_spake2p_vectors(passcode, iterations, expected):
     from matter_factory_data.core.spake2p import compute_verifier, verifier_problem

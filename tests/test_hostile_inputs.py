@@ -8,7 +8,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from conftest import golden_args, snapshot
 
 ARABIC_DATE = "\u0662\u0660\u0662\u0662-\u0660\u0662-\u0660\u0662"  # ٢٠٢٢-٠٢-٠٢
@@ -410,7 +409,7 @@ def alias_bomb(tmp_path):
 FILES = [
     ("show-dev-zero", lambda t: ["show", "/dev/zero"], "input /dev/zero: is a character device, "
                                                       "not a file"),
-    ("show-directory", lambda t: ["show", str(t)], f"is a directory, not a file"),
+    ("show-directory", lambda t: ["show", str(t)], "is a directory, not a file"),
     ("show-dangling", lambda t: ["show", str(t / "dangling")], "cannot read the file (No such "
                                                                "file or directory)"),
     ("show-deep-json", lambda t: ["show", str(t / "deep.json")], "not accepted: JSON nested "
@@ -616,8 +615,9 @@ def test_csv_refusals(cli, tmp_path, content, message):
     b"sn,passcode\nA-1,20202022\nA-2,20202023",  # no final newline
 ])
 def test_csv_that_is_handled(cli, tmp_path, content):
-    from matter_factory_data.core.onboarding import parse_qr_code
     import csv
+
+    from matter_factory_data.core.onboarding import parse_qr_code
 
     result = cli(*csv_case(tmp_path, content))
     assert result.code == 0, result

@@ -4,8 +4,8 @@ import base64
 
 import kconfiglib
 import pytest
-
 from conftest import REPO_ROOT
+
 from matter_factory_data.jobs.commands import DEVELOPMENT_DEFAULTS
 
 
@@ -53,8 +53,10 @@ def test_build_options_appear_with_factory_data_build(kconf):
     assert kconf.syms["CHIP_FACTORY_DATA_MERGE_WITH_FIRMWARE"].str_value == "n"
     kconf.syms["CHIP_FACTORY_DATA_BUILD"].set_value("y")
     assert kconf.syms["CHIP_FACTORY_DATA"].str_value == "y"
-    for name in ("CHIP_FACTORY_DATA_MERGE_WITH_FIRMWARE", "CHIP_FACTORY_DATA_GENERATE_ONBOARDING_CODES",
-                 "CHIP_FACTORY_DATA_GENERATE_SPAKE2_VERIFIER", "CHIP_FACTORY_DATA_USE_DEFAULT_CERTS",
+    for name in ("CHIP_FACTORY_DATA_MERGE_WITH_FIRMWARE",
+                 "CHIP_FACTORY_DATA_GENERATE_ONBOARDING_CODES",
+                 "CHIP_FACTORY_DATA_GENERATE_SPAKE2_VERIFIER",
+                 "CHIP_FACTORY_DATA_USE_DEFAULT_CERTS",
                  "CHIP_FACTORY_DATA_WRITE_PROTECT"):
         assert kconf.syms[name].str_value == "y", name
     assert kconf.syms["CHIP_FACTORY_DATA_GENERATE_CD"].str_value == "n"
@@ -88,7 +90,8 @@ def _inside(node, menu):
 def test_every_prompted_symbol_has_help(kconf):
     for sym in kconf.unique_defined_syms:
         node = sym.nodes[0]
-        if node.prompt and sym.name not in ("CHIP_DEVICE_HARDWARE_VERSION", "CHIP_DEVICE_SPAKE2_IT"):
+        if node.prompt and sym.name not in ("CHIP_DEVICE_HARDWARE_VERSION",
+                                            "CHIP_DEVICE_SPAKE2_IT"):
             assert node.help, f"{sym.name} has no help text"
 
 
@@ -97,9 +100,11 @@ def test_kconfig_defaults_equal_the_cli_development_defaults(kconf):
     assert int(syms["CHIP_DEVICE_VENDOR_ID"].str_value) == DEVELOPMENT_DEFAULTS["vendor_id"]
     assert int(syms["CHIP_DEVICE_PRODUCT_ID"].str_value) == DEVELOPMENT_DEFAULTS["product_id"]
     assert syms["CHIP_DEVICE_SERIAL_NUMBER"].str_value == DEVELOPMENT_DEFAULTS["sn"]
-    assert int(syms["CHIP_DEVICE_DISCRIMINATOR"].str_value, 16) == DEVELOPMENT_DEFAULTS["discriminator"]
+    assert int(syms["CHIP_DEVICE_DISCRIMINATOR"].str_value, 16) == \
+        DEVELOPMENT_DEFAULTS["discriminator"]
     assert int(syms["CHIP_DEVICE_SPAKE2_PASSCODE"].str_value) == DEVELOPMENT_DEFAULTS["passcode"]
-    assert base64.b64decode(syms["CHIP_DEVICE_SPAKE2_SALT"].str_value) == DEVELOPMENT_DEFAULTS["spake2_salt"]
+    assert base64.b64decode(syms["CHIP_DEVICE_SPAKE2_SALT"].str_value) == \
+        DEVELOPMENT_DEFAULTS["spake2_salt"]
     assert syms["CHIP_DEVICE_ENABLE_KEY"].str_value == DEVELOPMENT_DEFAULTS["enable_key"]
     assert syms["CHIP_DEVICE_MANUFACTURING_DATE"].str_value == DEVELOPMENT_DEFAULTS["date"]
 

@@ -5,9 +5,19 @@ from pathlib import Path
 
 import pytest
 
-from matter_factory_data.formats import hexfile
-from matter_factory_data.zephyr.layout import ERROR, WARNING, LoadSection, Partition, SOCS, check_layout, draw_report, parse_layout, soc_info
 from matter_factory_data.errors import InputError
+from matter_factory_data.formats import hexfile
+from matter_factory_data.zephyr.layout import (
+    ERROR,
+    SOCS,
+    WARNING,
+    LoadSection,
+    Partition,
+    check_layout,
+    draw_report,
+    parse_layout,
+    soc_info,
+)
 
 DATA = Path(__file__).resolve().parent / "data" / "layout"
 BAD = DATA / "bad"

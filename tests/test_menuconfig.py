@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO_ROOT, snapshot
+
 from matter_factory_data.cli import app as cli_module
-from matter_factory_data.zephyr import menuconfig as mc
 from matter_factory_data.errors import InputError
+from matter_factory_data.zephyr import menuconfig as mc
 
 CONFIGURED = REPO_ROOT / "tests" / "data" / "builds" / "configured"
 SN_LINE = 'CONFIG_CHIP_DEVICE_SERIAL_NUMBER="SN-FROM-CMDLINE"\n'

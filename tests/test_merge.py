@@ -3,14 +3,14 @@
 import json
 
 import pytest
-from intelhex import IntelHex
-
 from conftest import snapshot
-from matter_factory_data.zephyr.build_step import merged_hex
-from matter_factory_data.formats.hexfile import to_hex_text
-from matter_factory_data.errors import InputError, PartitionError
-from matter_factory_data.zephyr.merge import merge_images, page_range
+from intelhex import IntelHex
 from test_build_dir_commands import FD_ADDRESS, FD_SIZE, make_build, step_argv, write_firmware
+
+from matter_factory_data.errors import InputError, PartitionError
+from matter_factory_data.formats.hexfile import to_hex_text
+from matter_factory_data.zephyr.build_step import merged_hex
+from matter_factory_data.zephyr.merge import merge_images, page_range
 
 FACTORY = bytes(range(200)) + b"\x00"
 

@@ -5,10 +5,9 @@
 import json
 
 import pytest
+from test_build_dir_commands import DOTCONFIG, make_build, step_argv
 
 from matter_factory_data.errors import InputError, Message, PartitionError, Subject
-
-from test_build_dir_commands import DOTCONFIG, make_build, step_argv
 
 LONG_NAME = "V" * 33
 

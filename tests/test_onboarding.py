@@ -6,7 +6,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matter_factory_data.core.onboarding import INVALID_PASSCODES, ManualCode, SetupPayload, base38_decode, base38_encode, manual_code, onboarding_text, parse_manual_code, parse_qr_code, passcode_problem, qr_code, validate_payload, verhoeff_check_digit, verhoeff_is_valid
+from matter_factory_data.core.onboarding import (
+    INVALID_PASSCODES,
+    ManualCode,
+    SetupPayload,
+    base38_decode,
+    base38_encode,
+    manual_code,
+    onboarding_text,
+    parse_manual_code,
+    parse_qr_code,
+    passcode_problem,
+    qr_code,
+    validate_payload,
+    verhoeff_check_digit,
+    verhoeff_is_valid,
+)
 from matter_factory_data.errors import InputError, OnboardingError
 
 # --------------------------------------------------------------------------- vectors
@@ -252,7 +267,7 @@ GOOD = dict(vendor_id=0xFFF1, product_id=0x8006, discriminator=0xF00, passcode=2
 def test_invalid_passcodes_is_the_spec_list():
     expected = {0, 12345678, 87654321} | {int(str(d) * 8) for d in range(1, 10)}
     assert isinstance(INVALID_PASSCODES, frozenset)
-    assert INVALID_PASSCODES == expected
+    assert expected == INVALID_PASSCODES
 
 
 @pytest.mark.parametrize("passcode", [1, 20202021, 99999998, 11111112, 12345679])

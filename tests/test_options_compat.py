@@ -1,4 +1,5 @@
-"""Option spelling and parsing compatible with the reference scripts (argparse prefixes, int(x, 0))."""
+"""Option spelling and parsing compatible with the reference scripts (argparse prefixes,
+int(x, 0))."""
 
 import argparse
 

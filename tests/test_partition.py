@@ -4,7 +4,6 @@ import json
 
 import cbor2
 import pytest
-
 from conftest import snapshot
 
 

@@ -5,6 +5,7 @@ slave side by its path through pyserial, exactly as it opens /dev/ttyACM0 on the
 """
 
 import base64
+import contextlib
 import csv
 import os
 import select
@@ -43,19 +44,15 @@ class Board(threading.Thread):
         self.gone = False
 
     def run(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             getattr(self, "_" + self.behaviour.replace("-", "_"))()
-        except OSError:
-            pass
 
     def close(self) -> None:
         self.stop.set()
         self.join(5)
         for fd in (self.master, self.slave):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     # helpers
     def write(self, data: bytes) -> None:
@@ -315,8 +312,7 @@ def test_ctrl_c_leaves_complete_rows(boards, pai, tmp_path):
     import _thread
 
     from matter_factory_data.errors import Interrupted
-    from matter_factory_data.station.provision.command import ProvisionRequest, \
-        provision_command
+    from matter_factory_data.station.provision.command import ProvisionRequest, provision_command
     from matter_factory_data.ui import UI
 
     team = [boards("silent"), boards("healthy", sn="SN-A"), boards("silent")]

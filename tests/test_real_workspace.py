@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from intelhex import IntelHex
-
 from conftest import REPO_ROOT
+from intelhex import IntelHex
 
 SAMPLE = REPO_ROOT / "sample_app"
 BOARD = os.environ.get("MFD_BOARD", "nrf52840dk/nrf52840")

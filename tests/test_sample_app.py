@@ -30,10 +30,9 @@ from pathlib import Path
 import cbor2
 import kconfiglib
 import pytest
+from conftest import REPO_ROOT, golden_args
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import REPO_ROOT, golden_args
 
 SAMPLE = REPO_ROOT / "sample_app"
 SRC = SAMPLE / "src"
@@ -723,8 +722,8 @@ def test_pm_static_layout_is_consistent():
 def test_overlay_places_factory_data_without_overlap(tmp_path, board):
     """Every partition of the board plus the overlay, checked as the build step checks a
     devicetree: no overlap with any sibling, inside the flash, page-aligned."""
-    from matter_factory_data.zephyr.layout import check_layout
     from matter_factory_data.zephyr.devicetree import dt_partitions
+    from matter_factory_data.zephyr.layout import check_layout
 
     layout = overlay_layout(tmp_path, board)
     assert layout.found_by == "node label factory_data_partition"

@@ -1,8 +1,7 @@
 """Unit tests of core/series.py: serial templates, discriminators, identities, randomness."""
 
-import string
-
 import os
+import string
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings

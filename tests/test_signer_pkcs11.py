@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +19,11 @@ from matter_factory_data.core.signer import parse_pkcs11_uri
 from matter_factory_data.errors import CredentialError
 
 sys.path.insert(0, str(Path(__file__).parent))
+import test_provision  # noqa: E402
 from softhsm import Token  # noqa: E402
-from test_provision import boards  # noqa: E402,F401
 
 VID, PID = 0xFFF1, 0x8004
+boards = test_provision.boards  # boards on pseudo-terminals
 SINCE = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -93,8 +93,9 @@ def test_bad_uris_are_refused(text, fragment):
 
 def test_batch_signs_every_dac_in_the_token_with_forked_workers(hsm, tmp_path):
     out = tmp_path / "lot"
-    done = run(hsm.env, "batch", "-o", out, "--count", "12", "--jobs", "2", "--defaults", "--spake2_it",
-               "1000", "--qr", "none", "--vendor_id", hex(VID), "--product_id", hex(PID),
+    done = run(hsm.env, "batch", "-o", out, "--count", "12", "--jobs", "2", "--defaults",
+               "--spake2_it", "1000", "--qr", "none", "--vendor_id", hex(VID), "--product_id",
+               hex(PID),
                "--pai_cert", tmp_path / "pai.der", "--pai_key", hsm.uri("pai-key"))
     assert done.returncode == 0, done.stderr
     assert "1234" not in done.stdout + done.stderr
@@ -184,14 +185,14 @@ def test_bad_token_inputs_are_one_line_and_nothing_is_issued(hsm, tmp_path, case
 def test_module_and_pin_from_the_environment(hsm, tmp_path):
     env = dict(hsm.env, MFD_PKCS11_MODULE=hsm.module, MFD_PKCS11_PIN="1234")
     out = tmp_path / "lot"
-    done = run(env, "batch", "-o", out, "--count", "2", "--jobs", "1", "--defaults", "--spake2_it", "1000",
-               "--qr", "none", "--vendor_id", hex(VID), "--product_id", hex(PID),
+    done = run(env, "batch", "-o", out, "--count", "2", "--jobs", "1", "--defaults", "--spake2_it",
+               "1000", "--qr", "none", "--vendor_id", hex(VID), "--product_id", hex(PID),
                "--pai_cert", tmp_path / "pai.der", "--pai_key",
                hsm.uri("pai-key", module=False, pin=False))
     assert done.returncode == 0, done.stderr
     env["MFD_PKCS11_PIN"] = "0000"
-    done = run(env, "batch", "-o", tmp_path / "lot2", "--count", "2", "--defaults", "--spake2_it", "1000",
-               "--qr", "none", "--vendor_id", hex(VID), "--product_id", hex(PID),
+    done = run(env, "batch", "-o", tmp_path / "lot2", "--count", "2", "--defaults", "--spake2_it",
+               "1000", "--qr", "none", "--vendor_id", hex(VID), "--product_id", hex(PID),
                "--pai_cert", tmp_path / "pai.der", "--pai_key",
                hsm.uri("pai-key", module=False, pin=False))
     one_line(done, 2, "refused the PIN")
@@ -205,7 +206,8 @@ def test_the_pkcs11_module_is_not_loaded_without_a_uri(tmp_path):
     (tmp_path / "paa_key.der").write_bytes(certs.key_der(key))
     code = ("import sys\nfrom matter_factory_data.cli import main\n"
             f"rc = main(['batch', '-o', {str(tmp_path / 'lot')!r}, '--count', '2', "
-            "'--defaults', '--spake2_it', '1000', '--qr', 'none', '--vendor_id', '0xFFF1', '--product_id', "
+            "'--defaults', '--spake2_it', '1000', '--qr', 'none', '--vendor_id', '0xFFF1', "
+            "'--product_id', "
             f"'0x8004', '--paa_cert', {str(tmp_path / 'paa.der')!r}, '--paa_key', "
             f"{str(tmp_path / 'paa_key.der')!r}])\n"
             "assert rc == 0, rc\nassert 'pkcs11' not in sys.modules\n")

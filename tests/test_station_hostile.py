@@ -13,14 +13,16 @@ import sys
 import time
 
 import pytest
+import test_provision
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from test_provision import PID, VID, all_rows, boards, pai, provision, rows  # noqa: F401
+from test_provision import PID, VID, all_rows, provision, rows
 
 from matter_factory_data.core import certs
 
+boards, pai = test_provision.boards, test_provision.pai  # the boards on pseudo-terminals
 HEADER = "time,port,protocol,sn,dac_serial,status,code,error\n"
 
 

@@ -4,6 +4,7 @@ import csv
 import json
 
 from conftest import snapshot
+
 from matter_factory_data.formats import get_format
 from matter_factory_data.formats.base import ERROR
 

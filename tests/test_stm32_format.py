@@ -12,12 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import GOLDEN_DIR, snapshot
+
 from matter_factory_data.errors import InputError
-from matter_factory_data.formats import get_format
+from matter_factory_data.formats import get_format, stm32_tlv
 from matter_factory_data.formats.base import ERROR, WARNING
-from matter_factory_data.formats import stm32_tlv
 
 DATA = Path(__file__).parent / "data" / "stm32"
 END = "acacacac"

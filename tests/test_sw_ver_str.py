@@ -5,7 +5,6 @@ import json
 
 import cbor2
 import pytest
-
 from conftest import golden_args, snapshot
 from test_build_dir_commands import DOTCONFIG, make_build, step_argv
 

@@ -4,7 +4,6 @@ import json
 
 import cbor2
 import pytest
-
 from conftest import golden_args
 
 
@@ -56,7 +55,8 @@ def test_manual_code_with_other_passcode_fails(cli, made):
 
     other = manual_code(SetupPayload(0xFFF1, 0x8006, 0xF00, 20202022))
     result = cli("verify", f"{made}.bin", "--manual", other)
-    assert result.code == 1 and "--manual: passcode does not match the data's verifier" in result.out
+    assert result.code == 1
+    assert "--manual: passcode does not match the data's verifier" in result.out
 
 
 def test_tampered_image_fails(cli, made, golden, tmp_path):
@@ -113,7 +113,8 @@ def test_codes_custom_flow_gives_long_manual_code(cli):
 
 
 def test_codes_png(cli, tmp_path):
-    args = ["--vendor_id", "1", "--product_id", "1", "--discriminator", "1", "--passcode", "1234567"]
+    args = ["--vendor_id", "1", "--product_id", "1", "--discriminator", "1",
+            "--passcode", "1234567"]
     assert cli("codes", *args, "--png", tmp_path / "qr.png").code == 0
     assert (tmp_path / "qr.png").read_bytes()[:4] == b"\x89PNG"
     assert cli("codes", *args, "--png", tmp_path / "qr.png").code == 1
@@ -126,7 +127,8 @@ def test_codes_png(cli, tmp_path):
     (["--discovery", "wifi"], "--discovery: 'wifi' is not accepted"),
 ], ids=["forbidden", "too-big", "disc", "discovery"])
 def test_codes_bad_input(cli, args, fragment):
-    base = {"--vendor_id": "1", "--product_id": "1", "--discriminator": "1", "--passcode": "1234567"}
+    base = {"--vendor_id": "1", "--product_id": "1", "--discriminator": "1",
+            "--passcode": "1234567"}
     base.update(dict(zip(args[::2], args[1::2])))
     result = cli("codes", *[x for kv in base.items() for x in kv])
     assert result.code == 2 and fragment in result.err and len(result.err.splitlines()) == 1

@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT, golden_args
+
 
 @pytest.fixture
 def workspace(west_workspace):
@@ -19,7 +19,8 @@ def test_west_lists_the_extension(workspace, west):
 
 
 def test_west_generate_reproduces_golden(workspace, west, golden):
-    code, out, err = west("factory-data", "generate", *golden_args(golden, workspace / "out" / "fd"))
+    code, out, err = west("factory-data", "generate",
+                          *golden_args(golden, workspace / "out" / "fd"))
     assert code == 0, err
     assert (workspace / "out" / "fd.bin").read_bytes() == (golden / "factory_data.bin").read_bytes()
     assert "image:" in out

@@ -12,7 +12,8 @@ in a build, ``vendor_id`` in a JSON file -- with :meth:`Message.render`.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from collections.abc import Sequence
+from typing import Callable, Union
 
 
 def option_name(name: str) -> str:
@@ -59,7 +60,7 @@ class Message:
         self.subjects = tuple(subjects)
 
     @classmethod
-    def at(cls, where: Where, detail: str) -> "Message":
+    def at(cls, where: Where, detail: str) -> Message:
         """``<where>: <detail>``; a :class:`Subject` stays a subject, a text stays text."""
         if isinstance(where, Subject):
             return cls("{0}: " + _escape(detail), (where.name,))
@@ -87,7 +88,7 @@ class FactoryDataError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: "str | Message" = "", *args: object) -> None:
+    def __init__(self, message: str | Message = "", *args: object) -> None:
         self.message = message if isinstance(message, Message) else Message(str(message))
         super().__init__(self.message.render(), *args)
 
@@ -96,27 +97,28 @@ class FactoryDataError(Exception):
         return self.message.subjects
 
     @classmethod
-    def at(cls, where: Where, detail: str) -> "FactoryDataError":
+    def at(cls, where: Where, detail: str) -> FactoryDataError:
         """The error ``<where>: <detail>`` (see :meth:`Message.at`)."""
         return cls(Message.at(where, detail))
 
     @classmethod
-    def naming(cls, template: str, *subjects: str) -> "FactoryDataError":
+    def naming(cls, template: str, *subjects: str) -> FactoryDataError:
         """An error about several inputs: ``template`` with ``{0}``, ``{1}``, ..."""
         return cls(Message(template, subjects))
 
     #: The vocabulary chosen by the context that knows where the inputs came from (the build
     #: step names Kconfig symbols); None: the command line's.
-    vocabulary = None
+    vocabulary: Namer | None = None
 
-    def render(self, name: "Namer | None" = None) -> str:
+    def render(self, name: Namer | None = None) -> str:
         """The message in a vocabulary: ``name``, else the one attached, else the CLI's."""
-        return self.message.render(name or self.vocabulary or option_name)
+        attached: Namer | None = self.__dict__.get("vocabulary")  # (not a method)
+        return self.message.render(name or attached or option_name)
 
     def __str__(self) -> str:
         return self.render()
 
-    def in_vocabulary(self, name: Namer) -> "FactoryDataError":
+    def in_vocabulary(self, name: Namer) -> FactoryDataError:
         """Attach the vocabulary the inputs were given in; returns self (for ``raise``)."""
         self.vocabulary = name
         return self

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+
 class UI:
     """Where commands report; the west command swaps in its own output helpers."""
 

@@ -5,7 +5,8 @@ The one place where errors become messages and exit codes (:func:`app.run`, thro
 step's lean entry (:mod:`.step_cli`) does not load it.
 """
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

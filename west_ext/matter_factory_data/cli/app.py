@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 from ..ui import UI  # re-exported for the front ends
 from .commands.batch import add_batch_arguments, run_batch
@@ -47,6 +48,20 @@ from .options import (  # re-exported: tests and station scripts use them from h
 from .parser import Parser, abbreviable_from
 
 PROG = "matter-factory-data"
+
+__all__ = [
+    "BOARD_CHOICES", "COLOR_CHOICES", "COMMANDS", "FIND_BUILD_DIR", "FINISH_CHOICES",
+    "FORMAT_CHOICES", "PROG", "UI", "Parser", "abbreviable_from", "add_batch_arguments",
+    "add_build_dir_argument", "add_build_step_arguments", "add_check_arguments",
+    "add_codes_arguments", "add_commands", "add_field_arguments", "add_flash_arguments",
+    "add_format_arguments", "add_generate_arguments", "add_menuconfig_arguments",
+    "add_merge_arguments", "add_partition_arguments", "add_provision_arguments",
+    "add_show_arguments", "add_stm32_program_arguments", "add_verify_arguments", "any_int",
+    "base64_bytes", "build_parser", "command_namespace", "decimal_int", "main",
+    "refuse_options_besides", "request_from", "run", "run_batch", "run_build_step",
+    "run_check", "run_codes", "run_flash", "run_generate", "run_menuconfig", "run_merge",
+    "run_partition", "run_provision", "run_show", "run_stm32_program", "run_verify",
+]
 
 
 def command_namespace(args: argparse.Namespace) -> argparse.Namespace:

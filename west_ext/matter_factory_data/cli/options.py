@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import base64
-from typing import Callable, Sequence
+from collections.abc import Sequence
+from typing import Callable
 
 from .parser import Parser, abbreviable_from
-
 
 # --- value parsers (same spelling and parsing as the reference scripts) --------
 

@@ -31,7 +31,7 @@ class Parser(argparse.ArgumentParser):
         for string, action in self._option_string_actions.items():
             if string.startswith("--"):
                 by_key.setdefault(_option_key(string), (string, action))
-        resolved = []
+        resolved: list[str] = []
         for position, arg in enumerate(args):
             if arg == "--":
                 return resolved + args[position:]

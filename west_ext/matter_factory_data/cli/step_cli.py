@@ -7,7 +7,8 @@ parser of :mod:`.app`, which gives the same errors and help as before."""
 from __future__ import annotations
 
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 
 def parse(argv: Sequence[str]) -> Optional[dict]:

@@ -13,8 +13,13 @@ from __future__ import annotations
 from typing import Optional
 
 from . import certview
-from .certview import (ECDSA_WITH_SHA256_OID, KEY_USAGE_CRL_SIGN, KEY_USAGE_DIGITAL_SIGNATURE,
-                       KEY_USAGE_KEY_CERT_SIGN, CertView)
+from .certview import (
+    ECDSA_WITH_SHA256_OID,
+    KEY_USAGE_CRL_SIGN,
+    KEY_USAGE_DIGITAL_SIGNATURE,
+    KEY_USAGE_KEY_CERT_SIGN,
+    CertView,
+)
 
 _BASIC_CONSTRAINTS = "2.5.29.19"
 _KEY_USAGE = "2.5.29.15"

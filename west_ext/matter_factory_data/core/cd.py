@@ -251,7 +251,7 @@ def build_cms(content: bytes, signer_skid: bytes, signature: bytes) -> bytes:
 
 
 def sign(
-    cd: CertificationDeclaration, *, signing_key: "ec.EllipticCurvePrivateKey | Signer",
+    cd: CertificationDeclaration, *, signing_key: ec.EllipticCurvePrivateKey | Signer,
     signing_cert: x509.Certificate, deterministic: bool = False,
 ) -> bytes:
     """Encode ``cd`` and sign it: the DER CMS SignedData of spec 6.3.1."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import secrets
-from typing import Union
+from typing import Union, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -70,8 +70,10 @@ _P256_ORDER = certview.P256_ORDER
 _MAX_SERIAL = (1 << 159) - 1  # positive and at most 20 DER octets
 
 KeyOrCert = Union[
-    ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey, x509.Certificate
+    ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey, x509.Certificate, Signer
 ]
+#: A CA's key: in memory, or any signer (a PKCS#11 token) that never hands it out.
+IssuerKey = Union[ec.EllipticCurvePrivateKey, Signer]
 
 
 # --------------------------------------------------------------------------- loading
@@ -132,9 +134,7 @@ def matter_ids(cert: x509.Certificate, *, source: str = "the certificate") -> tu
 
 def public_key_bytes(key_or_cert: KeyOrCert) -> bytes:
     """The 65-byte uncompressed SEC1 point of a key pair, public key or certificate."""
-    if isinstance(key_or_cert, x509.Certificate):
-        public = key_or_cert.public_key()
-    elif isinstance(key_or_cert, (ec.EllipticCurvePrivateKey, Signer)):
+    if isinstance(key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey, Signer)):
         public = key_or_cert.public_key()
     else:
         public = key_or_cert
@@ -148,7 +148,7 @@ def public_key_bytes(key_or_cert: KeyOrCert) -> bytes:
 
 
 def check_key_matches_certificate(
-    key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, *, key_source: str,
+    key: IssuerKey, cert: x509.Certificate, *, key_source: str,
     cert_source: str,
 ) -> None:
     """Raise unless ``key`` is the private key of ``cert``."""
@@ -240,8 +240,9 @@ def _subject(common_name: str, vendor_id: int | None, product_id: int | None) ->
 
 
 def _build(
-    *, subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
-    issuer_key: ec.EllipticCurvePrivateKey, issuer_skid: bytes, ca: bool,
+    *, subject: x509.Name, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
+    issuer: x509.Name,
+    issuer_key: IssuerKey, issuer_skid: bytes, ca: bool,
     path_length: int | None, serial: int | None, not_before: _dt.datetime | None,
     not_after: _dt.datetime | None, deterministic: bool,
 ) -> x509.Certificate:
@@ -251,12 +252,11 @@ def _build(
     else:
         public = None
     signer = issuer_key if isinstance(issuer_key, Signer) else None
-    if signer is not None:  # a key file's signer signs here; a token's re-signs below
-        issuer_key = private_key_of(signer)
-        if issuer_key is not None:
-            signer = None
+    in_memory = private_key_of(issuer_key)  # a key file's key signs here; a token re-signs
+    if in_memory is not None:
+        signer = None
     checks = ((("key", key),) if public is None else ()) + (
-        (("issuer key", issuer_key),) if signer is None else ())
+        (("issuer key", in_memory),) if signer is None else ())
     for what, candidate in checks:
         if not isinstance(candidate, ec.EllipticCurvePrivateKey) or not isinstance(
             candidate.curve, ec.SECP256R1
@@ -283,7 +283,7 @@ def _build(
             "Deterministic certificate signing was requested but the installed cryptography "
             "package does not support it; upgrade cryptography or sign non-deterministically."
         )
-    public = public or key.public_key()
+    public = public or cast(ec.EllipticCurvePrivateKey, key).public_key()  # not a public key
     usage = x509.KeyUsage(
         digital_signature=not ca, content_commitment=False, key_encipherment=False,
         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
@@ -307,8 +307,8 @@ def _build(
     if signer is not None:  # the key never leaves its token: sign the TBS there
         return resign_certificate(builder.sign(throwaway_key(), hashes.SHA256()), signer)
     if SUPPORTS_DETERMINISTIC_SIGNING:
-        return builder.sign(issuer_key, hashes.SHA256(), ecdsa_deterministic=deterministic)
-    return builder.sign(issuer_key, hashes.SHA256())
+        return builder.sign(in_memory, hashes.SHA256(), ecdsa_deterministic=deterministic)
+    return builder.sign(in_memory, hashes.SHA256())
 
 
 def subject_key_id(cert: x509.Certificate, *, source: str = "the certificate") -> bytes:
@@ -317,7 +317,7 @@ def subject_key_id(cert: x509.Certificate, *, source: str = "the certificate") -
 
 
 def _check_issuer(issuer_cert: x509.Certificate,
-                  issuer_key: "ec.EllipticCurvePrivateKey | Signer") -> bytes:
+                  issuer_key: IssuerKey) -> bytes:
     """Validate the issuer pair and return its subject key identifier."""
     source = "The issuer certificate"
     view = _view(issuer_cert, source)
@@ -356,7 +356,7 @@ def make_paa(
 
 def make_pai(
     *, key: ec.EllipticCurvePrivateKey, issuer_cert: x509.Certificate,
-    issuer_key: ec.EllipticCurvePrivateKey, common_name: str, vendor_id: int,
+    issuer_key: IssuerKey, common_name: str, vendor_id: int,
     product_id: int | None = None, serial: int | None = None,
     not_before: _dt.datetime | None = None, not_after: _dt.datetime | None = None,
     deterministic: bool = False,
@@ -375,7 +375,7 @@ def make_pai(
 
 def make_dac(
     *, key: ec.EllipticCurvePrivateKey, issuer_cert: x509.Certificate,
-    issuer_key: ec.EllipticCurvePrivateKey, common_name: str, vendor_id: int, product_id: int,
+    issuer_key: IssuerKey, common_name: str, vendor_id: int, product_id: int,
     serial: int | None = None, not_before: _dt.datetime | None = None,
     not_after: _dt.datetime | None = None, deterministic: bool = False,
 ) -> x509.Certificate:
@@ -395,7 +395,7 @@ class DacIssuer:
     """Issues many DACs from one PAI: the issuer is checked and the subject built once."""
 
     def __init__(
-        self, *, issuer_cert: x509.Certificate, issuer_key: ec.EllipticCurvePrivateKey,
+        self, *, issuer_cert: x509.Certificate, issuer_key: IssuerKey,
         common_name: str, vendor_id: int, product_id: int, not_before: _dt.datetime | None,
         deterministic: bool = False,
     ) -> None:
@@ -408,7 +408,7 @@ class DacIssuer:
         self._not_before = not_before
         self._deterministic = deterministic
 
-    def issue(self, key: "ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey",
+    def issue(self, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
               serial: int) -> x509.Certificate:
         """A DAC for ``key``: a key pair, or the public key of a device's CSR."""
         return _build(

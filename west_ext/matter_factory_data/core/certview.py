@@ -307,8 +307,10 @@ def _read_certificate(data: bytes, source: str) -> tuple[CertView, int, bool]:
         times.append(_time_text(moment))
     public_key = _public_point(spki, source)
 
-    extensions, critical, duplicated, present = _NO_EXTENSIONS, frozenset(), frozenset(), \
-        frozenset()
+    extensions: tuple = _NO_EXTENSIONS
+    critical: frozenset = frozenset()
+    duplicated: frozenset = frozenset()
+    present: frozenset = frozenset()
     expected = [der.context(1, constructed=False), der.context(2, constructed=False),
                 der.context(3)]
     for element in optional:
@@ -325,7 +327,7 @@ def _read_certificate(data: bytes, source: str) -> tuple[CertView, int, bool]:
             (sequence,) = _fields(element, der.context(3), source, "the extensions", (1,))
             extensions, critical, duplicated, present = _read_extensions(sequence, source)
     view = CertView(data, tbs.encoded, signature_algorithm, signature_bits, issuer.encoded,
-                    subject.encoded, subject_attributes, public_key, *extensions,
+                    subject.encoded, subject_attributes, public_key, *extensions,  # type: ignore[misc]
                     serial_number=serial_number, version=version, not_before=times[0],
                     not_after=times[1], critical=critical, duplicated=duplicated,
                     present=present)

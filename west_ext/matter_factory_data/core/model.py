@@ -86,7 +86,8 @@ REQUIRED_KEYS: tuple[str, ...] = tuple(f.key for f in FIELDS if f.required)
 # is read (as a byte string) by parsers that have it; older ones skip it as unknown.
 DEVICE_MATCH_ORDER: tuple[str, ...] = (
     "version", "hw_ver", "spake2_it", "vendor_id", "product_id", "discriminator", "passcode",
-    "sn", "date", "hw_ver_str", "sw_ver_str", "rd_uid", "dac_cert", "dac_key", "pai_cert", "spake2_salt",
+    "sn", "date", "hw_ver_str", "sw_ver_str", "rd_uid", "dac_cert", "dac_key", "pai_cert",
+    "spake2_salt",
     "spake2_verifier", "vendor_name", "product_name", "part_number", "product_url",
     "product_label", "enable_key", "product_finish", "primary_color", "user",
 )

@@ -75,7 +75,8 @@ def qr_png(text: str, mask_pattern=None, version=None) -> bytes:
     """
     import png
 
-    matrix = _make_qr(text, mask_pattern=mask_pattern, version=version).get_matrix()  # includes the quiet zone
+    # get_matrix() includes the quiet zone
+    matrix = _make_qr(text, mask_pattern=mask_pattern, version=version).get_matrix()
     size = len(matrix) * PNG_BOX_SIZE
     buffer = io.BytesIO()
     png.Writer(size, size, greyscale=True, bitdepth=1).write_packed(

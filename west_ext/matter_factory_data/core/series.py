@@ -10,12 +10,13 @@ including values recorded from devices made earlier in the series.
 from __future__ import annotations
 
 import hashlib
-from array import array
 import hmac
 import os
 import re
 import string
-from typing import Iterable, Iterator, NamedTuple, Optional
+from array import array
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple, Optional
 
 from ..errors import InputError
 from .onboarding import INVALID_PASSCODES, PASSCODE_MAX, PASSCODE_MIN
@@ -94,7 +95,8 @@ class SerialTemplate:
     def _check_syntax(self, template: str) -> None:
         from .validate import shown
 
-        accepted = "accepted: text with {n} or {n:FORMAT}, FORMAT an integer format such as 06d or 08X"
+        accepted = ("accepted: text with {n} or {n:FORMAT}, FORMAT an integer format such as "
+                    "06d or 08X")
         try:
             fields = [f for f in string.Formatter().parse(template) if f[1] is not None]
         except ValueError as exc:
@@ -205,7 +207,7 @@ class DiscriminatorPool:
 class DeviceIdentity(NamedTuple):
     """The per-device values; ``dac_key_seed`` is None when the key comes from the OS."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like a tuple method
     sn: str
     passcode: int
     discriminator: int
@@ -223,6 +225,10 @@ class Given(NamedTuple):
     discriminator: Optional[int] = None
     spake2_salt: Optional[bytes] = None
     rd_uid: Optional[bytes] = None
+
+
+#: Nothing given: every value generated.
+NOTHING_GIVEN = Given()
 
 
 class SeenFilter:
@@ -282,7 +288,7 @@ class IdentityAllocator:
             self.pairs.add((passcode, discriminator))
         self.dac_serials.add(dac_serial)
 
-    def allocate(self, index: int, given: Given = Given()) -> DeviceIdentity:
+    def allocate(self, index: int, given: Given = NOTHING_GIVEN) -> DeviceIdentity:
         sn = given.sn if given.sn is not None else self._serial(index)
         discriminator = (self.discriminators.allocate(index) if given.discriminator is None
                          else self._given_discriminator(index, given.discriminator))

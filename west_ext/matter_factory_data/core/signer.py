@@ -13,7 +13,7 @@ itself lives in :mod:`..jobs.pkcs11_signer` (it loads a module and reads the PIN
 from __future__ import annotations
 
 import threading
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 from urllib.parse import unquote, unquote_to_bytes
 
 from ..errors import CredentialError, Message, Where
@@ -25,7 +25,7 @@ class Signer:
 
     #: what to call it in messages ("--pai_key pkcs11:token=...")
     source: str = "the signing key"
-    private_key = None
+    private_key: Any = None
 
     def public_key(self):
         raise NotImplementedError

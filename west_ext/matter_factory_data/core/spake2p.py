@@ -84,7 +84,7 @@ def verifier_problem(verifier: bytes) -> str | None:
 
 
 def check_verifier_matches(verifier: bytes, passcode: int, salt: bytes, iterations: int,
-                           where: "str | Subject") -> None:
+                           where: str | Subject) -> None:
     """Raise InputError if ``verifier`` was not derived from passcode/salt/iterations."""
     if compute_verifier(passcode, salt, iterations) != verifier:
         raise InputError.at(where, "the SPAKE2+ verifier does not match the passcode, salt and "

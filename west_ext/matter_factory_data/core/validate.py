@@ -37,7 +37,7 @@ def problem_for(key: str, value: object) -> Optional[str]:
     if field.kind == UINT:
         problem = uint_problem(field, value)
         if problem is None and key == "passcode":
-            problem = passcode_problem(value)  # type: ignore[arg-type]
+            problem = passcode_problem(value)
         return problem
     if field.kind == TEXT:
         if not isinstance(value, str):
@@ -166,6 +166,7 @@ def parse_base64(text: str, where: Where) -> bytes:
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             problem = base64_problem(None)
+    assert problem is not None  # base64_problem(None) always names the problem
     raise InputError.at(where, problem)
 
 
@@ -213,7 +214,7 @@ def control_problem(text: str) -> Optional[str]:
 FLASH_END = 1 << 32
 
 
-def partition_problem(offset: int, size: int) -> "Optional[tuple[str, str]]":
+def partition_problem(offset: int, size: int) -> Optional[tuple[str, str]]:
     """(parameter, problem) when ``offset``/``size`` cannot be a partition in the 32-bit
     address space, else None."""
     if isinstance(offset, bool) or not isinstance(offset, int):
@@ -221,7 +222,8 @@ def partition_problem(offset: int, size: int) -> "Optional[tuple[str, str]]":
     if isinstance(size, bool) or not isinstance(size, int):
         return "size", f"{shown(size)} is not an integer"
     if not 0 <= offset < FLASH_END:
-        return "offset", f"{_number(offset)} is not a 32-bit flash address (accepted: 0..0xffffffff)"
+        return "offset", (f"{_number(offset)} is not a 32-bit flash address "
+                          "(accepted: 0..0xffffffff)")
     if size <= 0:
         return "size", f"{_number(size, hexa=False)} must be a positive number of bytes"
     if offset + size > FLASH_END:

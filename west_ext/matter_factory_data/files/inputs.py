@@ -32,7 +32,7 @@ def _where(where: Where, detail: str) -> InputError:
     return InputError(Message.at(where, detail))
 
 
-def path_problem(path: "str | os.PathLike[str]") -> "str | None":
+def path_problem(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` cannot name a file at all (empty, NUL character), or None."""
     text = os.fspath(path)
     if text == "":
@@ -42,7 +42,7 @@ def path_problem(path: "str | os.PathLike[str]") -> "str | None":
     return None
 
 
-def read_file(path: "str | Path", option: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+def read_file(path: str | Path, option: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     """Read a regular file of at most ``limit`` bytes; a failure names the option and the file."""
     label = f"{option} {path}" if os.fspath(path) else f"{option} ''"
     problem = path_problem(path)
@@ -68,7 +68,7 @@ def read_file(path: "str | Path", option: str, limit: int = MAX_INPUT_BYTES) -> 
     return data
 
 
-def parse_json(raw: "bytes | str", where: Where) -> Any:
+def parse_json(raw: bytes | str, where: Where) -> Any:
     """A JSON document: UTF-8 (a BOM is refused: strict JSON has none), no NaN/Infinity, no
     key twice in an object, numbers of at most 4300 digits, nesting and size limited."""
     import json
@@ -110,7 +110,7 @@ def parse_json(raw: "bytes | str", where: Where) -> Any:
     return value
 
 
-def parse_yaml(raw: "bytes | str", where: Where) -> Any:
+def parse_yaml(raw: bytes | str, where: Where) -> Any:
     """A YAML document (safe loader), nesting and size (aliases expanded) limited."""
     import yaml
 

@@ -8,6 +8,7 @@ previous outputs untouched. Secret files are created with mode 0600.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,7 +32,7 @@ class OutputSet:
         self.overwrite = overwrite
         self.files: list[OutputFile] = []
 
-    def add(self, path: "str | os.PathLike[str]", data: bytes, *, secret: bool = False,
+    def add(self, path: str | os.PathLike[str], data: bytes, *, secret: bool = False,
             what: str = "") -> Path:
         from .inputs import path_problem
 
@@ -53,7 +54,8 @@ class OutputSet:
             recover(directory)
         for out in self.files:
             if out.path.is_dir():
-                raise OutputError(f"{out.path}: is a directory, cannot write the {out.what or 'output'}")
+                raise OutputError(f"{out.path}: is a directory, cannot write the "
+                                  f"{out.what or 'output'}")
             if os.path.lexists(out.path) and not self.overwrite:
                 kind = " (a dangling symbolic link)" if not out.path.exists() else ""
                 raise OutputError(f"{out.path}: already exists{kind}; pass --overwrite to "
@@ -250,20 +252,16 @@ def _umask() -> int:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def _rmdir_quietly(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         path.rmdir()
-    except OSError:
-        pass
 
 
-def cut_torn_line(path: "str | os.PathLike[str]") -> bytes:
+def cut_torn_line(path: str | os.PathLike[str]) -> bytes:
     """The content of an append-only line file (a manifest) with a torn last line -- a
     write cut short by a kill -- removed from the file too; every complete line is kept."""
     with open(path, "rb") as stream:

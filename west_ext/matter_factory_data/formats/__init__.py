@@ -18,7 +18,7 @@ BOARD_FORMATS = ("stm32-tlv",)
 DEFAULT_FORMAT = "nrf-cbor"
 
 
-def get_format(name: str = DEFAULT_FORMAT, board: "str | None" = None):
+def get_format(name: str = DEFAULT_FORMAT, board: str | None = None):
     """The format registered as ``name`` (with ``board``'s rules where the format has
     boards); InputError naming the accepted ones otherwise."""
     from ..errors import InputError

@@ -8,7 +8,8 @@ and lints them the way the device's own reader would take them. Formats register
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 ERROR = "error"  # the device rejects or misreads the data
 WARNING = "warning"  # the device accepts it, but it is unwise or not what was meant

@@ -189,7 +189,8 @@ def scan(data: bytes, pos: int = 0, end: Optional[int] = None, *,
         if frame is not None and frame.string_major is not None:
             if tags or head.major != frame.string_major or head.indefinite:
                 raise CborError(head.offset if not tags else tags[0].offset,
-                                f"a chunk of an indefinite-length {MAJOR_NAMES[frame.string_major]} "
+                                f"a chunk of an indefinite-length "
+                                f"{MAJOR_NAMES[frame.string_major]} "
                                 f"must be a definite {MAJOR_NAMES[frame.string_major]}")
             head.role = CHUNK
         elif head.major == SIMPLE and head.indefinite:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from . import hexfile, nrf_cbor
-from ..files.inputs import read_file
 from ..errors import InputError
+from ..files.inputs import read_file
+from . import hexfile, nrf_cbor
 
 
 @dataclass(frozen=True)

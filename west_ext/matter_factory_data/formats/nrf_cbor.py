@@ -8,12 +8,25 @@ reference generator's: keys in reference order, byte values as ``"hex:<hex>"``.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
-from ..errors import InputError
 from ..core import validate
-from ..core.model import BYTES, DEVICE_MATCH_ORDER, DEVICE_MAX_PARTITION_SIZE, DEVICE_RD_UID_MAX_LEN, FACTORY_DATA_VERSION, FIELDS_BY_KEY, HEX_PREFIX, KEY_ORDER, REQUIRED_KEYS, TEXT, UINT, USER
-
+from ..core.model import (
+    BYTES,
+    DEVICE_MATCH_ORDER,
+    DEVICE_MAX_PARTITION_SIZE,
+    DEVICE_RD_UID_MAX_LEN,
+    FACTORY_DATA_VERSION,
+    FIELDS_BY_KEY,
+    HEX_PREFIX,
+    KEY_ORDER,
+    REQUIRED_KEYS,
+    TEXT,
+    UINT,
+    USER,
+)
+from ..errors import InputError
 from . import cbor_items
 from .base import ERROR, WARNING, ImageFormat, Problem  # noqa: F401  (part of this API)
 
@@ -207,7 +220,7 @@ def read_image(data: bytes, source: str = "image") -> ImageReading:
     """Read the map at byte 0 entry by entry with the item walker (cbor2 only for values).
     InputError only when there is no CBOR item at byte 0 at all; a map cut short keeps the
     entries read so far (``cut`` says where it stopped)."""
-    from .cbor_items import CborError, MAP, TAG, read_head, scan, to_python
+    from .cbor_items import MAP, TAG, CborError, read_head, scan, to_python
 
     if not data:
         raise InputError(f"{source}: the image is empty")
@@ -296,7 +309,12 @@ def device_visible(reading: ImageReading) -> dict:
 
 def _unique(problems: list) -> list:
     seen: set = set()
-    return [p for p in problems if not (p in seen or seen.add(p))]
+    unique = []
+    for problem in problems:
+        if problem not in seen:
+            seen.add(problem)
+            unique.append(problem)
+    return unique
 
 
 _CANONICAL = "firmware built with CONFIG_ZCBOR_CANONICAL (NCS 2.9 with OTA) rejects the image"
@@ -454,7 +472,8 @@ def _uint_problems(field, key: str, value: Any) -> list[Problem]:
     assert field.device_bits is not None
     if value >= 1 << field.device_bits:
         return [Problem(ERROR, key, f"{value} does not fit the device's {field.device_bits}-bit "
-                        f"field and would be truncated to {value & ((1 << field.device_bits) - 1)}")]
+                        "field and would be truncated to "
+                        f"{value & ((1 << field.device_bits) - 1)}")]
     if field.key == "version" and value != FACTORY_DATA_VERSION:
         return [Problem(ERROR, key, f"version {value}: the device accepts only version "
                         f"{FACTORY_DATA_VERSION} (CONFIG_CHIP_FACTORY_DATA_VERSION)")]

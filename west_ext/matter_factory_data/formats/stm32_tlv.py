@@ -25,16 +25,24 @@ as a record the device cannot read (an empty value) is refused with one line.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import struct
-from typing import Any, Iterable, Mapping, NamedTuple, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple, Optional
 
 from ..core import validate
 from ..core.model import FIELDS_BY_KEY
 from ..errors import InputError
 from .base import ERROR, WARNING, ImageFormat, Problem
-from .stm32_boards import (COMMON_REQUIRED, PROVISIONING_APPENDED, PROVISIONING_LIMIT,
-                           UNSUPPORTED, Board, get_board)
+from .stm32_boards import (
+    COMMON_REQUIRED,
+    PROVISIONING_APPENDED,
+    PROVISIONING_LIMIT,
+    UNSUPPORTED,
+    Board,
+    get_board,
+)
 
 # --- the wire layout -------------------------------------------------------------------
 
@@ -132,7 +140,7 @@ class Stm32TlvFormat(ImageFormat):
 
     name = "stm32-tlv"
 
-    def __init__(self, board: "Board | str | None" = None) -> None:
+    def __init__(self, board: Board | str | None = None) -> None:
         self.board = get_board(board) if isinstance(board, str) else board
 
     def from_json(self, obj, source):
@@ -275,7 +283,7 @@ def _records_in_order(items: Iterable[tuple[int, bytes]]) -> Records:
     return Records(records, end=offset, image_length=offset + len(END_MARKER))
 
 
-def load_json_text(text: "str | bytes", source: str) -> Records:
+def load_json_text(text: str | bytes, source: str) -> Records:
     """Parse ST's JSON text; a key given twice is refused (json keeps the last silently)."""
     import json
 
@@ -300,7 +308,7 @@ def load_json_text(text: "str | bytes", source: str) -> Records:
 def device_map_to_json(device_map: Mapping[str, bytes]) -> dict:
     """ST's JSON of the records (first of duplicates). A value that does not fit its tag's
     type (wrong integer width, invalid UTF-8) and unknown tags are shown as byte lists."""
-    result = {}
+    result: dict[str, Any] = {}
     for name, value in device_map.items():
         tag = BY_NAME.get(name)
         kind = tag.kind if tag else ARRAY8
@@ -362,11 +370,9 @@ def model_values(device_map: Mapping[str, bytes]) -> dict:
         if tag is None:
             continue
         if tag.number in (29, 41):
-            try:
+            with contextlib.suppress(UnicodeDecodeError, ValueError):
                 values["rd_uid" if tag.number == 29 else "enable_key"] = \
                     bytes.fromhex(value.decode("ascii"))
-            except (UnicodeDecodeError, ValueError):
-                pass
             continue
         key = tag.field or {6: "dac_pub_key", 1: "cd"}.get(tag.number)
         if key is None:
@@ -407,7 +413,9 @@ def decode_image(data: bytes, source: str = "image") -> Records:
         raise InputError(f"{source}: the image is empty")
     if data.count(0xFF) == len(data):
         raise InputError(f"{source}: the image is erased flash (all 0xFF), not factory data")
-    records, findings, offset = [], [], 0
+    records: list[Record] = []
+    findings: list[Problem] = []
+    offset = 0
     while True:
         if offset + 4 <= len(data) and data[offset:offset + 4] == END_MARKER:
             trailing = bytes(data[offset + 4:])
@@ -458,7 +466,8 @@ def lint(device_map: Mapping[str, bytes], *, partition_size: Optional[int] = Non
                                            for k, v in device_map.items())).records
         findings, length = [], _encoded_length(device_map)
     else:
-        findings, length = list(device_map.findings), device_map.image_length
+        read: Any = device_map  # the decoded image: records with findings and length
+        findings, length = list(read.findings), read.image_length
     problems = findings + _record_problems(records, board)
     seen = {r.tag for r in _visible(records)}
     problems += _presence_problems(device_map, seen, board)
@@ -557,7 +566,7 @@ def _public_key_problems(value: bytes) -> list[Problem]:
 
 def _presence_problems(device_map: Mapping[str, bytes], seen: set,
                        board: Optional[Board]) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
     required = set(COMMON_REQUIRED) | (set(board.required) if board else set())
     provisioning = board is not None and board.completes_provisioning and \
         not (seen & PROVISIONED_TAGS)
@@ -593,7 +602,7 @@ def _key_pair_problems(device_map: Mapping[str, bytes]) -> list[Problem]:
 
 def _size_problems(records: list[Record], length: Optional[int], partition_size: Optional[int],
                    board: Optional[Board]) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
     if length is None:
         return problems
     limits = []

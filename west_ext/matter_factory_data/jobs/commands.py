@@ -174,11 +174,10 @@ class VerifyRequest(Request):
 
 
 def verify_command(args: VerifyRequest, ui) -> int:
-    from ..formats import get_format, images
     from ..files.inputs import read_file
-    from .verification import Expectations, verify
-
+    from ..formats import get_format, images
     from .show import check_offset_and_size
+    from .verification import Expectations, verify
 
     check_offset_and_size(args.offset, None)
     if args.passcode is not None:

@@ -146,7 +146,8 @@ def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optiona
              for c, s in ((dac, "the new DAC"), (pai, "the new PAI"),
                           (paa, f"--paa_cert {paa_cert}" if paa_cert else
                            "the development PAA"))]
-    _apply_profile(*views, date, {"dac": "the new DAC", "pai": "the new PAI",
+    dac_view, pai_view, paa_view = views
+    _apply_profile(dac_view, pai_view, paa_view, date, {"dac": "the new DAC", "pai": "the new PAI",
                                   "paa": f"--paa_cert {paa_cert}" if paa_cert else
                                   f"the development PAA ({out_dir / DEV_PAA_CERT})"},
                    allow, warnings)

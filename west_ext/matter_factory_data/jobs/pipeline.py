@@ -1,4 +1,5 @@
-"""The ``generate`` and ``partition`` jobs: validate everything, compute every output, write nothing.
+"""The ``generate`` and ``partition`` jobs: validate everything, compute every output, write
+nothing.
 
 The result carries an :class:`~matter_factory_data.outputs.OutputSet`; the front end
 commits it. So a bad input never leaves a file behind.
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..core import validate
-from ..core.model import COLOR_ALIASES, PRODUCT_COLORS, PRODUCT_FINISHES, FACTORY_DATA_VERSION
+from ..core.model import COLOR_ALIASES, FACTORY_DATA_VERSION, PRODUCT_COLORS, PRODUCT_FINISHES
 from ..errors import InputError, Message, PartitionError, Subject
 from ..typed import Request
 
@@ -99,6 +100,7 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     from ..files.outputs import OutputSet
     from ..formats import nrf_cbor
 
+    assert req.output is not None  # generate_command refuses a missing -o first
     prefix = output_prefix(req.output)
     outputs = OutputSet(overwrite=req.overwrite)
     result = GenerateResult(outputs)
@@ -157,7 +159,7 @@ def _identity(req: GenerateRequest) -> dict:
     return identity
 
 
-def enum_value(value: Optional[str], table: dict, aliases: dict, option: "str | Subject"
+def enum_value(value: Optional[str], table: dict, aliases: dict, option: str | Subject
                ) -> Optional[int]:
     if value is None:
         return None
@@ -208,7 +210,7 @@ def _verifier(req: GenerateRequest) -> bytes:
     return req.spake2_verifier
 
 
-def sized_hex(text: Optional[str], key: str, option: "str | Subject") -> Optional[bytes]:
+def sized_hex(text: Optional[str], key: str, option: str | Subject) -> Optional[bytes]:
     if text is None or text == "":
         return None
     value = validate.parse_hex(text, option)
@@ -264,7 +266,8 @@ def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet,
     (``--allow_nonconformant_certs``: violations become warnings)."""
     from . import credentials
 
-    profile = {"date": date, "allow": req.allow_nonconformant_certs, "warnings": warnings}
+    profile: dict[str, Any] = {"date": date, "allow": req.allow_nonconformant_certs,
+                               "warnings": warnings}
 
     user_files = [o for o in ("dac_cert", "dac_key", "pai_cert") if getattr(req, o)]
     if req.gen_certs:
@@ -324,9 +327,7 @@ def _factory_data_json(req: GenerateRequest, identity: dict, attestation, verifi
 
 def check_schema(data: dict, schema_path: str) -> None:
     """``-s/--schema``: validate the JSON like the reference (Draft 2020-12, no format checker)."""
-    from ..files.inputs import read_file
-
-    from ..files.inputs import parse_json
+    from ..files.inputs import parse_json, read_file
 
     schema = parse_json(read_file(schema_path, "--schema"), f"--schema {schema_path}")
     import jsonschema
@@ -412,12 +413,8 @@ class PartitionResult:
 def partition(*, input_path: str, output: str, offset: int, size: int,
               overwrite: bool = False) -> PartitionResult:
     """The reference partition script: JSON file -> ``<output>.hex`` and ``<output>.bin``."""
-    from ..formats import nrf_cbor
-
-    from ..formats import hexfile
-    from ..files.inputs import read_file
-
-    from ..files.inputs import parse_json
+    from ..files.inputs import parse_json, read_file
+    from ..formats import hexfile, nrf_cbor
 
     validate.require_partition(offset, size)
     obj = parse_json(read_file(input_path, "--input"), f"--input {input_path}")

@@ -15,11 +15,13 @@ a new session and login), as PKCS#11 requires.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
 import threading
-from typing import Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from ..core.signer import Pkcs11Uri, Signer, parse_pkcs11_uri, verify_signature
 from ..errors import CredentialError, Message, Where
@@ -48,7 +50,7 @@ class Pkcs11Signer(Signer):
         self.source = f"{where} {uri.text}"
         self._public = certificate.public_key()
         self._pid = os.getpid()
-        self._key = None
+        self._key: Any = None
         self._open()
         self._check_matches()
 
@@ -88,10 +90,8 @@ class Pkcs11Signer(Signer):
         with _LOCK:
             session = _SESSIONS.pop(self._session_key(), None)
             if session is not None:
-                try:
+                with contextlib.suppress(Exception):  # a vanished token: nothing to release
                     session.close()
-                except Exception:  # a vanished token: nothing left to release
-                    pass
             self._key = None
 
     # -- opening
@@ -178,17 +178,17 @@ class Pkcs11Signer(Signer):
 
 
 def open_token_signer(uri_text: str, where: Where, certificate,
-                      environ: Optional[dict] = None) -> Pkcs11Signer:
+                      environ: Optional[Mapping[str, str]] = None) -> Pkcs11Signer:
     """The token key of a ``pkcs11:`` URI, checked to be the key of ``certificate``."""
     from ..files.inputs import read_file
 
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     uri = parse_pkcs11_uri(uri_text, where)
 
     def bad(detail: str) -> CredentialError:
         return CredentialError(Message.at(where, f"{_shown(uri)}: {detail}"))
 
-    module = uri.module_path or environ.get(MODULE_ENV)
+    module = uri.module_path or env.get(MODULE_ENV)
     if not module:
         raise bad(f"no PKCS#11 module: add module-path=/path/to/module.so to the URI or set "
                   f"{MODULE_ENV}")
@@ -198,8 +198,8 @@ def open_token_signer(uri_text: str, where: Where, certificate,
     if uri.pin_source is not None:
         raw = read_file(uri.pin_source, f"{where} pin-source", limit=4096)
         pin = raw.decode("utf-8", "replace").rstrip("\r\n")
-    elif environ.get(PIN_ENV) is not None:
-        pin = environ[PIN_ENV]
+    elif env.get(PIN_ENV) is not None:
+        pin = env[PIN_ENV]
     else:
         raise bad(f"no PIN: add pin-source=file:/path/to/pin to the URI or set {PIN_ENV}")
     try:

@@ -88,10 +88,11 @@ def _show_other(args: ShowRequest, ui) -> int:
     if args.records:
         from ..formats.stm32_tlv import tag_name
 
-        for record in loaded.device_map.records:
+        read: Any = loaded.device_map  # stm32-tlv: the records as the device scans them
+        for record in read.records:
             ui.info(f"{record.offset:6d}  tag {record.tag:<3d} {tag_name(record.tag):32} "
                     f"{record.declared:5d} bytes")
-        end = loaded.device_map.end
+        end = read.end
         ui.info(f"{end:6d}  end marker" if end is not None else "        (no end marker)")
     elif args.json or args.pretty:
         data = fmt.to_json(loaded.device_map)
@@ -217,7 +218,8 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
         board = getattr(getattr(fmt, "board", None), "name", None)
         rows.append(("format", fmt.name + (f", board {board}" if board else "")))
     if reading is not None and not reading.is_map:
-        rows.append(("content", f"not factory data: {_text(json.dumps(json_value(reading.top)))[:200]}"))
+        content = _text(json.dumps(json_value(reading.top)))[:200]
+        rows.append(("content", f"not factory data: {content}"))
         return _finish(rows, problems)
     size = f"{used} bytes"
     if reading is not None:
@@ -225,7 +227,7 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
     if partition_size is not None:
         size += f"; partition {partition_size} bytes, {max(partition_size - used, 0)} free"
     rows.append(("size", size))
-    data = {}
+    data: dict[Any, Any] = {}
     for key, value in loaded.device_map.items():
         known = nrf_cbor.device_key_for(key)
         data.setdefault(known if known == key else key, value)

@@ -6,7 +6,8 @@ the helpers of :mod:`.pipeline`), then ST's records instead of the CBOR map:
 * ``PREFIX.json`` in ST's JSON form (genFactoryData reads it), ``PREFIX.bin`` (always: the
   image is position independent) and ``PREFIX.hex`` at the board's address (``--board``) or
   at ``--offset``;
-* tag 1 (Certification Declaration) from ``--certification_declaration FILE`` or ``--gen_cd``; tag 6 (the DAC
+* tag 1 (Certification Declaration) from ``--certification_declaration FILE`` or
+  ``--gen_cd``; tag 6 (the DAC
   public key) derived from the DAC key; on WBA65 the key records 5 and 6 are left out (the
   provider signs with the key in PSA ITS);
 * fields ST has no tag for (product URL, label, part number, finish, color, user data) are
@@ -53,6 +54,7 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
         raise InputError.naming("{0} and {1} apply to --format stm32-tlv", "board",
                                 "certification_declaration")
     board = fmt.board
+    assert req.output is not None  # generate_command refuses a missing -o first
     prefix = pipeline.output_prefix(req.output)
     outputs = OutputSet(overwrite=req.overwrite)
     result = GenerateResult(outputs)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..formats import nrf_cbor
 from ..errors import CredentialError, OnboardingError
+from ..formats import nrf_cbor
 
 
 @dataclass(frozen=True)

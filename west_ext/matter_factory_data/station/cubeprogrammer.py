@@ -170,6 +170,7 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     if not args.image:
         raise InputError("--image is required: the factory data .bin to write (or --list)")
     board = get_board(args.board)
+    assert board is not None  # args.board is given (checked above)
     data = check_image(args.image, board)
     cli = find_cli(args.cli, runner)
     sns = list(args.sn or [])

@@ -24,12 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..zephyr import build_dir
-from ..formats import hexfile
-from ..zephyr.layout import SOCS
-from ..files.inputs import read_file
 from ..errors import InputError
+from ..files.inputs import read_file
+from ..formats import hexfile
 from ..typed import Request
+from ..zephyr import build_dir
+from ..zephyr.layout import SOCS
 from .runner import Runner
 
 #: Erase unit of the internal flash/RRAM on every supported family (nrf-connect.md §14)...
@@ -227,7 +227,8 @@ def check_factory_data(segments: list[tuple[int, bytes]], source: str,
                                  + hint)
     if len(data) > 1:
         where = ", ".join(f"0x{s:x}..0x{s + len(b):x}" for s, b in data[:4])
-        raise InputError(f"{source}: {len(data)} separate blocks ({where}{', ...' if len(data) > 4 else ''}"
+        more = ", ..." if len(data) > 4 else ""
+        raise InputError(f"{source}: {len(data)} separate blocks ({where}{more}"
                          f"), not one factory data image; {hint}")
     start, block = data[0]
     if len(block) >= MAX_IMAGE:

@@ -14,7 +14,8 @@ import os
 import shlex
 import shutil
 import subprocess
-from typing import Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 from ..errors import CommandFailed, FactoryDataError, MissingProgram  # noqa: F401 (re-exported)
 

@@ -16,10 +16,10 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from .build_dir import read_kconfig
 from ..errors import FactoryDataError, InputError, PartitionError
+from .build_dir import read_kconfig
 from .partition_sources import Source, resolve_partition
 from .step_request import BuildStepRequest
 
@@ -115,10 +115,11 @@ class Kconfig:
             raise InputError(f"{label}: not {'a hex number' if is_hex else 'an integer'}; fix it "
                              "in prj.conf")
         low, high = RANGES.get(symbol, (None, None))
-        if low is not None and not low <= value <= high:
-            shown = f"0x{low:x}..0x{high:x}" if SYMBOLS[symbol][2] == "hex" else f"{low}..{high}"
-            raise InputError(f"{self.describe(symbol)}: out of range (accepted: {shown}); fix it in "
-                             "prj.conf")
+        if low is not None and high is not None and not low <= value <= high:
+            accepted = (f"0x{low:x}..0x{high:x}" if SYMBOLS[symbol][2] == "hex"
+                        else f"{low}..{high}")
+            raise InputError(f"{self.describe(symbol)}: out of range (accepted: {accepted}); "
+                             "fix it in prj.conf")
         return value
 
     def describe(self, symbol: str) -> str:
@@ -199,7 +200,7 @@ def build_request(config: Kconfig, out_dir: Path, args, state: dict,
     for option in ("enable_key", "product_color"):
         text = config.string(OPTION_TO_SYMBOL[option])
         values[option] = text if text else None
-    new_state = {}
+    new_state: dict[str, Any] = {}
     values.update(_rd_uid(config, state, new_state, token_bytes))
     values.update(_certificates(config, out_dir, args, state, new_state, values)
                   if certificates else {"gen_certs": True})
@@ -341,6 +342,7 @@ def build_step(args: BuildStepRequest, ui) -> int:
     outputs.add(out_dir / STATE_FILE, (json.dumps(new_state, sort_keys=True) + "\n").encode(),
                 what="factory data state")
     if args.merged_hex:
+        assert args.firmware_hex is not None  # checked: the two go together
         factory_hex = next(f.data for f in outputs.files if f.path.suffix == ".hex")
         outputs.add(args.merged_hex, merged_hex(args.firmware_hex, factory_hex.decode("ascii"),
                                                 source.address, source.size),

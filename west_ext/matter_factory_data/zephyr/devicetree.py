@@ -109,12 +109,12 @@ class _Node:
         return self.dt.labels[0] if self.dt.labels else self.dt.name
 
     @property
-    def parent(self) -> Optional["_Node"]:
+    def parent(self) -> Optional[_Node]:
         parent = self.raw.parent
         return None if parent is None else _Node(parent, self.edt)
 
     @property
-    def children(self) -> list["_Node"]:
+    def children(self) -> list[_Node]:
         kids = self.raw.children if self.edt else self.raw.nodes
         return [_Node(c, self.edt) for c in kids.values()]
 
@@ -147,7 +147,7 @@ class _Node:
             regs.append((edtlib._translate(addr, self.dt), size))
         return regs
 
-    def same(self, other: Optional["_Node"]) -> bool:
+    def same(self, other: Optional[_Node]) -> bool:
         return other is not None and self.path == other.path
 
 
@@ -216,6 +216,7 @@ def find_partition(path: Path, zephyr_base: Optional[str] = None) -> Optional[Dt
     flash_regs = flash.regs(edtlib)
     flash_base = flash_regs[0][0] if flash_regs else 0
     flash_size = flash_regs[0][1] if flash_regs and flash_regs[0][1] else None
+    assert top is not None  # a flash node is found through its partitions container
     parts = []
     for part in _walk(top):
         regs = part.regs(edtlib)

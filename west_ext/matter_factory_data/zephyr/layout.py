@@ -12,7 +12,8 @@ Ranges are written ``0xSTART..0xEND`` with END exclusive (Partition Manager's
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple, Optional, Union
 
 from ..errors import InputError
 

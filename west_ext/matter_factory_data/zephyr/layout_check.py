@@ -13,13 +13,23 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
-from .layout import ERROR, FACTORY_DATA, Finding, LoadSection, Partition, check_layout, draw_report, parse_layout, soc_info
-from ..files.inputs import read_file
-from .build_dir import app_build_dir, read_kconfig
 from ..errors import InputError, PartitionError
+from ..files.inputs import read_file
 from ..typed import Request
+from .build_dir import app_build_dir, read_kconfig
+from .layout import (
+    ERROR,
+    FACTORY_DATA,
+    Finding,
+    LoadSection,
+    Partition,
+    check_layout,
+    draw_report,
+    parse_layout,
+    soc_info,
+)
 
 
 class CheckInputs(NamedTuple):
@@ -31,7 +41,7 @@ class CheckInputs(NamedTuple):
     elf: Optional[Path] = None
     write_protect: bool = False
     also_draw: tuple[Path, ...] = ()  # other domains' partitions_<DOMAIN>.yml
-    devicetree: object = None  # a devicetree.DtLayout
+    devicetree: Any = None  # a devicetree.DtLayout
     write_protect_note: str = ""  # why the fprotect check is off, for the report
 
 
@@ -181,6 +191,7 @@ def inputs_from_args(args: CheckRequest) -> CheckInputs:
         build = find_build_dir(args.build_dir or None, hint="give -d BUILD_DIR") \
             if args.build_dir == "" else Path(args.build_dir)
         return inputs_from_build_dir(build, args)
+    layout: Optional[str]
     if args.devicetree is not None:
         option, layout = "--devicetree", args.devicetree
     elif args.pm_static is not None:

@@ -29,11 +29,11 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
-from . import build_dir
 from ..errors import InputError
 from ..typed import Request
+from . import build_dir
 
 DEFAULT_CONF = "factory_data.conf"
 _HERE = Path(__file__).resolve().parents[1]  # the package directory
@@ -57,7 +57,7 @@ class Target(NamedTuple):
 
 
 class Loaded(NamedTuple):
-    kconf: object  # kconfiglib.Kconfig
+    kconf: Any  # kconfiglib.Kconfig (untyped)
     ours: list[str]  # the factory data symbols, in Kconfig order
 
 
@@ -130,7 +130,7 @@ def load_kconfig(kconfig: Path, title: str, config_values: Optional[dict] = None
     return Loaded(kconf, ours)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _recording_kconfig():
     """kconfiglib.Kconfig that also lists in ``saved_to`` where it wrote its configuration
     (menuconfig saves through ``write_config``; the base class has no instance dict)."""
@@ -204,7 +204,8 @@ def parse_assignment(text: str, loaded: Loaded):
 
     problem = control_problem(text)
     if problem:
-        raise InputError(f"--set {shown_assignment(text)!r}: {problem.replace('printable text', 'one line of printable text')}")
+        problem = problem.replace("printable text", "one line of printable text")
+        raise InputError(f"--set {shown_assignment(text)!r}: {problem}")
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name:
@@ -239,7 +240,8 @@ def normalize(sym, value: str, text: str) -> str:
         except ValueError:
             what = "an integer (decimal or 0x..)" if kind == kconfiglib.INT \
                 else "a hex number (0x.. or bare hex digits)"
-            raise InputError(f"--set {shown_assignment(text)}: {sym.name} is {_type_name(sym)} (accepted: "
+            raise InputError(f"--set {shown_assignment(text)}: {sym.name} is {_type_name(sym)} "
+                             "(accepted: "
                              f"{what}{_range_text(sym, ' in ')})") from None
         return str(number) if kind == kconfiglib.INT else f"0x{number:x}"
     if len(value) >= 2 and value[0] == value[-1] == '"':
@@ -289,7 +291,8 @@ def why_not_applied(sym, value: str, text: str) -> str:
         return (f"--set {text}: not applied: {sym.name} depends on "
                 f"{kconfiglib.expr_str(item.direct_dep)}, which is not met (set that too)")
     if sym.orig_type in (kconfiglib.INT, kconfiglib.HEX) and _active_range(sym):
-        return f"--set {shown_assignment(text)}: {sym.name} is out of range (accepted: {_range_text(sym, '')})"
+        return (f"--set {shown_assignment(text)}: {sym.name} is out of range "
+                f"(accepted: {_range_text(sym, '')})")
     return (f"--set {shown_assignment(text)}: not applied: {sym.name} stays "
             f"{'(not shown)' if sym.name in SECRET_SYMBOLS else sym.str_value} (select or imply)")
 
@@ -448,6 +451,7 @@ def edit_build(target: Target, loaded_for, apply, ui) -> int:
 
 
 def _warn_sticky(target: Target, changed: dict, ui) -> None:
+    assert target.app is not None and target.build is not None  # a build, not a fragment
     sticky = build_dir.cache_kconfig_names(target.app)
     if target.build != target.app:
         sticky |= build_dir.cache_kconfig_names(target.build, image=target.app.name)
@@ -568,6 +572,7 @@ def menuconfig_command(args: MenuconfigRequest, ui, edit: Optional[Editor] = Non
         if args.set:
             apply_assignments(loaded, args.set)
             return True
+        assert edit is not None  # the terminal UI unless --set
         return edit(loaded.kconf)
 
     if target.build is not None:

@@ -65,10 +65,7 @@ def resolve_partition(args) -> tuple[Source, list[Source]]:
         dt = Source("devicetree node factory_data_partition", args.dt_address, args.dt_size,
                     None)
     devicetree = [dt] if dt is not None else []
-    if args.partitions:
-        sources = pm_output + pm_static + devicetree
-    else:
-        sources = devicetree + pm_static
+    sources = pm_output + pm_static + devicetree if args.partitions else devicetree + pm_static
     if not sources:
         raise PartitionError("no factory_data partition: add it to pm_static.yml or label a "
                              "devicetree partition factory_data_partition")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import add_build_dir_argument, add_field_arguments, add_format_arguments, any_int, request_from
+from ..options import (
+    add_build_dir_argument,
+    add_field_arguments,
+    add_format_arguments,
+    any_int,
+    request_from,
+)
 
 
 def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +61,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_batch(args: argparse.Namespace, ui: UI) -> int:
-    from ...station.batch.run import BatchRequest, run_batch as batch_command
+    from ...station.batch.run import BatchRequest
+    from ...station.batch.run import run_batch as batch_command
 
     return batch_command(request_from(BatchRequest, args), ui)

@@ -18,9 +18,10 @@ def add_build_step_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(option.flag, dest=option.dest, action="store_true",
                                 help=option.help)
         else:
-            parser.add_argument(option.flag, dest=option.dest, metavar=option.metavar,
-                                required=option.required, help=option.help,
-                                type=any_int if option.kind == "int" else None)
+            action = parser.add_argument(option.flag, dest=option.dest, metavar=option.metavar,
+                                         required=option.required, help=option.help)
+            if option.kind == "int":
+                action.type = any_int
 
 
 def run_build_step(args: argparse.Namespace, ui: UI) -> int:

@@ -41,6 +41,7 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace, ui: UI) -> int:
-    from ...zephyr.layout_check import CheckRequest, run_check as check_command
+    from ...zephyr.layout_check import CheckRequest
+    from ...zephyr.layout_check import run_check as check_command
 
     return check_command(request_from(CheckRequest, args), ui)

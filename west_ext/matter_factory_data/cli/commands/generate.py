@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import add_build_dir_argument, add_field_arguments, add_format_arguments, refuse_options_besides, request_from
+from ..options import (
+    add_build_dir_argument,
+    add_field_arguments,
+    add_format_arguments,
+    refuse_options_besides,
+    request_from,
+)
 
 
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:

@@ -3,9 +3,9 @@ the one shared Certification Declaration."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Optional
+
 from ...core import series
 from ...errors import CredentialError, InputError
 from .layout import PAI_CERT, PAI_KEY
@@ -68,7 +68,8 @@ def _check_profile(args, cert, source: str, not_before, role: str = "pai") -> No
     if stamp and not view.not_before <= stamp <= view.not_after:
         violations.append(attestation_profile.Violation(
             "issuer-valid-at-dac-issuance", source,
-            f"the {role.upper()} is not valid on the manufacturing date {not_before:%Y-%m-%d} when the "
+            f"the {role.upper()} is not valid on the manufacturing date "
+            f"{not_before:%Y-%m-%d} when the "
             "DACs are issued"))
     attestation_profile.enforce(violations, allow=args.allow_nonconformant_certs)
 
@@ -120,8 +121,8 @@ def _check_pai(cert, common: dict, source: str, paa_path: Optional[str]) -> None
 
 
 def certification_declaration_files(args, out_dir: Path, common: dict) -> list:
-    from ...jobs.credentials import certification_declaration
     from ...files.outputs import OutputSet
+    from ...jobs.credentials import certification_declaration
 
     if (out_dir / "CD.der").is_file():
         return []

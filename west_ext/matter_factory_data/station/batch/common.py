@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import json
-from ...errors import InputError, Subject, option_name
 
+from ...errors import InputError, Subject, option_name
 
 #: generate options that are per device in a batch, and where such values come from.
 PER_DEVICE_OPTIONS = {
@@ -21,7 +21,8 @@ PER_DEVICE_OPTIONS = {
 
 #: Common values (the option names of generate) and their typed parsing.
 COMMON_OPTIONS = ("vendor_id", "product_id", "vendor_name", "product_name", "date", "hw_ver",
-                  "hw_ver_str", "sw_ver_str", "spake2_it", "product_url", "product_label", "part_number",
+                  "hw_ver_str", "sw_ver_str", "spake2_it", "product_url", "product_label",
+                  "part_number",
                   "enable_key", "user", "product_finish", "product_color", "offset", "size")
 
 
@@ -118,9 +119,7 @@ _INT_FIELDS = ("vendor_id", "product_id", "hw_ver", "spake2_it", "offset", "size
 def _fields_file(path: str) -> dict:
     """``--fields FILE``: a JSON object of common values keyed by option name."""
     from ...core import validate
-    from ...files.inputs import read_file
-
-    from ...files.inputs import parse_json
+    from ...files.inputs import parse_json, read_file
 
     obj = parse_json(read_file(path, "--fields"), f"--fields {path}")
     if not isinstance(obj, dict):

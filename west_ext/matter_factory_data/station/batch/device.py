@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any, NamedTuple, Optional
 
-from ...formats import hexfile, nrf_cbor
 from ...core import onboarding, spake2p
 from ...core.model import FACTORY_DATA_VERSION
 from ...core.series import DeviceIdentity
+from ...formats import hexfile, nrf_cbor
 
 IMAGE_NAME = "factory_data.bin"
 QR_FORMATS = ("png", "svg", "none")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .device import IMAGE_NAME
 
-
 MANIFEST = "manifest.csv"
 
 

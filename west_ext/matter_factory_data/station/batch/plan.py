@@ -8,14 +8,15 @@ import hashlib
 import os
 from pathlib import Path
 from typing import Optional
+
 from ...core import series
-from .device import DeviceTemplate
 from ...errors import InputError
-from .attestation import pai_and_key, certification_declaration_files
-from .sources import read_csv
+from .attestation import certification_declaration_files, pai_and_key
 from .common import PER_DEVICE_OPTIONS, common_values, jsonable
-from .request import BatchRequest, Plan
+from .device import DeviceTemplate
 from .probe import probe_device, probe_json
+from .request import BatchRequest, Plan
+from .sources import read_csv
 
 
 def make_plan(args: BatchRequest) -> Plan:
@@ -24,6 +25,7 @@ def make_plan(args: BatchRequest) -> Plan:
     _refuse_per_device_options(args)
     args = _with_board_region(args)
     common, partition = common_values(args)
+    assert args.output is not None  # required by every front end
     out_dir = Path(args.output)
     given_csv = read_csv(args.csv) if args.csv else None
     count = _count(args, given_csv)
@@ -38,7 +40,6 @@ def make_plan(args: BatchRequest) -> Plan:
     not_before = dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
     pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
     from ...core import certs
-
     from ...jobs.pipeline import discovery_of
 
     discovery = discovery_of(args.discovery)
@@ -64,6 +65,7 @@ def make_plan(args: BatchRequest) -> Plan:
     if discovery != device.onboarding.DISCOVERY_DEFAULT:  # batch.json of BLE series unchanged
         params["discovery"] = discovery
     if args.format != "nrf-cbor":  # nRF series keep their batch.json as before
+        assert template.cd is not None  # every STM32 device stores a CD
         params.update(format=args.format, board=args.board,
                       cd_sha256=hashlib.sha256(template.cd).hexdigest())
     plan = Plan(out_dir=out_dir, count=count, template=template, pai_cert=pai_cert,

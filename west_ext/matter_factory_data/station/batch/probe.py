@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from typing import Optional
+
 from ...core import series
-from .device import IMAGE_NAME
 from ...errors import InputError
 from .attestation import dac_common_name
+from .device import IMAGE_NAME
 from .request import Plan
 
 
@@ -35,8 +36,8 @@ SIGNATURE_SLACK = 2
 def probe_device(plan: Plan, given_csv: Optional[list], device) -> None:
     """Build the largest device once: a bad value or a too-small partition fails here."""
     from ...core import certs
-    from ...formats.base import ERROR
     from ...errors import PartitionError
+    from ...formats.base import ERROR
 
     issuer = certs.DacIssuer(issuer_cert=plan.pai_cert, issuer_key=plan.pai_key,
                              common_name=dac_common_name(plan.template.common),

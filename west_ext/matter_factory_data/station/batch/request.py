@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
+
 from ...core import series
-from .device import DeviceTemplate
 from ...jobs.pipeline import GenerateRequest
+from .device import DeviceTemplate
 
 
 class BatchRequest(GenerateRequest):
@@ -33,7 +34,7 @@ class Plan(NamedTuple):
     """Everything validated; nothing written yet."""
 
     out_dir: Path
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like a tuple method
     template: DeviceTemplate
     pai_cert: Any  # cryptography Certificate
     pai_key: Any  # EC private key, or a core.signer.Signer (a PKCS#11 token)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
-from .device import IMAGE_NAME
+
 from ...errors import FactoryDataError, OutputError
+from .device import IMAGE_NAME
 from .layout import DEVICES, SHARED_COLUMN, device_dir_name, image_path
 from .manifest import Manifest
 from .request import Plan
@@ -81,7 +82,8 @@ class IndexSet:
             self._count += 1
 
     def __contains__(self, index: int) -> bool:
-        return 0 <= index >> 3 < len(self._bits) and bool(self._bits[index >> 3] & (1 << (index & 7)))
+        return 0 <= index >> 3 < len(self._bits) and \
+            bool(self._bits[index >> 3] & (1 << (index & 7)))
 
     def __len__(self) -> int:
         return self._count

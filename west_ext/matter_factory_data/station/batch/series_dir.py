@@ -3,12 +3,23 @@ refused when it holds something else; the run's lock."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any, Optional
+
 from ...errors import OutputError
-from .layout import DEVICES, LOCK, MANIFEST, PAI_CERT, SERIES_FILES, STATE, STATE_FORMAT, columns_for
+from .layout import (
+    DEVICES,
+    LOCK,
+    MANIFEST,
+    PAI_CERT,
+    SERIES_FILES,
+    STATE,
+    STATE_FORMAT,
+    columns_for,
+)
 from .request import Plan
 
 
@@ -130,7 +141,8 @@ def lock_series(out: Path):
         return None
     try:
         out.mkdir(parents=True, exist_ok=True)
-        stream = open(out / LOCK, "a+")
+        # kept open (and locked) until release_lock: no context manager
+        stream = open(out / LOCK, "a+")  # noqa: SIM115
     except OSError as exc:
         raise OutputError(f"-o {out}: cannot create it ({exc.strerror or exc})") from None
     busy = OutputError(f"-o {out}: another batch run is working on this directory; wait "
@@ -154,8 +166,6 @@ def unlock_series(out: Path, stream) -> None:
     """Remove DIR/.lock (no empty file is left behind) and release it."""
     if stream is None:
         return
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(out / LOCK)
-    except OSError:
-        pass
     stream.close()

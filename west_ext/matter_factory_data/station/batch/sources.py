@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from typing import Any
+
 from ...core import series
 from ...errors import InputError
 from .layout import CSV_COLUMNS
@@ -62,7 +63,7 @@ def _check_csv_unique(rows: list, path: str) -> None:
     for what, value_of in checks:
         repeats = series.duplicates((i, value_of(g)) for i, g in enumerate(rows, start=2)
                                     if value_of(g) is not None)
-        for value, lines in repeats.items():
+        for _value, lines in repeats.items():
             raise InputError(f"--csv {path}: lines {', '.join(map(str, lines[:5]))} give the "
                              f"same {what}; every device needs its own")
 

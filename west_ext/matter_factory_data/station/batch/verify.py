@@ -16,12 +16,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
+from ...errors import InputError, Interrupted, VerificationError
 from .layout import DEVICES, MANIFEST, PAI_CERT, STATE, device_dir_name
 from .workers import Window
-from ...errors import InputError, Interrupted, VerificationError
 
 
 def is_batch_dir(path: str) -> bool:
@@ -29,7 +30,7 @@ def is_batch_dir(path: str) -> bool:
 
 
 class DeviceReport(NamedTuple):
-    index: str
+    index: str  # type: ignore[assignment]  # a field named like a tuple method
     problems: list  # one sentence each; never a secret
     facts: dict  # what must be unique across the series
 
@@ -108,7 +109,8 @@ def _manifest_mismatches(row: dict, data: dict) -> list:
         "discriminator": str(data.get("discriminator")),
     }
     try:
-        found["dac_serial"] = f"{certview.parse_certificate(bytes(data['dac_cert']), source='dac_cert').serial_number:x}"
+        dac = certview.parse_certificate(bytes(data["dac_cert"]), source="dac_cert")
+        found["dac_serial"] = f"{dac.serial_number:x}"
     except Exception:  # reported by the credential checks
         found["dac_serial"] = "?"
     return [f"manifest {key} {row[key]!r} differs from the image's {value!r}"
@@ -132,8 +134,8 @@ def _codes_file(path: Path, problems: list) -> list:
 
 
 def _sibling_files(device_dir: Path, image: bytes, data: dict, qr_payload: str) -> list:
-    from . import device
     from ...formats import hexfile
+    from . import device
 
     problems = []
     try:
@@ -244,8 +246,7 @@ def _state(root: Path) -> dict:
 
 def _rows(root: Path) -> Iterator[dict]:
     with open(root / MANIFEST, encoding="utf-8", newline="") as stream:
-        for row in csv.DictReader(stream):
-            yield row
+        yield from csv.DictReader(stream)
 
 
 def _reports(root: Path, pai_der: bytes, paa_der: Optional[bytes], qr: str,

@@ -10,19 +10,20 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Any
+
 from ...core import series
 from ...core.signer import Signer
-from .device import DeviceTemplate
 from ...errors import Interrupted, OutputError
 from .attestation import dac_common_name
+from .device import DeviceTemplate
 from .layout import DEVICES, SHARED_COLUMN, device_dir_name, image_path
 from .manifest import Manifest
 from .request import Plan
 from .resume import MissingIndexes
 from .sources import read_csv
-
 
 CHUNK = 4  # devices per pool task: small enough for a smooth progress bar
 
@@ -64,7 +65,7 @@ class Progress:
 _WORKER: dict = {}
 
 
-def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key: "bytes | Signer",
+def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key: bytes | Signer,
                  common_name: str, not_before, deterministic: bool, devices_dir: str,
                  ignore_sigint: bool) -> None:
     """``pai_key``: the key file's DER, or a token signer (inherited by fork: it reconnects
@@ -76,6 +77,7 @@ def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key: "bytes 
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # Pool.terminate() ends workers
     cert = certs.load_certificate(pai_cert_der, source="PAI")
+    key: Any
     if isinstance(pai_key, Signer):
         pai_key.after_fork()
         key = pai_key

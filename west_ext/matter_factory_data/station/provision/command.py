@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from ...errors import InputError, Subject
 from ...typed import Request
@@ -53,10 +53,12 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         from .issuer import CsrIssuer
 
         issuer = CsrIssuer(**issuer_args, used_serials=manifest.dac_serials())
-        session = CsrSession(issuer, timeouts, record=manifest.record_issued)
+        session: Callable = CsrSession(issuer, timeouts, record=manifest.record_issued)
     else:
-        def session(transport, port, stop):
+        def st_demo(transport, port, stop):
             return st_demo_session(transport, port, timeouts, stop)
+
+        session = st_demo
     with stop_on_signals() as received:
         outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
                                open_port=lambda port: SerialTransport(port, args.baud),
@@ -93,6 +95,7 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
         value = getattr(args, name)
         if not 1 <= value <= 0xFFFF:
             raise InputError(f"--{name}: {value} is out of range (accepted: 1..0xFFFF)")
+    assert args.pai_cert is not None and args.pai_key is not None  # checked above (missing)
     pai, key = load_signer(args.pai_cert, args.pai_key, "--pai_cert", "--pai_key")
     _check_pai_profile(pai, f"{Subject('pai_cert')} {args.pai_cert}")
     pai_vid, pai_pid = certs.matter_ids(pai, source="--pai_cert")

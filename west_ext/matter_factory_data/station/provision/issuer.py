@@ -2,19 +2,24 @@
 
 Independent of ports and frames: a station with a vendor's own protocol uses it as is.
 The CSR must be signed by its own key (proof of possession) with ecdsa-with-SHA256, the key
-must be P-256, and the subject must be exactly (single-valued components, printable text): commonName (any, 1..64 characters), the Matter vendor ID and
-product ID attributes (1.3.6.1.4.1.37244.2.1 / .2.2, 4 upper-case hex digits) equal to the
-station's, and serialNumber (2.5.4.5: the device's serial number, 1..32 bytes). The DAC gets
-the station's subject (common name, VID, PID), the device's public key and a fresh random
-serial number never issued before by this station (the manifest's are loaded at start).
-A device key or serial number gets at most one DAC per run.
+must be P-256, and the subject must be exactly (single-valued components, printable text):
+commonName (any, 1..64 characters), the Matter vendor ID and product ID attributes
+(1.3.6.1.4.1.37244.2.1 / .2.2, 4 upper-case hex digits) equal to the station's, and
+serialNumber (2.5.4.5: the device's serial number, 1..32 bytes). The DAC gets the station's
+subject (common name, VID, PID), the device's public key and a fresh random serial number
+never issued before by this station (the manifest's are loaded at start). A device key or
+serial number gets at most one DAC per run.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 from ...errors import CredentialError
 
@@ -30,7 +35,7 @@ class CsrRefused(CredentialError):
 
 
 class CheckedCsr(NamedTuple):
-    public_key: object  # ec.EllipticCurvePublicKey
+    public_key: ec.EllipticCurvePublicKey
     sn: str
 
 

@@ -155,7 +155,7 @@ class CsrSession:
             state["sn"] = checked.sn
             issued = self.issuer.issue(checked)
         except CsrRefused as exc:
-            link.send("ERROR", f"CSR refused: {exc}".encode("utf-8"))
+            link.send("ERROR", f"CSR refused: {exc}".encode())
             return self._fail(port, state, f"CSR refused: {exc}")
         state["dac_serial"] = f"{issued.serial:x}"
         if self.record is not None:  # write-ahead: on disk before the DAC leaves

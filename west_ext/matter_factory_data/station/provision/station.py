@@ -9,14 +9,16 @@ board never stops or corrupts the others.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 from ...errors import Interrupted, Message, OutputError, Subject
 from ...files.outputs import cut_torn_line
@@ -29,7 +31,7 @@ COLUMNS = ("time", "port", "protocol", "sn", "dac_serial", "status", "code", "er
 class StationManifest:
     """The station's manifest: rows appended atomically; earlier DAC serials readable."""
 
-    def __init__(self, path: "str | Path") -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._prepare()
@@ -101,10 +103,8 @@ class StationManifest:
 
 
 def _truncate(fd: int, size: int) -> None:
-    try:
+    with contextlib.suppress(OSError):  # the next start cuts a torn last line anyway
         os.ftruncate(fd, size)
-    except OSError:  # the next start cuts a torn last line anyway
-        pass
 
 
 def run_station(ports: list, session: Callable, manifest: StationManifest, ui, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Optional
 
@@ -58,10 +59,9 @@ class SerialTransport:
             raise PortGone(f"{self.port} vanished ({_reason(exc)})") from None
 
     def close(self) -> None:
-        try:
+        # closing a vanished port may fail; nothing to do about it
+        with contextlib.suppress(Exception):
             self._serial.close()
-        except Exception:  # closing a vanished port may fail; nothing to do about it
-            pass
 
 
 def _reason(exc: Exception) -> str:
