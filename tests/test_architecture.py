@@ -8,6 +8,7 @@ time), so the graph is walked with ``ast`` over the source, not from ``sys.modul
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,19 @@ def imports_of(path: Path) -> list[tuple[str, int]]:
         package = []
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
+        dynamic = dynamic_import(node)
+        if dynamic is not None:
+            target, relative = dynamic
+            if target is None:
+                found.append((DYNAMIC, node.lineno))
+            elif relative:
+                level = len(target) - len(target.lstrip("."))
+                base = package[: len(package) - (level - 1)] + \
+                    [p for p in target.lstrip(".").split(".") if p]
+                found.append((".".join(base) or "__init__", node.lineno))
+            elif target == NAME or target.startswith(NAME + "."):
+                found.append((target[len(NAME) + 1:] or "__init__", node.lineno))
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == NAME or alias.name.startswith(NAME + "."):
                     found.append((alias.name[len(NAME) + 1:] or "__init__", node.lineno))
@@ -74,6 +87,27 @@ def imports_of(path: Path) -> list[tuple[str, int]]:
     return found
 
 
+#: What :func:`imports_of` reports for an importlib/__import__ call it cannot resolve.
+DYNAMIC = "<dynamic import>"
+
+
+def dynamic_import(node: ast.AST):
+    """``importlib.import_module(NAME[, package])`` or ``__import__(NAME)``: (the name, whether
+    it is relative -- to the module's package, ``__package__``), (None, False) when the name
+    is not a literal, or None when ``node`` is no such call."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    called = func.attr if isinstance(func, ast.Attribute) else \
+        func.id if isinstance(func, ast.Name) else None
+    if called not in ("import_module", "__import__") or not node.args:
+        return None
+    first = node.args[0]
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        return None, False
+    return first.value, called == "import_module" and first.value.startswith(".")
+
+
 def all_modules() -> dict[str, Path]:
     return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
@@ -87,7 +121,7 @@ def graph() -> dict[str, set[str]]:
     edges: dict[str, set[str]] = {m: set() for m in modules}
     for name, path in modules.items():
         for target, _ in imports_of(path):
-            if target != name:
+            if target != name and target != DYNAMIC:
                 edges[name].add(target)
     return edges
 
@@ -134,6 +168,14 @@ def test_layers_import_only_downward():
     assert not violations, "back edge(s):\n" + "\n".join(violations)
 
 
+def test_every_import_is_one_the_layer_check_can_follow():
+    """importlib.import_module / __import__ with a name computed at run time would hide an
+    edge from the layer and cycle checks: the name must be a literal."""
+    dynamic = [f"{name}:{line}" for name, path in all_modules().items()
+               for target, line in imports_of(path) if target == DYNAMIC]
+    assert not dynamic, "imports by a computed name (use a literal):\n" + "\n".join(dynamic)
+
+
 def test_the_import_graph_is_acyclic():
     cycle = find_cycle(graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
@@ -177,6 +219,11 @@ def test_a_cycle_is_found():
     ("from .. import errors\n", "errors"),
     ("def f():\n    from ...cli.app import main\n", "cli.app"),
     ("import matter_factory_data.zephyr.layout\n", "zephyr.layout"),
+    ("import importlib\nm = importlib.import_module('matter_factory_data.cli.app')\n", "cli.app"),
+    ("from importlib import import_module\nm = import_module('..zephyr.layout', __package__)\n",
+     "zephyr.layout"),
+    ("m = __import__('matter_factory_data.station.flash')\n", "station.flash"),
+    ("import importlib\nm = importlib.import_module(f'matter_factory_data.{x}')\n", DYNAMIC),
 ])
 def test_imports_are_resolved(tmp_path, monkeypatch, source, expected):
     """Relative, nested-function and absolute imports all count (in a module at jobs/x.py)."""
@@ -185,3 +232,105 @@ def test_imports_are_resolved(tmp_path, monkeypatch, source, expected):
     if expected == "cli.app":  # a function-level import from a deeper module
         module = PACKAGE / "station" / "batch" / "_probe_for_test.py"
     assert expected in [t for t, _ in imports_of(module)]
+
+
+# --- no command-line spelling below the front ends ---------------------------------------
+
+#: ``--option`` spellings allowed below cli/: only another program's command line, literally.
+OTHER_PROGRAMS_ARGV = {
+    # nrfjprog's and nrfutil's argv, built by the flash command (station/flash.py)
+    "station.flash": {"--coprocessor", "--core", "--snr", "--program", "--sectorerase",
+                      "--verify", "--reset", "--serial-number", "--family", "--firmware",
+                      "--options"},
+    # the nrfjprog command line generate prints for flashing only the factory data
+    "jobs.commands": {"To flash only the factory data: nrfjprog --program ",
+                      ".hex --sectorerase --verify"},
+    # nrfjprog's own hints about its options
+    "station.runner": {
+        "the device is protected (APPROTECT); 'nrfjprog --recover' unlocks it but erases the "
+        "whole chip, firmware included",
+        "no debugger with that serial number; list them with 'nrfjprog --ids'"},
+    # ST's genFactoryData.py, whose behaviour a finding compares
+    "formats.stm32_tlv": {
+        " is a second record with this tag: the device reads the first, genFactoryData "
+        "--binary keeps the last",
+        ": the device skips it and genFactoryData --binary drops it"},
+    # west's reconfigure command
+    "zephyr.build_dir": {
+        "); reconfigure the build (west build --cmake-only)",
+        ": not a factory data step file (no 'argv' list of strings); reconfigure the build "
+        "(west build --cmake-only)"},
+    "zephyr.step_request": {"); reconfigure the build (west build --cmake-only)"},
+}
+#: The build step's option table: the argv the module's CMake (cmake/matter_factory_data.cmake)
+#: writes and records, kept below cli/ and import-free for the lean build-step entry.
+ARGV_TABLES = {"zephyr.step_options"}
+SPELLING = re.compile(r"--[a-z]")
+#: An f-string part that ends where an option name is put in: ``f"--{name}"`` (not ``+---``).
+BUILT = re.compile(r"(?:^|[^-\w])--$")
+
+
+def _docstrings(tree: ast.AST) -> set:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def option_spellings(name: str, source: str) -> list[str]:
+    """``module:line: text`` for every string constant (f-string parts included; docstrings,
+    which document the command line, excepted) that spells an option, and every f-string
+    that builds one (``f"--{name}"``)."""
+    tree = ast.parse(source)
+    docstrings = _docstrings(tree)
+    allowed = OTHER_PROGRAMS_ARGV.get(name, set())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and id(node) not in docstrings and SPELLING.search(node.value) \
+                and node.value not in allowed:
+            found.append(f"{name}:{node.lineno}: {node.value!r}")
+        elif isinstance(node, ast.JoinedStr):
+            for part, following in zip(node.values, node.values[1:]):
+                if isinstance(part, ast.Constant) and BUILT.search(str(part.value)) \
+                        and isinstance(following, ast.FormattedValue):
+                    found.append(f"{name}:{node.lineno}: builds an option spelling")
+    return found
+
+
+def test_no_command_line_spelling_below_the_front_ends():
+    """Below cli/ an option is named by a Subject (``errors.OPT.vendor_id``) and rendered by
+    the vocabulary of whoever reports it, never spelt ``--vendor_id``; errors.option_name is
+    the command line's vocabulary itself."""
+    found = []
+    for name, path in all_modules().items():
+        if name.split(".")[0] in ("cli", "__main__") or name in ARGV_TABLES or name == "errors":
+            continue
+        found += option_spellings(name, path.read_text(encoding="utf-8"))
+    assert not found, "name the option with errors.OPT / Subject:\n" + "\n".join(found)
+
+
+def test_the_allowlist_of_other_programs_argv_is_used():
+    """Every allowed literal still exists (a stale entry would let a spelling back in)."""
+    modules = all_modules()
+    for name, literals in OTHER_PROGRAMS_ARGV.items():
+        tree = ast.parse(modules[name].read_text(encoding="utf-8"))
+        constants = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+        assert literals <= constants, (name, literals - constants)
+
+
+@pytest.mark.parametrize("source, expected", [
+    ('raise InputError("--vendor_id: out of range")\n', 1),
+    ('raise InputError(f"{where} (pass --overwrite)")\n', 1),
+    ('raise InputError(f"--{name}: bad")\n', 1),
+    ('def f():\n    """Docs may say --vendor_id."""\n', 0),
+    ('raise InputError(f"{OPT.vendor_id}: out of range")\n', 0),
+    ('x = "a -- b"\n', 0),
+    ('x = f"+---{blue}"\n', 0),
+    ('x = f"give --{name}"\n', 1),
+])
+def test_a_spelling_below_cli_is_found(source, expected):
+    assert len(option_spellings("core.model", source)) == expected

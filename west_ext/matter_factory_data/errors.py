@@ -49,6 +49,27 @@ class Subject:
 Where = Union[str, Subject]
 
 
+class _Options:
+    """How the layers below the front ends name a command-line option: ``OPT.vendor_id`` is
+    ``Subject("vendor_id")``; ``OPT["pm-static"]`` an option spelt with dashes. Nothing below
+    ``cli/`` spells an option itself (``tests/test_architecture.py``); in text the subject
+    renders in the command line's vocabulary (:func:`option_name`), in a :class:`Message` in
+    the vocabulary of the front end that reports it."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Subject:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Subject(name)
+
+    def __getitem__(self, name: str) -> Subject:
+        return Subject(name)
+
+
+OPT = _Options()
+
+
 class Message:
     """A sentence about zero or more subjects: ``template`` has ``{0}``, ``{1}``, ... for the
     subjects' names (and is used verbatim when there is no subject)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..errors import OPT
 from . import certview
 from .certview import (
     ECDSA_WITH_SHA256_OID,
@@ -221,6 +222,6 @@ def enforce(violations: list[Violation], *, allow: bool) -> list[str]:
         more = (f" (and {len(violations) - 1} more profile violation(s))"
                 if len(violations) > 1 else "")
         raise CredentialError(f"{violations[0]}{more}; chip-cert validate-att-cert refuses "
-                              "such a certificate (--allow_nonconformant_certs accepts it with "
-                              "a warning)")
-    return [f"{v} (accepted: --allow_nonconformant_certs)" for v in violations]
+                              f"such a certificate ({OPT.allow_nonconformant_certs} accepts it "
+                              "with a warning)")
+    return [f"{v} (accepted: {OPT.allow_nonconformant_certs})" for v in violations]

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import NameOID
 
 from ..errors import CredentialError, InputError
-from . import certview
+from . import cert_read, certview
 from .signer import Signer, private_key_of, resign_certificate, throwaway_key
 
 __all__ = [
@@ -97,7 +97,7 @@ def load_certificate(data: bytes, *, source: str) -> x509.Certificate:
         return x509.load_der_x509_certificate(view.der)
     except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
         # Package-internal helper: the one wording of this message.
-        raise certview._unreadable_certificate(source, "cryptography cannot load it") from None
+        raise cert_read._unreadable_certificate(source, "cryptography cannot load it") from None
 
 
 def load_private_key(

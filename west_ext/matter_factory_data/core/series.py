@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple, Optional
 
-from ..errors import InputError
+from ..errors import OPT, InputError
 from .onboarding import INVALID_PASSCODES, PASSCODE_MAX, PASSCODE_MIN
 
 DISCRIMINATOR_COUNT = 4096
@@ -100,21 +100,21 @@ class SerialTemplate:
         try:
             fields = [f for f in string.Formatter().parse(template) if f[1] is not None]
         except ValueError as exc:
-            raise InputError(f"--sn_template {shown(template)}: {exc} ({accepted})") from None
+            raise InputError(f"{OPT.sn_template} {shown(template)}: {exc} ({accepted})") from None
         if not fields:
-            raise InputError(f"--sn_template {shown(template)}: gives every device the same serial "
-                             f"number ({accepted})")
+            raise InputError(f"{OPT.sn_template} {shown(template)}: gives every device the same "
+                             f"serial number ({accepted})")
         for _, name, spec, conversion in fields:
             if name != "n" or conversion or "{" in (spec or ""):
-                raise InputError(f"--sn_template {shown(template)}: only {{n}} may be used "
+                raise InputError(f"{OPT.sn_template} {shown(template)}: only {{n}} may be used "
                                  f"({accepted})")
             if not _injective_spec(spec or ""):
-                raise InputError(f"--sn_template {shown(template)}: format {spec!r} can make two "
-                                 f"devices share a serial number ({accepted})")
+                raise InputError(f"{OPT.sn_template} {shown(template)}: format {spec!r} can make "
+                                 f"two devices share a serial number ({accepted})")
         try:
             template.format(n=1)
         except ValueError as exc:
-            raise InputError(f"--sn_template {shown(template)}: {exc} ({accepted})") from None
+            raise InputError(f"{OPT.sn_template} {shown(template)}: {exc} ({accepted})") from None
 
     def format(self, index: int) -> str:
         assert self.text is not None
@@ -131,11 +131,11 @@ class SerialTemplate:
             length = len(serial.encode("utf-8", "surrogateescape"))
             if not 1 <= length <= SN_MAX_BYTES:
                 raise InputError(
-                    f"--sn_template {shown(self.text)}: device {index} would get the serial "
+                    f"{OPT.sn_template} {shown(self.text)}: device {index} would get the serial "
                     f"number {shown(serial)} of {length} bytes (accepted: 1..{SN_MAX_BYTES})")
             problem = text_problem(serial) or formula_problem(serial)
             if problem:
-                raise InputError(f"--sn_template {shown(self.text)}: the serial number of "
+                raise InputError(f"{OPT.sn_template} {shown(self.text)}: the serial number of "
                                  f"device {index} {problem}")
 
 
@@ -172,7 +172,7 @@ class DiscriminatorPool:
             value = self._least_used(index)
         if value in self.users and not self.allow_shared:
             raise InputError(f"device {index}: discriminator {value} is already used by device "
-                             f"{self.users[value][0]}; pass --allow_shared_discriminators or "
+                             f"{self.users[value][0]}; pass {OPT.allow_shared_discriminators} or "
                              "make fewer devices")
         self._use(value, index)
         return value

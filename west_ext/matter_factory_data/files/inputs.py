@@ -42,7 +42,7 @@ def path_problem(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def read_file(path: str | Path, option: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+def read_file(path: str | Path, option: Where, limit: int = MAX_INPUT_BYTES) -> bytes:
     """Read a regular file of at most ``limit`` bytes; a failure names the option and the file."""
     label = f"{option} {path}" if os.fspath(path) else f"{option} ''"
     problem = path_problem(path)

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..errors import OutputError
+from ..errors import OPT, OutputError
 
 
 class OutputFile(NamedTuple):
@@ -58,7 +58,7 @@ class OutputSet:
                                   f"{out.what or 'output'}")
             if os.path.lexists(out.path) and not self.overwrite:
                 kind = " (a dangling symbolic link)" if not out.path.exists() else ""
-                raise OutputError(f"{out.path}: already exists{kind}; pass --overwrite to "
+                raise OutputError(f"{out.path}: already exists{kind}; pass {OPT.overwrite} to "
                                   "replace it")
             parent = _existing_parent(out.path.parent)
             if not parent.is_dir():

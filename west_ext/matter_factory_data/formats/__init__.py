@@ -6,12 +6,27 @@ cheap: a format's module is imported when it is asked for.
 
 from __future__ import annotations
 
-from importlib import import_module
+from typing import Any, Callable
 
-#: ``--format`` name -> (module, class) of the implementation.
-FORMATS = {
-    "nrf-cbor": ("nrf_cbor", "NrfCborFormat"),
-    "stm32-tlv": ("stm32_tlv", "Stm32TlvFormat"),
+from ..errors import OPT
+
+
+def _nrf_cbor() -> Any:
+    from .nrf_cbor import NrfCborFormat
+
+    return NrfCborFormat
+
+
+def _stm32_tlv() -> Any:
+    from .stm32_tlv import Stm32TlvFormat
+
+    return Stm32TlvFormat
+
+
+#: ``--format`` name -> the loader of the implementation's class (imported when asked for).
+FORMATS: dict[str, Callable[[], Any]] = {
+    "nrf-cbor": _nrf_cbor,
+    "stm32-tlv": _stm32_tlv,
 }
 #: Formats whose device rules depend on the board (``--board``).
 BOARD_FORMATS = ("stm32-tlv",)
@@ -24,13 +39,12 @@ def get_format(name: str = DEFAULT_FORMAT, board: str | None = None):
     from ..errors import InputError
 
     if name not in FORMATS:
-        raise InputError(f"--format: {name!r} is not accepted (accepted: "
+        raise InputError(f"{OPT.format}: {name!r} is not accepted (accepted: "
                          f"{', '.join(FORMATS)})")
-    module, cls = FORMATS[name]
-    implementation = getattr(import_module(f"{__name__}.{module}"), cls)
+    implementation = FORMATS[name]()
     if name in BOARD_FORMATS:
         return implementation(board)
     if board is not None:
-        raise InputError(f"--board applies to --format {' or '.join(BOARD_FORMATS)}, not to "
-                         f"--format {name}")
+        raise InputError(f"{OPT.board} applies to {OPT.format} {' or '.join(BOARD_FORMATS)}, "
+                         f"not to {OPT.format} {name}")
     return implementation()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 
-from ..errors import InputError
+from ..errors import OPT, InputError
 
 
 def to_hex_text(offset: int, data: bytes) -> str:
@@ -45,7 +45,7 @@ def segment_at(segments: list[tuple[int, bytes]], address: int | None,
         if len(segments) > 1:
             where = ", ".join(f"0x{s:x}" for s, _ in segments)
             raise InputError(f"{source}: holds {len(segments)} segments (at {where}); give "
-                             "--offset with the address of the factory data partition")
+                             f"{OPT.offset} with the address of the factory data partition")
         return segments[0]
     for start, data in segments:
         if start <= address < start + len(data):

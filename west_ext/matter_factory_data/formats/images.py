@@ -61,12 +61,12 @@ def _image(data: bytes, path: str, address: Optional[int], read_any: bool) -> Lo
 
 def _load_in(fmt, path: str, offset: Optional[int]) -> LoadedData:
     """Any other format: its JSON reader (``load_json_text``) for .json, else its decoder."""
-    from importlib import import_module
+    import sys
 
     raw = read_file(path, "input")
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
-        module = import_module(type(fmt).__module__)
+        module = sys.modules[type(fmt).__module__]  # the format's own module, loaded
         return LoadedData(module.load_json_text(raw, path), path)
     if suffix in (".hex", ".ihex"):
         address, data = _hex_segment(raw, path, offset)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
-from ..errors import InputError
+from ..errors import OPT, InputError
 
 #: The provisioning firmware edits this much of the region in RAM (FACTORYDATA_Write).
 PROVISIONING_LIMIT = 16 * 1024
@@ -70,5 +70,5 @@ def get_board(name: Optional[str]) -> Optional[Board]:
         return None
     board = BOARDS.get(name.lower())
     if board is None:
-        raise InputError(f"--board: {name!r} is not accepted (accepted: {', '.join(BOARDS)})")
+        raise InputError(f"{OPT.board}: {name!r} is not accepted (accepted: {', '.join(BOARDS)})")
     return board

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputError, Subject, VerificationError
+from ..errors import OPT, InputError, Subject, VerificationError
 from ..typed import Request
 from .pipeline import GenerateRequest, discovery_of
 
@@ -70,7 +70,7 @@ def generate_command(req: GenerateCommand, ui) -> int:
     if req.defaults:
         req = with_development_defaults(req)
     if not req.output:
-        raise InputError("missing required option -o/--output (the output prefix, e.g. "
+        raise InputError(f"missing required option -o/{OPT.output} (the output prefix, e.g. "
                          "out/factory_data)")
     generator_fields = GenerateRequest.parameters()
     if req.format != "nrf-cbor" or req.board is not None \
@@ -115,14 +115,14 @@ def partition_command(args: PartitionRequest, ui) -> int:
     if args.format != "nrf-cbor" or args.board is not None:
         return _partition_stm32(args, ui)
     if args.offset is None or args.size is None:
-        raise InputError("--offset and --size are required (the partition's address and "
+        raise InputError(f"{OPT.offset} and {OPT.size} are required (the partition's address and "
                          "size)")
     result = partition(input_path=args.input, output=args.output, offset=args.offset,
                        size=args.size, overwrite=args.overwrite)
     errors = [p for p in result.problems if p.severity == ERROR]
     if args.strict and errors:
         more = f" (and {len(errors) - 1} more problem(s); see `show`)" if len(errors) > 1 else ""
-        raise InputError(f"--input {args.input}: {errors[0]}{more}")
+        raise InputError(f"{OPT.input} {args.input}: {errors[0]}{more}")
     for problem in result.problems:
         ui.warn(f"{args.input}: {problem}")
     written = result.outputs.commit()
@@ -188,9 +188,9 @@ def verify_command(args: VerifyRequest, ui) -> int:
     loaded = images.load(args.file, args.offset, fmt)
     expect = Expectations(
         allow_nonconformant_certs=args.allow_nonconformant_certs,
-        dac_cert=read_file(args.dac_cert, "--dac_cert") if args.dac_cert else None,
-        pai_cert=read_file(args.pai_cert, "--pai_cert") if args.pai_cert else None,
-        paa_cert=read_file(args.paa_cert, "--paa_cert") if args.paa_cert else None,
+        dac_cert=read_file(args.dac_cert, OPT.dac_cert) if args.dac_cert else None,
+        pai_cert=read_file(args.pai_cert, OPT.pai_cert) if args.pai_cert else None,
+        paa_cert=read_file(args.paa_cert, OPT.paa_cert) if args.paa_cert else None,
         passcode=args.passcode, codes=_codes_to_check(args))
     checks = verify(loaded.device_map, expect, fmt=fmt, reading=loaded.reading)
     for check in checks:
@@ -216,15 +216,15 @@ def _codes_to_check(args: VerifyRequest) -> list[tuple[str, str]]:
 
     codes = []
     if args.qr:
-        codes.append(("--qr", args.qr))
+        codes.append((str(OPT.qr), args.qr))
     if args.manual:
-        codes.append(("--manual", args.manual))
+        codes.append((str(OPT.manual), args.manual))
     codes_file = args.codes
     sibling = Path(args.file).with_suffix(".txt")
     if codes_file is None and sibling.is_file():
         codes_file = str(sibling)
     if codes_file:
-        text = read_file(codes_file, "--codes").decode("utf-8", "replace")
+        text = read_file(codes_file, OPT.codes).decode("utf-8", "replace")
         codes += _parse_codes_text(text, codes_file)
     return codes
 
@@ -237,7 +237,7 @@ def _parse_codes_text(text: str, source: str) -> list[tuple[str, str]]:
         if label.strip().lower() in ("manualcode", "qrcode") and value.strip():
             codes.append((f"{source} {label.strip()}", value.strip()))
     if not codes:
-        raise InputError(f"--codes {source}: no 'Manualcode :' or 'QRCode :' line found")
+        raise InputError(f"{OPT.codes} {source}: no 'Manualcode :' or 'QRCode :' line found")
     return codes
 
 

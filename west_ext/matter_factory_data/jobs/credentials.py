@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..errors import CredentialError, InputError
+from ..errors import OPT, CredentialError, InputError
 from ..files.inputs import read_file
 from ..files.outputs import OutputSet
 
@@ -39,21 +39,21 @@ def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
     """
     from ..core import certview
 
-    dac = certview.parse_certificate(read_file(dac_cert, "--dac_cert"),
-                                     source=f"--dac_cert {dac_cert}")
-    pai = certview.parse_certificate(read_file(pai_cert, "--pai_cert"),
-                                     source=f"--pai_cert {pai_cert}")
-    key = certview.parse_private_key(read_file(dac_key, "--dac_key"),
-                                     source=f"--dac_key {dac_key}",
+    dac = certview.parse_certificate(read_file(dac_cert, OPT.dac_cert),
+                                     source=f"{OPT.dac_cert} {dac_cert}")
+    pai = certview.parse_certificate(read_file(pai_cert, OPT.pai_cert),
+                                     source=f"{OPT.pai_cert} {pai_cert}")
+    key = certview.parse_private_key(read_file(dac_key, OPT.dac_key),
+                                     source=f"{OPT.dac_key} {dac_key}",
                                      password=password.encode("utf-8") if password else None)
     paa = None
     if paa_cert:
-        paa = certview.parse_certificate(read_file(paa_cert, "--paa_cert"),
-                                         source=f"--paa_cert {paa_cert}")
-    sources = {"dac": f"--dac_cert {dac_cert}", "pai": f"--pai_cert {pai_cert}",
-               "paa": f"--paa_cert {paa_cert}"}
-    certview.check_key_matches_certificate(key, dac, key_source=f"--dac_key {dac_key}",
-                                           cert_source=f"--dac_cert {dac_cert}")
+        paa = certview.parse_certificate(read_file(paa_cert, OPT.paa_cert),
+                                         source=f"{OPT.paa_cert} {paa_cert}")
+    sources = {"dac": f"{OPT.dac_cert} {dac_cert}", "pai": f"{OPT.pai_cert} {pai_cert}",
+               "paa": f"{OPT.paa_cert} {paa_cert}"}
+    certview.check_key_matches_certificate(key, dac, key_source=f"{OPT.dac_key} {dac_key}",
+                                           cert_source=f"{OPT.dac_cert} {dac_cert}")
     certview.check_attestation_chain(dac=dac, pai=pai, paa=paa, vendor_id=vendor_id,
                                      product_id=product_id,
                                      sources=sources)
@@ -128,9 +128,9 @@ def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optiona
     from ..core import certs, certview
 
     if bool(paa_cert) != bool(paa_key):
-        raise InputError("--paa_cert and --paa_key go together: give both or neither")
+        raise InputError(f"{OPT.paa_cert} and {OPT.paa_key} go together: give both or neither")
     if paa_cert and paa_key:
-        paa, paa_private = load_signer(paa_cert, paa_key, "--paa_cert", "--paa_key")
+        paa, paa_private = load_signer(paa_cert, paa_key, str(OPT.paa_cert), str(OPT.paa_key))
     else:
         paa, paa_private = development_paa(out_dir, outputs, not_before=_start_of(date))
     pai_key, dac_key = certs.new_key(), certs.new_key()
@@ -144,11 +144,11 @@ def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optiona
                          vendor_id=vendor_id, product_id=product_id, not_before=start)
     views = [certview.parse_certificate(certs.cert_der(c), source=s, profile=False)
              for c, s in ((dac, "the new DAC"), (pai, "the new PAI"),
-                          (paa, f"--paa_cert {paa_cert}" if paa_cert else
+                          (paa, f"{OPT.paa_cert} {paa_cert}" if paa_cert else
                            "the development PAA"))]
     dac_view, pai_view, paa_view = views
     _apply_profile(dac_view, pai_view, paa_view, date, {"dac": "the new DAC", "pai": "the new PAI",
-                                  "paa": f"--paa_cert {paa_cert}" if paa_cert else
+                                  "paa": f"{OPT.paa_cert} {paa_cert}" if paa_cert else
                                   f"the development PAA ({out_dir / DEV_PAA_CERT})"},
                    allow, warnings)
     _add_pair(outputs, out_dir, "PAI", pai, pai_key)
@@ -173,11 +173,11 @@ def certification_declaration(*, out_dir: Path, outputs: OutputSet, vendor_id: i
     from ..core import cd
 
     if bool(signer_cert) != bool(signer_key):
-        raise InputError("--cert_declaration_cert and --cert_declaration_key go together: "
+        raise InputError(f"{OPT.cert_declaration_cert} and {OPT.cert_declaration_key} go together: "
                          "give both or neither")
     if signer_cert and signer_key:
-        cert, key = load_signer(signer_cert, signer_key, "--cert_declaration_cert",
-                                "--cert_declaration_key")
+        cert, key = load_signer(signer_cert, signer_key, str(OPT.cert_declaration_cert),
+                                str(OPT.cert_declaration_key))
     else:
         cert, key = _development_cd_signer(out_dir, outputs)
     declaration = cd.CertificationDeclaration(

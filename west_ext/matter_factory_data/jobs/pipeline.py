@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..core import validate
 from ..core.model import COLOR_ALIASES, FACTORY_DATA_VERSION, PRODUCT_COLORS, PRODUCT_FINISHES
-from ..errors import InputError, Message, PartitionError, Subject
+from ..errors import OPT, InputError, Message, PartitionError, Subject
 from ..typed import Request
 
 if TYPE_CHECKING:
@@ -272,7 +272,7 @@ def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet,
     user_files = [o for o in ("dac_cert", "dac_key", "pai_cert") if getattr(req, o)]
     if req.gen_certs:
         if user_files:
-            raise InputError(f"--gen_certs makes new certificates; do not also give "
+            raise InputError(f"{OPT.gen_certs} makes new certificates; do not also give "
                              f"{', '.join('--' + o for o in user_files)}")
         return credentials.generate_attestation(
             out_dir=out_dir, outputs=outputs, paa_cert=req.paa_cert, paa_key=req.paa_key,
@@ -280,9 +280,10 @@ def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet,
             vendor_name=req.vendor_name, product_name=req.product_name,  # type: ignore[arg-type]
             **profile)
     if len(user_files) != 3:
-        missing = [f"--{o}" for o in ("dac_cert", "dac_key", "pai_cert") if not getattr(req, o)]
-        raise InputError(f"missing {', '.join(missing)}: give --dac_cert, --dac_key and "
-                         "--pai_cert (DER files), or --gen_certs to make a development chain")
+        missing = [str(OPT[o]) for o in ("dac_cert", "dac_key", "pai_cert") if not getattr(req, o)]
+        raise InputError(f"missing {', '.join(missing)}: give {OPT.dac_cert}, {OPT.dac_key} and "
+                         f"{OPT.pai_cert} (DER files), or {OPT.gen_certs} to make a development "
+                         "chain")
     return credentials.load_user_attestation(
         dac_cert=req.dac_cert, dac_key=req.dac_key, pai_cert=req.pai_cert,  # type: ignore[arg-type]
         password=req.dac_key_password, paa_cert=req.paa_cert,
@@ -293,7 +294,7 @@ def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: Out
     from . import credentials
 
     if not 0 <= req.cd_type <= 2:
-        raise InputError(f"--cd_type: {req.cd_type} is not accepted (accepted: 0 development, "
+        raise InputError(f"{OPT.cd_type}: {req.cd_type} is not accepted (accepted: 0 development, "
                          "1 provisional, 2 official)")
     der = credentials.certification_declaration(
         out_dir=out_dir, outputs=outputs, vendor_id=identity["vendor_id"],
@@ -329,14 +330,14 @@ def check_schema(data: dict, schema_path: str) -> None:
     """``-s/--schema``: validate the JSON like the reference (Draft 2020-12, no format checker)."""
     from ..files.inputs import parse_json, read_file
 
-    schema = parse_json(read_file(schema_path, "--schema"), f"--schema {schema_path}")
+    schema = parse_json(read_file(schema_path, OPT.schema), f"{OPT.schema} {schema_path}")
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        raise InputError(f"--schema {schema_path}: {where}: {error.message}")
+        raise InputError(f"{OPT.schema} {schema_path}: {where}: {error.message}")
 
 
 def _self_check(device_map: dict, partition: Optional[tuple[int, int]],
@@ -417,8 +418,8 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     from ..formats import hexfile, nrf_cbor
 
     validate.require_partition(offset, size)
-    obj = parse_json(read_file(input_path, "--input"), f"--input {input_path}")
-    device_map = nrf_cbor.json_to_device_map(obj, f"--input {input_path}")
+    obj = parse_json(read_file(input_path, OPT.input), f"{OPT.input} {input_path}")
+    device_map = nrf_cbor.json_to_device_map(obj, f"{OPT.input} {input_path}")
     image = checked_image(device_map, (offset, size))
     from ..files.outputs import OutputSet
 

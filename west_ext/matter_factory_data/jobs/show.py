@@ -16,6 +16,7 @@ import json
 import math
 from typing import Any, Optional
 
+from ..errors import OPT
 from ..typed import Request
 
 #: Keys whose values are secrets: masked unless --show-secrets.
@@ -44,7 +45,7 @@ def show_command(args: ShowRequest, ui) -> int:
     if args.records:
         from ..errors import InputError
 
-        raise InputError("--records lists the records of --format stm32-tlv")
+        raise InputError(f"{OPT.records} lists the records of {OPT.format} stm32-tlv")
     loaded = images.load(args.file, args.offset, read_any=True)
     reading = loaded.reading
     if reading is not None:
@@ -184,7 +185,7 @@ def masked_json(device_map: dict, show_secrets: bool) -> dict:
 
 def _mask(value: Any) -> str:
     size = f"{len(value)} bytes, " if isinstance(value, (bytes, bytearray)) else ""
-    return f"<secret: {size}--show-secrets prints it>"
+    return f"<secret: {size}{OPT['show-secrets']} prints it>"
 
 
 # --- summary -------------------------------------------------------------------------
@@ -253,7 +254,7 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
                  and not isinstance(disc, bool) else _text(disc)))
     if "passcode" in data:
         rows.append(("passcode", _text(data["passcode"]) if show_secrets else
-                     "stored (hidden; --show-secrets prints it)"))
+                     f"stored (hidden; {OPT['show-secrets']} prints it)"))
     else:
         rows.append(("passcode", "not stored"))
     rows.append(("SPAKE2+", f"{_text(get('spake2_it'))} iterations, salt "
@@ -275,7 +276,7 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
             f" (public key {_length(get('dac_pub_key'))})" if "dac_pub_key" in data else "")))
     else:
         rows.append(("DAC key", (key.hex() if isinstance(key, bytes) else _text(key)) if
-                     show_secrets else f"{_length(key)} (hidden; --show-secrets prints it)"))
+                     show_secrets else f"{_length(key)} (hidden; {OPT['show-secrets']} prints it)"))
     if "user" in data:
         user = data["user"]
         rows.append(("user data", f"{len(user)} keys: " + ", ".join(_text(k) for k in user)

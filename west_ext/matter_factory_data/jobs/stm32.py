@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..errors import InputError, Message, PartitionError, Subject
+from ..errors import OPT, InputError, Message, PartitionError, Subject
 from ..files.outputs import OutputSet
 from ..formats import get_format
 from ..formats.base import ERROR
@@ -51,7 +51,7 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
                    ) -> GenerateResult:
     fmt = get_format(req.format, req.board)
     if fmt.name != "stm32-tlv":
-        raise InputError.naming("{0} and {1} apply to --format stm32-tlv", "board",
+        raise InputError.naming(f"{{0}} and {{1}} apply to {OPT.format} stm32-tlv", "board",
                                 "certification_declaration")
     board = fmt.board
     assert req.output is not None  # generate_command refuses a missing -o first
@@ -94,7 +94,7 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
         result.warnings.append(pipeline.PASSCODE_STORED)
     result.summary = pipeline._summary(identity, region, image, rd_uid)
     if board is not None:
-        result.summary.append(("board", f"{board.title} (--board {board.name})"))
+        result.summary.append(("board", f"{board.title} ({OPT.board} {board.name})"))
     outputs.check()
     return result
 
@@ -118,7 +118,7 @@ def _certification_declaration(req, identity: dict, out_dir: Path, outputs: Outp
         from ..files.inputs import read_file
 
         path = req.certification_declaration
-        der = read_file(path, "--certification_declaration")
+        der = read_file(path, OPT.certification_declaration)
         if not der.startswith(b"\x30"):
             raise InputError.at(Subject("certification_declaration"),
                                 f"{path} is not a DER Certification Declaration (it does not "
@@ -160,10 +160,10 @@ def load_input(path: str, fmt):
     from ..files.inputs import read_file
     from ..formats import stm32_tlv
 
-    raw = read_file(path, "--input")
+    raw = read_file(path, OPT.input)
     if Path(path).suffix.lower() == ".json":
-        return stm32_tlv.load_json_text(raw, f"--input {path}")
-    return fmt.decode(raw, f"--input {path}")
+        return stm32_tlv.load_json_text(raw, f"{OPT.input} {path}")
+    return fmt.decode(raw, f"{OPT.input} {path}")
 
 
 def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
@@ -187,11 +187,11 @@ def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
                (strict or id(p) in unreadable or _hides_records(p, records))]
     unknown = [k for k in records if k not in BY_NAME]
     if unknown:
-        raise InputError(f"--input {input_path}: record {unknown[0]} has an unknown tag; "
+        raise InputError(f"{OPT.input} {input_path}: record {unknown[0]} has an unknown tag; "
                          "genFactoryData would drop it (remove it from the image)")
     if refused:
         more = f" (and {len(refused) - 1} more; see `show`)" if len(refused) > 1 else ""
-        raise InputError(f"--input {input_path}: {refused[0]}{more}")
+        raise InputError(f"{OPT.input} {input_path}: {refused[0]}{more}")
     image = fmt.encode(records)
     outputs = OutputSet(overwrite=overwrite)
     outputs.add(Path(f"{output}.bin"), image, secret=True, what="factory data image (binary)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..errors import CredentialError, OnboardingError
+from ..errors import OPT, CredentialError, OnboardingError
 from ..formats import nrf_cbor
 
 
@@ -60,8 +60,9 @@ def verify(device_map: dict, expect: Expectations, fmt=None, *, reading=None) ->
     checks += _guarded("the onboarding codes",
                        lambda: _code_checks(device_map, expect.codes, passcode))
     if not expect.codes:
-        checks.append(Check(True, "onboarding codes not checked: none given (--qr, --manual, "
-                                  "--codes, or a .txt next to the image)", skipped=True))
+        checks.append(Check(True, f"onboarding codes not checked: none given ({OPT.qr}, "
+                                  f"{OPT.manual}, {OPT.codes}, or a .txt next to the image)",
+                            skipped=True))
     return checks
 
 
@@ -95,7 +96,7 @@ def _credential_checks(data: dict, expect: Expectations, key_optional: bool = Fa
         pai = certs.load_certificate(_bytes(data, "pai_cert"), source="pai_cert")
         key = (certs.private_key_from_scalar(_bytes(data, "dac_key"), source="dac_key")
                if "dac_key" in data or not key_optional else None)
-        paa = (certs.load_certificate(expect.paa_cert, source="--paa_cert")
+        paa = (certs.load_certificate(expect.paa_cert, source=str(OPT.paa_cert))
                if expect.paa_cert else None)
     except CredentialError as exc:
         return [Check(False, str(exc))]
@@ -108,15 +109,15 @@ def _credential_checks(data: dict, expect: Expectations, key_optional: bool = Fa
     ]
     if paa is not None:
         checks.append(_attempt("PAI is signed by the PAA", certs.check_issued_by, pai, paa,
-                               child_source="pai_cert", issuer_source="--paa_cert"))
+                               child_source="pai_cert", issuer_source=str(OPT.paa_cert)))
     checks += _guarded("the attestation profile", lambda: _profile_checks(data, expect))
     checks += _id_checks(data, certs.matter_ids(dac), certs.matter_ids(pai))
     for key_name, given in (("dac_cert", expect.dac_cert), ("pai_cert", expect.pai_cert)):
         if given is not None:
-            same = certs.cert_der(certs.load_certificate(given, source=f"--{key_name}")) == \
+            same = certs.cert_der(certs.load_certificate(given, source=str(OPT[key_name]))) == \
                 certs.cert_der(dac if key_name == "dac_cert" else pai)
             checks.append(Check(same, f"{key_name} {'equals' if same else 'differs from'} "
-                                f"--{key_name}"))
+                                f"{OPT[key_name]}"))
     return checks
 
 
@@ -127,19 +128,19 @@ def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
 
     dac = certview.parse_certificate(_bytes(data, "dac_cert"), source="dac_cert", profile=False)
     pai = certview.parse_certificate(_bytes(data, "pai_cert"), source="pai_cert", profile=False)
-    paa = (certview.parse_certificate(expect.paa_cert, source="--paa_cert", profile=False)
+    paa = (certview.parse_certificate(expect.paa_cert, source=str(OPT.paa_cert), profile=False)
            if expect.paa_cert else None)
     date = data.get("date")
     date_text = date.decode("ascii", "replace") if isinstance(date, bytes) else \
         date if isinstance(date, str) else None
     violations = attestation_profile.chain_violations(
         dac=dac, pai=pai, paa=paa, date=date_text,
-        sources={"dac": "dac_cert", "pai": "pai_cert", "paa": "--paa_cert"})
+        sources={"dac": "dac_cert", "pai": "pai_cert", "paa": str(OPT.paa_cert)})
     if not violations:
         return [Check(True, "the certificates follow the Matter attestation profile"
-                            + ("" if paa else " (the PAA not checked: no --paa_cert)"))]
+                            + ("" if paa else f" (the PAA not checked: no {OPT.paa_cert})"))]
     if expect.allow_nonconformant_certs:
-        return [Check(True, f"{v} (accepted: --allow_nonconformant_certs)", warning=True)
+        return [Check(True, f"{v} (accepted: {OPT.allow_nonconformant_certs})", warning=True)
                 for v in violations]
     return [Check(False, str(v)) for v in violations]
 
@@ -182,7 +183,7 @@ def _id_checks(data: dict, dac_ids: tuple, pai_ids: tuple) -> list[Check]:
 def _passcode(data: dict, expect: Expectations) -> tuple[Optional[int], list[Check]]:
     stored = data.get("passcode")
     if stored is not None and expect.passcode is not None and stored != expect.passcode:
-        return stored, [Check(False, "the passcode in the data differs from --passcode")]
+        return stored, [Check(False, f"the passcode in the data differs from {OPT.passcode}")]
     return (stored if stored is not None else expect.passcode), []
 
 
@@ -193,7 +194,7 @@ def _verifier_checks(data: dict, passcode: Optional[int], codes_given: bool) -> 
         if codes_given:
             return []  # checked against the codes' passcode below
         return [Check(True, "spake2_verifier not checked: no passcode known (the image stores "
-                            "none; give --passcode or an onboarding code)", skipped=True)]
+                            f"none; give {OPT.passcode} or an onboarding code)", skipped=True)]
     problem = derivation_problem(passcode, data.get("spake2_salt"), data.get("spake2_it"))
     if problem:
         return [Check(True, f"spake2_verifier not checked: {problem}", skipped=True)]

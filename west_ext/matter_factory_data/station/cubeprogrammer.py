@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
-from ..errors import CommandFailed, FactoryDataError, InputError, MissingProgram
+from ..errors import OPT, CommandFailed, FactoryDataError, InputError, MissingProgram
 from ..typed import Request
 from .runner import Runner
 
@@ -57,7 +57,7 @@ def find_cli(option: Optional[str], runner: Runner, *, platform: str = sys.platf
         candidate = os.path.join(option, exe) if not exists(option) else option
         if exists(candidate):
             return candidate
-        raise MissingProgram(f"--cli {option}: no {exe} there (give the program or the "
+        raise MissingProgram(f"{OPT.cli} {option}: no {exe} there (give the program or the "
                              "bin directory of STM32CubeProgrammer)")
     found = runner.find(CLI)
     if found:
@@ -71,7 +71,7 @@ def find_cli(option: Optional[str], runner: Runner, *, platform: str = sys.platf
         return CLI
     tried = ", ".join(INSTALL_DIRS.get(key, ()))
     raise MissingProgram(f"{CLI} not found on PATH nor in {tried}; install STM32CubeProgrammer "
-                         "or give --cli PATH")
+                         f"or give {OPT.cli} PATH")
 
 
 _PROBE = re.compile(r"ST-Link Probe\s+\d+\s*:(.*?)(?=ST-Link Probe\s+\d+\s*:|=====|\Z)",
@@ -143,15 +143,15 @@ def check_image(path: str, board) -> bytes:
     from ..formats.base import ERROR
 
     if Path(path).suffix.lower() != ".bin":
-        raise InputError(f"--image {path}: give the .bin image (it is written at the board's "
+        raise InputError(f"{OPT.image} {path}: give the .bin image (it is written at the board's "
                          f"address 0x{board.address:08X})")
     fmt = get_format("stm32-tlv", board.name)
-    data = read_file(path, "--image")
+    data = read_file(path, OPT.image)
     errors = [p for p in fmt.lint(fmt.decode(data, path)) if p.severity == ERROR]
     if errors:
-        more = f" (and {len(errors) - 1} more; see `show --format stm32-tlv`)" \
+        more = f" (and {len(errors) - 1} more; see `show {OPT.format} stm32-tlv`)" \
             if len(errors) > 1 else ""
-        raise InputError(f"--image {path}: {errors[0]}{more}")
+        raise InputError(f"{OPT.image} {path}: {errors[0]}{more}")
     return data
 
 
@@ -165,10 +165,10 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
             ui.info(f"{probe.sn}  board {probe.board or '?'}  port {probe.port or '?'}")
         return 0
     if not args.board:
-        raise InputError("--board is required: wb5mm-dk or wba65 (the board gives the address "
+        raise InputError(f"{OPT.board} is required: wb5mm-dk or wba65 (the board gives the address "
                          "and whether the external loader is needed)")
     if not args.image:
-        raise InputError("--image is required: the factory data .bin to write (or --list)")
+        raise InputError(f"{OPT.image} is required: the factory data .bin to write (or {OPT.list})")
     board = get_board(args.board)
     assert board is not None  # args.board is given (checked above)
     data = check_image(args.image, board)
@@ -178,10 +178,10 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
         sns = [probe.sn for probe in list_probes(runner, cli)]
         if not sns:
             if args.dry_run:
-                ui.info("dry run: give --sn to see the programming commands")
+                ui.info(f"dry run: give {OPT.sn} to see the programming commands")
                 return 0
             raise FactoryDataError(f"{CLI} -l lists no ST-LINK probe; connect the boards or "
-                                   "give --sn")
+                                   f"give {OPT.sn}")
     loader = args.external_loader or default_loader(cli, board)
     ui.info(f"factory data: {args.image} ({len(data)} bytes) at 0x{board.address:08X} on "
             f"{board.title}, {len(sns)} probe(s)")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..errors import InputError
+from ..errors import OPT, InputError
 from ..files.inputs import read_file
 from ..formats import hexfile
 from ..typed import Request
@@ -132,11 +132,11 @@ def check_core(segments: list[tuple[int, bytes]], source: str, target: Target) -
             outside = start if start < low else max(start, high)
             raise InputError(f"{source}: data at 0x{outside:x} is outside {flash}, but the "
                              f"network core was chosen ({target.core_from}); program it with "
-                             "--core app")
+                             f"{OPT.core} app")
         if target.core == "app" and target.family in (None, "NRF53") and start < high \
                 and end > low:
             raise InputError(f"{source}: data at 0x{max(start, low):x} is in {flash}; program "
-                             "it with --core net")
+                             f"it with {OPT.core} net")
 
 
 def describe_ranges(ranges: list[tuple[int, int]], page_size: int = PAGE_SIZE) -> str:
@@ -172,8 +172,8 @@ def _core_option(args: FlashRequest) -> Optional[str]:
         return None
     core = CORES.get(str(given).lower())
     if core is None:
-        raise InputError(f"--core {given}: unknown core; give --core app (application core) or "
-                         "--core net (nRF5340 network core)")
+        raise InputError(f"{OPT.core} {given}: unknown core; give {OPT.core} app (application "
+                         f"core) or {OPT.core} net (nRF5340 network core)")
     return core
 
 
@@ -181,7 +181,7 @@ def locate(args: FlashRequest) -> Target:
     """The hex to flash, the family (None when neither given nor in a build dir), the core."""
     family = args.family.upper() if args.family else None
     core = _core_option(args)
-    core_from = f"--core {args.core}" if core else ""
+    core_from = f"{OPT.core} {args.core}" if core else ""
     if args.hex:
         target = Target(Path(args.hex), family, core or "app", core_from)
     else:
@@ -198,8 +198,8 @@ def locate(args: FlashRequest) -> Target:
             target = target._replace(family="NRF53")
         elif target.family != "NRF53":
             raise InputError(f"only the nRF5340 (NRF53) has a network core, but the family is "
-                             f"{target.family} ({target.core_from}); drop --core net or fix "
-                             "--family")
+                             f"{target.family} ({target.core_from}); drop {OPT.core} net or fix "
+                             f"{OPT.family}")
     return target
 
 
@@ -263,10 +263,10 @@ def commands_for(tool: str, target: Target, args: FlashRequest) -> list[list[str
     if tool == "nrfutil":
         return nrfutil_commands(target.hex_file, args.snr, reset, target.core, target.family)
     if target.family is None:
-        raise InputError("nrfjprog needs the SoC family: give --family "
+        raise InputError(f"nrfjprog needs the SoC family: give {OPT.family} "
                          f"({', '.join(NRFJPROG_FAMILIES)}) or -d BUILD_DIR")
     if target.family not in NRFJPROG_FAMILIES:
-        raise InputError(f"nrfjprog cannot program {target.family} devices; use --tool nrfutil")
+        raise InputError(f"nrfjprog cannot program {target.family} devices; use {OPT.tool} nrfutil")
     return nrfjprog_commands(target.hex_file, target.family, args.snr, reset, target.core)
 
 

@@ -17,24 +17,24 @@ import subprocess
 from collections.abc import Sequence
 from typing import Callable, Optional
 
-from ..errors import CommandFailed, FactoryDataError, MissingProgram  # noqa: F401 (re-exported)
+from ..errors import OPT, CommandFailed, FactoryDataError, MissingProgram  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 #: How to get each program, for the "not found on PATH" message.
 INSTALL_HINTS = {
-    "nrfjprog": "install nRF Command Line Tools or use --tool nrfutil",
+    "nrfjprog": f"install nRF Command Line Tools or use {OPT.tool} nrfutil",
     "nrfutil": "install nRF Util and its device command ('nrfutil install device') "
-               "or use --tool nrfjprog",
+               f"or use {OPT.tool} nrfjprog",
     "STM32_Programmer_CLI": "install STM32CubeProgrammer and add its bin directory to PATH, "
-                            "or give --cli PATH",
+                            f"or give {OPT.cli} PATH",
 }
 
 #: nrfjprog exit codes (nRF Command Line Tools "nrfjprog return codes") worth explaining.
 NRFJPROG_GUIDANCE = {
     16: "the device is protected (APPROTECT); 'nrfjprog --recover' unlocks it but erases "
         "the whole chip, firmware included",
-    18: "the --family given does not match the connected device; check --family or the "
+    18: f"the {OPT.family} given does not match the connected device; check {OPT.family} or the "
         "build directory",
     30: "the SEGGER J-Link software is missing; install it (nRF Command Line Tools needs it)",
     33: "the J-Link library reported an error; reconnect the probe and retry",

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
-from ..errors import InputError
+from ..errors import OPT, InputError
 
 PathLike = Union[str, Path]
 
@@ -50,7 +50,7 @@ def is_zephyr_build(path: PathLike) -> bool:
 
 
 def find_build_dir(given: Optional[PathLike], cwd: Optional[PathLike] = None,
-                   hint: str = "give -d BUILD_DIR or --hex FILE") -> Path:
+                   hint: str = f"give -d BUILD_DIR or {OPT.hex} FILE") -> Path:
     """The build directory ``west build`` would use: ``given``, ``build/``, or cwd."""
     if given is not None:
         path = Path(given)
@@ -81,7 +81,7 @@ def app_build_dir(build_dir: PathLike) -> Path:
     except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError,
             AttributeError) as exc:
         raise InputError(f"{domains_file}: not a sysbuild domains file ({exc}); rebuild "
-                         "or give --hex FILE") from None
+                         f"or give {OPT.hex} FILE") from None
     # The recorded path is absolute and goes stale when the build dir is moved or copied.
     tried = [Path(p) for p in (recorded.get(default),) if p] + [build_dir / default]
     for candidate in tried:
@@ -91,7 +91,7 @@ def app_build_dir(build_dir: PathLike) -> Path:
                      f"is missing (tried {', '.join(map(str, tried))})")
 
 
-def factory_data_hex(app_dir: PathLike, hint: str = "give --hex FILE") -> Path:
+def factory_data_hex(app_dir: PathLike, hint: str = f"give {OPT.hex} FILE") -> Path:
     """``<app build>/zephyr/factory_data.hex`` (or the non-PM location)."""
     tried = [Path(app_dir) / rel for rel in FACTORY_DATA_HEX]
     for candidate in tried:
@@ -213,5 +213,5 @@ def build_family(app_dir: PathLike) -> str:
     family = soc_family(read_kconfig(dotconfig))
     if family is None:
         raise InputError(f"{dotconfig}: no nRF SoC series found (CONFIG_SOC_SERIES_NRF*X or "
-                         f"CONFIG_SOC); give --family ({', '.join(FAMILIES)})")
+                         f"CONFIG_SOC); give {OPT.family} ({', '.join(FAMILIES)})")
     return family

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
-from ..errors import FactoryDataError, InputError, PartitionError
+from ..errors import OPT, FactoryDataError, InputError, PartitionError, option_name
 from .build_dir import read_kconfig
 from .partition_sources import Source, resolve_partition
 from .step_request import BuildStepRequest
@@ -263,7 +263,7 @@ def kconfig_vocabulary(config: Kconfig, source: Optional[Source] = None):
             return config.describe(symbol)
         if source is not None and subject in ("offset", "size"):
             return source.label
-        return f"--{subject}"
+        return option_name(subject)
 
     return name
 
@@ -304,12 +304,12 @@ def merged_hex(firmware: str, factory_hex: str, address: int, size: int) -> byte
     from .merge import merge_images
 
     try:
-        text = read_file(firmware, "--firmware-hex").decode("ascii")
+        text = read_file(firmware, OPT['firmware-hex']).decode("ascii")
     except UnicodeDecodeError as exc:
-        raise InputError(f"--firmware-hex {firmware}: not a valid Intel HEX file ({exc})") \
+        raise InputError(f"{OPT['firmware-hex']} {firmware}: not a valid Intel HEX file ({exc})") \
             from None
     return merge_images(text, factory_hex, address, size,
-                        firmware_label=f"--firmware-hex {firmware}")
+                        firmware_label=f"{OPT['firmware-hex']} {firmware}")
 
 
 # --- the command -------------------------------------------------------------------------
@@ -317,10 +317,10 @@ def merged_hex(firmware: str, factory_hex: str, address: int, size: int) -> byte
 def build_step(args: BuildStepRequest, ui) -> int:
     from ..jobs.pipeline import check_request, generate
 
-    config = Kconfig(read_kconfig(args.dotconfig, option="--dotconfig"))
+    config = Kconfig(read_kconfig(args.dotconfig, option=str(OPT.dotconfig)))
     out_dir = Path(args.out_dir)
     if bool(args.firmware_hex) != bool(args.merged_hex):
-        raise InputError("--firmware-hex and --merged-hex go together")
+        raise InputError(f"{OPT['firmware-hex']} and {OPT['merged-hex']} go together")
     state = load_state(out_dir)
     req, new_state = build_request(config, out_dir, args, state)
     source, _ = resolve_partition(args)

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..errors import InputError, PartitionError
+from ..errors import OPT, InputError, PartitionError
 
 NODE_LABEL = "factory_data_partition"
 ALIAS = "factory-data"
@@ -86,7 +86,7 @@ def _import(what: str, zephyr_base: Optional[str], source: str):
             from devicetree import dtlib as module
     except ImportError:
         raise InputError(f"{source}: Zephyr's python-devicetree is needed to read it; set "
-                         "ZEPHYR_BASE (or --zephyr-base) to the zephyr directory, or pip "
+                         f"ZEPHYR_BASE (or {OPT['zephyr-base']}) to the zephyr directory, or pip "
                          "install devicetree") from None
     return module
 

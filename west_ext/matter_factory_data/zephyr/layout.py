@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, Optional, Union
 
-from ..errors import InputError
+from ..errors import OPT, InputError
 
 FACTORY_DATA = "factory_data"
 SETTINGS = "settings_storage"
@@ -419,7 +419,7 @@ def _image(fd: Partition, info: SocInfo, image_size: Optional[int],
         findings.append(Finding(
             ERROR, f"the factory data image starts at 0x{image_address:x} but {fd.where()} "
                    f"starts at 0x{fd.address:x}",
-            f"regenerate it with --offset 0x{fd.address:x} --size 0x{fd.size:x}"))
+            f"regenerate it with {OPT.offset} 0x{fd.address:x} {OPT.size} 0x{fd.size:x}"))
     if fd.size >= PARSER_SIZE_LIMIT:
         limit = _round_down(PARSER_SIZE_LIMIT - 1, info.page_size)
         findings.append(Finding(

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
-from ..errors import InputError, PartitionError
+from ..errors import OPT, InputError, PartitionError
 from ..files.inputs import read_file
 from ..typed import Request
 from .build_dir import app_build_dir, read_kconfig
@@ -65,21 +65,21 @@ def load_image(path: Path, address: int) -> tuple[int, Optional[int]]:
     """Size (terminator included) and, for a .hex, start address of a factory data image."""
     from ..formats import hexfile
 
-    raw = read_file(path, "--data")
+    raw = read_file(path, OPT.data)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        raise InputError(f"--data {path}: give the .bin or .hex image, not the JSON (make it "
+        raise InputError(f"{OPT.data} {path}: give the .bin or .hex image, not the JSON (make it "
                          "with the partition command)")
     if suffix not in (".hex", ".ihex"):
         return len(raw), None
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
-        raise InputError(f"--data {path}: not an Intel HEX file (non-ASCII content)") from None
-    segments = hexfile.from_hex_text(text, f"--data {path}")
+        raise InputError(f"{OPT.data} {path}: not an Intel HEX file (non-ASCII content)") from None
+    segments = hexfile.from_hex_text(text, f"{OPT.data} {path}")
     if len(segments) == 1:
         return len(segments[0][1]), segments[0][0]
-    start, data = hexfile.segment_at(segments, address, f"--data {path}")
+    start, data = hexfile.segment_at(segments, address, f"{OPT.data} {path}")
     return len(data), start
 
 
@@ -89,7 +89,7 @@ def load_elf_sections(path: Path) -> list[LoadSection]:
     from elftools.elf.constants import SH_FLAGS
     from elftools.elf.elffile import ELFFile
 
-    raw = read_file(path, "--elf")
+    raw = read_file(path, OPT.elf)
     try:
         elf = ELFFile(io.BytesIO(raw))
         loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
@@ -98,7 +98,7 @@ def load_elf_sections(path: Path) -> list[LoadSection]:
                 if sec["sh_flags"] & SH_FLAGS.SHF_ALLOC and sec["sh_type"] != "SHT_NOBITS"
                 and sec["sh_size"]]
     except (ELFError, ValueError, OSError, KeyError, IndexError, AssertionError) as exc:
-        raise InputError(f"--elf {path}: not a readable ELF file ({exc}); give the firmware's "
+        raise InputError(f"{OPT.elf} {path}: not a readable ELF file ({exc}); give the firmware's "
                          "zephyr.elf") from None
 
 
@@ -143,8 +143,8 @@ def inputs_from_build_dir(build_dir: Path, args: CheckRequest) -> CheckInputs:
     from .devicetree import find_layout, zephyr_base_of
 
     if not build_dir.is_dir():
-        raise InputError(f"-d/--build-dir {build_dir}: not a directory; give the directory of "
-                         "'west build -d'")
+        raise InputError(f"-d/{OPT['build-dir']} {build_dir}: not a directory; give the "
+                         "directory of 'west build -d'")
     app = app_build_dir(build_dir)
     layout = next((p for p in (build_dir / "partitions.yml", app / "partitions.yml")
                    if p.is_file()), None)
@@ -156,20 +156,21 @@ def inputs_from_build_dir(build_dir: Path, args: CheckRequest) -> CheckInputs:
     if layout is None and dt is None:
         raise InputError(f"{build_dir}: no partitions.yml (looked in {build_dir} and {app}) and "
                          f"no devicetree ({pickle}); build it first, or check a layout file "
-                         "with --pm-static FILE --soc SOC or --devicetree zephyr.dts --soc SOC")
+                         f"with {OPT['pm-static']} FILE {OPT.soc} SOC or {OPT.devicetree} "
+                         f"zephyr.dts {OPT.soc} SOC")
     config_path = app / "zephyr" / ".config"
     config = read_kconfig(config_path) if config_path.is_file() else {}
     soc = args.soc or soc_from_kconfig(config)
     if not soc:
-        raise InputError(f"{config_path}: no CONFIG_SOC to tell the SoC; give --soc "
-                         "(e.g. --soc nrf52840)")
+        raise InputError(f"{config_path}: no CONFIG_SOC to tell the SoC; give {OPT.soc} "
+                         f"(e.g. {OPT.soc} nrf52840)")
     write_protect, note = args.write_protect, ""
     if write_protect is None:
         write_protect = config.get("CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT") == "y"
         if not write_protect:
             note = f"CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT is not set in {config_path}"
     elif not write_protect:
-        note = "--no-write-protect"
+        note = str(OPT['no-write-protect'])
     return CheckInputs(layout or pickle, soc,
                        _existing(args.data, app / "zephyr" / "factory_data.bin"),
                        _existing(args.elf, app / "zephyr" / "zephyr.elf"), write_protect,
@@ -193,21 +194,21 @@ def inputs_from_args(args: CheckRequest) -> CheckInputs:
         return inputs_from_build_dir(build, args)
     layout: Optional[str]
     if args.devicetree is not None:
-        option, layout = "--devicetree", args.devicetree
+        option, layout = str(OPT.devicetree), args.devicetree
     elif args.pm_static is not None:
-        option, layout = "--pm-static", args.pm_static
+        option, layout = str(OPT['pm-static']), args.pm_static
     else:
-        option, layout = "--partitions", args.partitions
+        option, layout = str(OPT.partitions), args.partitions
     if not layout:
         raise InputError(f"{option}: an empty path is not a file (give the layout file)")
     if not args.soc:
-        raise InputError(f"{option} {layout}: give --soc too (e.g. --soc nrf52840; the page "
-                         "size and flash size depend on it)")
+        raise InputError(f"{option} {layout}: give {OPT.soc} too (e.g. {OPT.soc} nrf52840; the "
+                         "page size and flash size depend on it)")
     dt = find_layout(Path(layout), args.zephyr_base, required=True) \
         if args.devicetree else None
     # The firmware's default is write protection on: check the fprotect rule where the SoC has
     # it, unless asked not to; say when it is skipped.
-    info = soc_info(args.soc, source="--soc")
+    info = soc_info(args.soc, source=str(OPT.soc))
     write_protect, note = args.write_protect, ""
     if write_protect is None:
         write_protect = info.write_protect
@@ -216,7 +217,7 @@ def inputs_from_args(args: CheckRequest) -> CheckInputs:
                     + (" (nRF54L: CHIP_FACTORY_DATA_WRITE_PROTECT depends on "
                        "!SOC_SERIES_NRF54L)" if info.family == "nrf54l" else ""))
     elif not write_protect:
-        note = "--no-write-protect"
+        note = str(OPT['no-write-protect'])
     return CheckInputs(Path(layout), args.soc, Path(args.data) if args.data else None,
                        Path(args.elf) if args.elf else None, write_protect, (), dt, note)
 
@@ -225,7 +226,7 @@ def inputs_from_args(args: CheckRequest) -> CheckInputs:
 
 def check_files(inputs: CheckInputs) -> CheckResult:
     """Read every input of ``inputs`` and run the layout checks (the build step calls this)."""
-    soc = soc_info(inputs.soc, source="--soc")
+    soc = soc_info(inputs.soc, source=str(OPT.soc))
     dt = inputs.devicetree
     if dt is not None and inputs.layout.suffix not in (".yml", ".yaml"):
         from .devicetree import dt_partitions
@@ -284,7 +285,7 @@ def _success(result: CheckResult, soc: str) -> str:
 
 def run_check(args: CheckRequest, ui) -> int:
     inputs = inputs_from_args(args)
-    soc = soc_info(inputs.soc, source="--soc").name
+    soc = soc_info(inputs.soc, source=str(OPT.soc)).name
     result = check_files(inputs)
     if not args.quiet:
         ui.info(_describe(inputs, soc))

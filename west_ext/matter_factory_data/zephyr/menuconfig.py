@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional
 
-from ..errors import InputError
+from ..errors import OPT, InputError, option_name
 from ..typed import Request
 from . import build_dir
 
@@ -66,13 +66,13 @@ class Loaded(NamedTuple):
 def kconfig_path(given: Optional[str] = None) -> Path:
     if given:
         if not Path(given).is_file():
-            raise InputError(f"--kconfig {given}: no such file")
+            raise InputError(f"{OPT.kconfig} {given}: no such file")
         return Path(given)
     for candidate in KCONFIG_CANDIDATES:
         if candidate.is_file():
             return candidate
     raise InputError("the factory data Kconfig is not installed (tried "
-                     f"{', '.join(map(str, KCONFIG_CANDIDATES))}); give --kconfig "
+                     f"{', '.join(map(str, KCONFIG_CANDIDATES))}); give {OPT.kconfig} "
                      "<module>/kconfig/Kconfig")
 
 
@@ -92,7 +92,7 @@ def locate(args: MenuconfigRequest) -> Target:
         return Target(None, None, Path(args.conf))
     if args.build_dir is not None:
         build = build_dir.find_build_dir(args.build_dir or None,
-                                         hint="give -d BUILD_DIR or --conf FILE")
+                                         hint=f"give -d BUILD_DIR or {OPT.conf} FILE")
     else:
         try:
             build = build_dir.find_build_dir(None)
@@ -114,7 +114,7 @@ def load_kconfig(kconfig: Path, title: str, config_values: Optional[dict] = None
     try:
         plain = kconfiglib.Kconfig(str(kconfig), warn_to_stderr=False)
     except (kconfiglib.KconfigError, OSError, UnicodeError) as exc:
-        raise InputError(f"--kconfig {kconfig}: not a Kconfig file kconfiglib can read "
+        raise InputError(f"{OPT.kconfig} {kconfig}: not a Kconfig file kconfiglib can read "
                          f"({_first_line(exc)})") from None
     ours = [sym.name for sym in plain.unique_defined_syms]
     values = config_values or {}
@@ -205,11 +205,11 @@ def parse_assignment(text: str, loaded: Loaded):
     problem = control_problem(text)
     if problem:
         problem = problem.replace("printable text", "one line of printable text")
-        raise InputError(f"--set {shown_assignment(text)!r}: {problem}")
+        raise InputError(f"{OPT.set} {shown_assignment(text)!r}: {problem}")
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name:
-        raise InputError(f"--set {text}: expected SYMBOL=VALUE (e.g. "
+        raise InputError(f"{OPT.set} {text}: expected SYMBOL=VALUE (e.g. "
                          "CHIP_DEVICE_DISCRIMINATOR=0xF01)")
     if name.startswith("CONFIG_"):
         name = name[len("CONFIG_"):]
@@ -217,11 +217,11 @@ def parse_assignment(text: str, loaded: Loaded):
     if name not in names:
         if name in loaded.ours:
             sym = loaded.kconf.syms[name]
-            raise InputError(f"--set {text}: {name} has no prompt and cannot be set (it is "
+            raise InputError(f"{OPT.set} {text}: {name} has no prompt and cannot be set (it is "
                              f"{sym.str_value or 'computed'})")
         close = difflib.get_close_matches(name, names, n=1)
         hint = f"did you mean {close[0]}?" if close else f"accepted: {', '.join(names)}"
-        raise InputError(f"--set {text}: {name} is not a factory data symbol ({hint})")
+        raise InputError(f"{OPT.set} {text}: {name} is not a factory data symbol ({hint})")
     return loaded.kconf.syms[name], value
 
 
@@ -232,7 +232,7 @@ def normalize(sym, value: str, text: str) -> str:
     kind = sym.orig_type
     if kind == kconfiglib.BOOL:
         if value.strip().lower() not in ("y", "n"):
-            raise InputError(f"--set {text}: {sym.name} is a bool (accepted: y or n)")
+            raise InputError(f"{OPT.set} {text}: {sym.name} is a bool (accepted: y or n)")
         return value.strip().lower()
     if kind in (kconfiglib.INT, kconfiglib.HEX):
         try:
@@ -240,7 +240,7 @@ def normalize(sym, value: str, text: str) -> str:
         except ValueError:
             what = "an integer (decimal or 0x..)" if kind == kconfiglib.INT \
                 else "a hex number (0x.. or bare hex digits)"
-            raise InputError(f"--set {shown_assignment(text)}: {sym.name} is {_type_name(sym)} "
+            raise InputError(f"{OPT.set} {shown_assignment(text)}: {sym.name} is {_type_name(sym)} "
                              "(accepted: "
                              f"{what}{_range_text(sym, ' in ')})") from None
         return str(number) if kind == kconfiglib.INT else f"0x{number:x}"
@@ -284,16 +284,16 @@ def why_not_applied(sym, value: str, text: str) -> str:
 
     if sym.choice is not None and value == "n":
         others = [s.name for s in sym.choice.syms if s is not sym]
-        return (f"--set {text}: {sym.name} is part of the choice {sym.choice.name}: select "
+        return (f"{OPT.set} {text}: {sym.name} is part of the choice {sym.choice.name}: select "
                 f"another of it instead ({' or '.join(f'{o}=y' for o in others)})")
     item = sym.choice if sym.choice is not None else sym
     if not item.visibility:
-        return (f"--set {text}: not applied: {sym.name} depends on "
+        return (f"{OPT.set} {text}: not applied: {sym.name} depends on "
                 f"{kconfiglib.expr_str(item.direct_dep)}, which is not met (set that too)")
     if sym.orig_type in (kconfiglib.INT, kconfiglib.HEX) and _active_range(sym):
-        return (f"--set {shown_assignment(text)}: {sym.name} is out of range "
+        return (f"{OPT.set} {shown_assignment(text)}: {sym.name} is out of range "
                 f"(accepted: {_range_text(sym, '')})")
-    return (f"--set {shown_assignment(text)}: not applied: {sym.name} stays "
+    return (f"{OPT.set} {shown_assignment(text)}: not applied: {sym.name} stays "
             f"{'(not shown)' if sym.name in SECRET_SYMBOLS else sym.str_value} (select or imply)")
 
 
@@ -304,7 +304,7 @@ def apply_assignments(loaded: Loaded, assignments: list[str]) -> None:
         sym, value = parse_assignment(text, loaded)
         value = normalize(sym, value, text)
         if not sym.set_value(value):
-            raise InputError(f"--set {shown_assignment(text)}: {sym.name} refuses "
+            raise InputError(f"{OPT.set} {shown_assignment(text)}: {sym.name} refuses "
                              f"{'the value' if sym.name in SECRET_SYMBOLS else repr(value)} "
                              f"({loaded.kconf.warnings[-1] if loaded.kconf.warnings else ''})")
         requested.append((text, sym, value))
@@ -318,12 +318,12 @@ def apply_assignments(loaded: Loaded, assignments: list[str]) -> None:
 def require_terminal() -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InputError("menuconfig needs a terminal (stdin and stdout are not both one); "
-                         "set values without the UI with --set SYMBOL=VALUE")
+                         f"set values without the UI with {OPT.set} SYMBOL=VALUE")
     try:
         import curses  # noqa: F401
     except ImportError:
         raise InputError("the menuconfig UI needs Python's curses module (on Windows: pip "
-                         "install windows-curses); or use --set SYMBOL=VALUE") from None
+                         f"install windows-curses); or use {OPT.set} SYMBOL=VALUE") from None
 
 
 def terminal_edit(kconf) -> bool:
@@ -410,7 +410,7 @@ def _masked_vocabulary(exc):
     def name(subject: str) -> str:
         if subject == "passcode":
             return "CONFIG_CHIP_DEVICE_SPAKE2_PASSCODE"
-        return base(subject) if base else f"--{subject}"
+        return base(subject) if base else option_name(subject)
 
     return name
 
@@ -471,7 +471,7 @@ def edit_fragment(target: Target, loaded_for, apply, ui) -> int:
         existing = read_fragment(target.file)
         foreign = [n for n in existing if n[len("CONFIG_"):] not in loaded.ours]
         if foreign:
-            raise InputError(f"--conf {target.file}: holds {foreign[0]}, not a factory data "
+            raise InputError(f"{OPT.conf} {target.file}: holds {foreign[0]}, not a factory data "
                              "symbol; this command rewrites the file with factory data symbols "
                              "only: give a separate file")
         load_values(loaded, target.file, ui, only_ours=False)
@@ -519,17 +519,17 @@ def read_fragment(path: Path) -> dict:
     never overwritten."""
     from ..files.inputs import read_file
 
-    raw = read_file(path, "--conf", limit=1024 * 1024)
+    raw = read_file(path, str(OPT.conf), limit=1024 * 1024)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"--conf {path}: not a Kconfig fragment (not UTF-8 text); give a "
+        raise InputError(f"{OPT.conf} {path}: not a Kconfig fragment (not UTF-8 text); give a "
                          ".conf file of CONFIG_... lines or a new file name") from None
     assignment = re.compile(r"CONFIG_[A-Za-z0-9_]+=.*|# CONFIG_[A-Za-z0-9_]+ is not set")
     for number, line in enumerate(text.split("\n"), 1):
         line = line.rstrip("\r").strip()
         if line and not line.startswith("#") and not assignment.fullmatch(line):
-            raise InputError(f"--conf {path}:{number}: not a Kconfig fragment (expected "
+            raise InputError(f"{OPT.conf} {path}:{number}: not a Kconfig fragment (expected "
                              "CONFIG_NAME=value, a # comment or a blank line); give a .conf "
                              "file or a new file name")
     return build_dir.parse_dotconfig(text, str(path))

@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..errors import InputError, PartitionError
+from ..errors import OPT, InputError, PartitionError
 from ..typed import Request
 
 #: Erase unit of the internal flash/RRAM of every supported nRF family; outside a build the
@@ -107,7 +107,7 @@ def _from_build(args: MergeRequest) -> MergeInputs:
 
     build = build_dir.find_build_dir(
         args.build_dir or None,
-        hint="give -d BUILD_DIR, or --firmware, --factory-data and -o/--output")
+        hint=f"give -d BUILD_DIR, or {OPT.firmware}, {OPT['factory-data']} and -o/{OPT.output}")
     app = build_dir.app_build_dir(build)
     step = recorded(app) if (app / build_dir.STEP_FILE).is_file() else None
     partition = None
@@ -117,7 +117,8 @@ def _from_build(args: MergeRequest) -> MergeInputs:
     recorded_firmware = step.firmware_hex if step is not None else None
     recorded_output = step.merged_hex if step is not None else None
     firmware = args.firmware or recorded_firmware or app / "zephyr" / "zephyr.hex"
-    factory = args.factory_data or build_dir.factory_data_hex(app, hint="give --factory-data HEX")
+    factory = args.factory_data or build_dir.factory_data_hex(
+        app, hint=f"give {OPT['factory-data']} HEX")
     output = args.output or recorded_output or app / "zephyr" / "merged.hex"
     note = ""
     if step is not None and step.partitions and not step.merged_hex and not args.output:
@@ -140,10 +141,10 @@ def merge_command(args: MergeRequest, ui) -> int:
     from ..files.outputs import OutputSet
 
     inputs = locate(args)
-    firmware_label = f"--firmware {inputs.firmware}"
-    factory_label = f"--factory-data {inputs.factory_data}"
-    firmware_text = _read_text(inputs.firmware, "--firmware")
-    factory_text = _read_text(inputs.factory_data, "--factory-data")
+    firmware_label = f"{OPT.firmware} {inputs.firmware}"
+    factory_label = f"{OPT['factory-data']} {inputs.factory_data}"
+    firmware_text = _read_text(inputs.firmware, str(OPT.firmware))
+    factory_text = _read_text(inputs.factory_data, str(OPT['factory-data']))
     if inputs.partition is not None:
         (address, size), region = inputs.partition, "factory_data"
     else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputError, PartitionError
+from ..errors import OPT, InputError, PartitionError
 
 
 class Source:
@@ -55,10 +55,10 @@ def resolve_partition(args) -> tuple[Source, list[Source]]:
     firmware reads the devicetree: devicetree, then pm_static.yml (compared with it)."""
     pm_output = []
     if args.partitions and (Path(args.partitions).is_file() or not args.check_only):
-        pm_output.append(_from_file(Path(args.partitions), "--partitions"))
-    pm_static = [_from_file(Path(args.pm_static), "--pm-static")] if args.pm_static else []
+        pm_output.append(_from_file(Path(args.partitions), str(OPT.partitions)))
+    pm_static = [_from_file(Path(args.pm_static), str(OPT['pm-static']))] if args.pm_static else []
     if (args.dt_address is None) != (args.dt_size is None):
-        raise InputError("--dt-address and --dt-size go together")
+        raise InputError(f"{OPT['dt-address']} and {OPT['dt-size']} go together")
     edt = getattr(args, "edt_pickle", None)
     dt = from_devicetree(Path(edt), getattr(args, "zephyr_base", None)) if edt else None
     if dt is None and args.dt_address is not None:

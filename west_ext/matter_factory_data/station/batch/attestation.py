@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from ...core import series
-from ...errors import CredentialError, InputError
+from ...errors import OPT, CredentialError, InputError
 from .layout import PAI_CERT, PAI_KEY
 
 
@@ -17,15 +17,15 @@ def pai_and_key(args, out_dir: Path, common: dict, not_before):
     from ...jobs.credentials import load_signer
 
     if bool(args.pai_cert) != bool(args.pai_key):
-        raise InputError("--pai_cert and --pai_key go together: give both")
+        raise InputError(f"{OPT.pai_cert} and {OPT.pai_key} go together: give both")
     if args.pai_cert:
         if args.paa_key:
-            raise InputError("give --pai_cert/--pai_key (sign DACs with that PAI, checked "
-                             "against --paa_cert when given) or --paa_cert/--paa_key (make a "
-                             "PAI), not both")
-        cert, key = load_signer(args.pai_cert, args.pai_key, "--pai_cert", "--pai_key")
-        _check_pai(cert, common, f"--pai_cert {args.pai_cert}", args.paa_cert)
-        _check_profile(args, cert, f"--pai_cert {args.pai_cert}", not_before)
+            raise InputError(f"give {OPT.pai_cert}/{OPT.pai_key} (sign DACs with that PAI, checked "
+                             f"against {OPT.paa_cert} when given) or {OPT.paa_cert}/{OPT.paa_key} "
+                             "(make a PAI), not both")
+        cert, key = load_signer(args.pai_cert, args.pai_key, str(OPT.pai_cert), str(OPT.pai_key))
+        _check_pai(cert, common, f"{OPT.pai_cert} {args.pai_cert}", args.paa_cert)
+        _check_profile(args, cert, f"{OPT.pai_cert} {args.pai_cert}", not_before)
         return cert, key, [(PAI_CERT, certs.cert_der(cert), False)]
     kept_cert, kept_key = out_dir / PAI_CERT, out_dir / PAI_KEY
     if kept_cert.is_file() and kept_key.is_file():  # made by an earlier run of the series
@@ -33,18 +33,18 @@ def pai_and_key(args, out_dir: Path, common: dict, not_before):
                                 "the series' PAI key")
         return cert, key, []
     if bool(args.paa_cert) != bool(args.paa_key):
-        raise InputError("--paa_cert and --paa_key go together (to make the PAI), or give "
-                         "--pai_cert and --pai_key")
+        raise InputError(f"{OPT.paa_cert} and {OPT.paa_key} go together (to make the PAI), or give "
+                         f"{OPT.pai_cert} and {OPT.pai_key}")
     if args.paa_cert:
-        paa, paa_key = load_signer(args.paa_cert, args.paa_key, "--paa_cert", "--paa_key")
-        _check_profile(args, paa, f"--paa_cert {args.paa_cert}", not_before, role="paa")
+        paa, paa_key = load_signer(args.paa_cert, args.paa_key, str(OPT.paa_cert), str(OPT.paa_key))
+        _check_profile(args, paa, f"{OPT.paa_cert} {args.paa_cert}", not_before, role="paa")
         extra = []
     elif args.defaults:
         paa, paa_key, extra = _development_paa(out_dir, args.seed, not_before)
     else:
-        raise InputError("give --pai_cert and --pai_key (the PAI that signs the DACs), or "
-                         "--paa_cert and --paa_key (to make the PAI), or --defaults for a "
-                         "development chain")
+        raise InputError(f"give {OPT.pai_cert} and {OPT.pai_key} (the PAI that signs the DACs), "
+                         f"or {OPT.paa_cert} and {OPT.paa_key} (to make the PAI), or "
+                         f"{OPT.defaults} for a development chain")
     seed = args.seed
     key = certs.new_key(_seeded(seed, "pai key"))
     cert = certs.make_pai(
@@ -107,17 +107,17 @@ def _check_pai(cert, common: dict, source: str, paa_path: Optional[str]) -> None
     vendor_id, product_id = certs.matter_ids(cert, source=source)
     if vendor_id is not None and vendor_id != common["vendor_id"]:
         raise CredentialError(f"{source}: the PAI is for vendor ID 0x{vendor_id:04X}, not "
-                              f"--vendor_id 0x{common['vendor_id']:04X}")
+                              f"{OPT.vendor_id} 0x{common['vendor_id']:04X}")
     if product_id is not None and product_id != common["product_id"]:
         raise CredentialError(f"{source}: the PAI is for product ID 0x{product_id:04X}, not "
-                              f"--product_id 0x{common['product_id']:04X}")
+                              f"{OPT.product_id} 0x{common['product_id']:04X}")
     if paa_path:
         from ...files.inputs import read_file
 
-        paa = certs.load_certificate(read_file(paa_path, "--paa_cert"),
-                                     source=f"--paa_cert {paa_path}")
+        paa = certs.load_certificate(read_file(paa_path, OPT.paa_cert),
+                                     source=f"{OPT.paa_cert} {paa_path}")
         certs.check_issued_by(cert, paa, child_source=source,
-                              issuer_source=f"--paa_cert {paa_path}")
+                              issuer_source=f"{OPT.paa_cert} {paa_path}")
 
 
 def certification_declaration_files(args, out_dir: Path, common: dict) -> list:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 
-from ...errors import InputError, Subject, option_name
+from ...errors import OPT, InputError, Subject, option_name
 
 #: generate options that are per device in a batch, and where such values come from.
 PER_DEVICE_OPTIONS = {
-    "sn": "--sn_template or a --csv column 'sn'",
-    "passcode": "a --csv column 'passcode' (by default each device gets a random one)",
+    "sn": f"{OPT.sn_template} or a {OPT.csv} column 'sn'",
+    "passcode": f"a {OPT.csv} column 'passcode' (by default each device gets a random one)",
     "spake2_verifier": "nothing: each device's verifier is derived from its passcode",
-    "spake2_salt": "a --csv column 'spake2_salt' (by default each device gets a random one)",
-    "rd_uid": "a --csv column 'rd_uid' (by default each device gets a random one)",
-    "dac_cert": "nothing: each device gets its own DAC, signed by --pai_cert/--pai_key",
+    "spake2_salt": f"a {OPT.csv} column 'spake2_salt' (by default each device gets a random one)",
+    "rd_uid": f"a {OPT.csv} column 'rd_uid' (by default each device gets a random one)",
+    "dac_cert": f"nothing: each device gets its own DAC, signed by {OPT.pai_cert}/{OPT.pai_key}",
     "dac_key": "nothing: each device gets its own DAC key",
 }
 
@@ -60,7 +60,7 @@ def common_values(args) -> tuple[dict, tuple[int, int]]:
 
 
 def _json_key_namer(path: str):
-    return lambda name: f"--fields {path}: key {name!r}"
+    return lambda name: f"{OPT.fields} {path}: key {name!r}"
 
 
 def _typed_common(given: dict) -> tuple[dict, tuple[int, int]]:
@@ -72,7 +72,7 @@ def _typed_common(given: dict) -> tuple[dict, tuple[int, int]]:
     if missing:
         raise InputError.naming(
             "missing required option(s): " + ", ".join(f"{{{i}}}" for i in range(len(missing)))
-            + " (or --defaults for development values)", *missing)
+            + f" (or {OPT.defaults} for development values)", *missing)
     common = {name: given[name] for name in REQUIRED_COMMON}
     common["date"] = validate.normalize_date(str(given["date"]), Subject("date"))
     for name in ("product_url", "product_label", "part_number", "sw_ver_str"):
@@ -101,7 +101,7 @@ def build_dir_values(given: str):
     app = build_dir.app_build_dir(build_dir.find_build_dir(given or None,
                                                            hint="give -d BUILD_DIR"))
     step = recorded(app)
-    config = Kconfig(build_dir.read_kconfig(step.dotconfig, "--dotconfig"))
+    config = Kconfig(build_dir.read_kconfig(step.dotconfig, str(OPT.dotconfig)))
     values: dict = {}
     for option in ("vendor_id", "product_id", "hw_ver", "spake2_it"):
         values[option] = config.integer(OPTION_TO_SYMBOL[option])
@@ -121,24 +121,24 @@ def _fields_file(path: str) -> dict:
     from ...core import validate
     from ...files.inputs import parse_json, read_file
 
-    obj = parse_json(read_file(path, "--fields"), f"--fields {path}")
+    obj = parse_json(read_file(path, OPT.fields), f"{OPT.fields} {path}")
     if not isinstance(obj, dict):
-        raise InputError(f"--fields {path}: must be a JSON object keyed by option name")
+        raise InputError(f"{OPT.fields} {path}: must be a JSON object keyed by option name")
     for key, value in obj.items():
         if key in PER_DEVICE_OPTIONS:
-            raise InputError(f"--fields {path}: key {key!r} is per device; use "
+            raise InputError(f"{OPT.fields} {path}: key {key!r} is per device; use "
                              f"{PER_DEVICE_OPTIONS[key]}")
         if key not in COMMON_OPTIONS:
-            raise InputError(f"--fields {path}: unknown key {key!r} (accepted: "
+            raise InputError(f"{OPT.fields} {path}: unknown key {key!r} (accepted: "
                              f"{', '.join(COMMON_OPTIONS)})")
         if key in _INT_FIELDS and isinstance(value, str):
-            obj[key] = validate.parse_int(value, f"--fields {path}: key {key!r}")
+            obj[key] = validate.parse_int(value, f"{OPT.fields} {path}: key {key!r}")
         elif key in _INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
-            raise InputError(f"--fields {path}: key {key!r}: {validate.shown(value)} is not an "
+            raise InputError(f"{OPT.fields} {path}: key {key!r}: {validate.shown(value)} is not an "
                              "integer (accepted: a JSON integer or a text such as \"0xFFF1\")")
         elif key not in _INT_FIELDS and key != "user" and value is not None \
                 and not isinstance(value, str):
-            raise InputError(f"--fields {path}: key {key!r}: {validate.shown(value)} is not "
+            raise InputError(f"{OPT.fields} {path}: key {key!r}: {validate.shown(value)} is not "
                              "text (accepted: a JSON string)")
     return obj
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from ...core import series
-from ...errors import InputError
+from ...errors import OPT, InputError
 from .attestation import certification_declaration_files, pai_and_key
 from .common import PER_DEVICE_OPTIONS, common_values, jsonable
 from .device import DeviceTemplate
@@ -35,7 +35,7 @@ def make_plan(args: BatchRequest) -> Plan:
     sn_template.check_range(count)
     sequential, first = _discriminator_options(args, count)
     if args.jobs is not None and args.jobs < 1:
-        raise InputError(f"--jobs: {args.jobs} must be at least 1")
+        raise InputError(f"{OPT.jobs}: {args.jobs} must be at least 1")
     # every DAC is valid from the manufacturing date on (attestation profile)
     not_before = dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
     pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
@@ -91,7 +91,7 @@ def _with_board_region(args: BatchRequest) -> BatchRequest:
     fmt = get_format(args.format, args.board)
     if fmt.name == "nrf-cbor":
         if args.certification_declaration:
-            raise InputError("--certification_declaration applies to --format stm32-tlv")
+            raise InputError(f"{OPT.certification_declaration} applies to {OPT.format} stm32-tlv")
         return args
     if args.defaults and not args.certification_declaration:
         args = args.replace(gen_cd=True)  # as generate --defaults does: the device reads a CD
@@ -104,19 +104,19 @@ def _with_board_region(args: BatchRequest) -> BatchRequest:
 def _stm32_cd(args: BatchRequest, out_dir: Path, extra: list) -> bytes:
     """The CD every STM32 device stores (tag 1): --certification_declaration or --gen_cd."""
     if args.certification_declaration and args.gen_cd:
-        raise InputError("give --certification_declaration (a CD file) or --gen_cd (make "
+        raise InputError(f"give {OPT.certification_declaration} (a CD file) or {OPT.gen_cd} (make "
                          "one), not both")
     if args.certification_declaration:
         from ...files.inputs import read_file
 
-        return read_file(args.certification_declaration, "--certification_declaration")
+        return read_file(args.certification_declaration, OPT.certification_declaration)
     made = [data for name, data, _ in extra if name == "CD.der"]
     if made:
         return made[0]
     if args.gen_cd and (out_dir / "CD.der").is_file():  # a rerun of the series
         return (out_dir / "CD.der").read_bytes()
     raise InputError("the STM32 device reads the Certification Declaration from the factory "
-                     "data: give --certification_declaration FILE (DER) or --gen_cd")
+                     f"data: give {OPT.certification_declaration} FILE (DER) or {OPT.gen_cd}")
 
 
 def _discriminator_options(args, count: int) -> tuple[bool, int]:
@@ -124,13 +124,13 @@ def _discriminator_options(args, count: int) -> tuple[bool, int]:
     sequential = args.discriminators == "sequential"
     first = args.discriminator if args.discriminator is not None else 0
     if args.discriminator is not None and not sequential:
-        raise InputError("--discriminator is the first value of --discriminators sequential; "
-                         "random discriminators need no start value")
+        raise InputError(f"{OPT.discriminator} is the first value of {OPT.discriminators} "
+                         "sequential; random discriminators need no start value")
     if not 0 <= first < series.DISCRIMINATOR_COUNT:
-        raise InputError(f"--discriminator: {first} is out of range (accepted: 0..4095)")
+        raise InputError(f"{OPT.discriminator}: {first} is out of range (accepted: 0..4095)")
     if count > series.DISCRIMINATOR_COUNT and not args.allow_shared_discriminators:
-        raise InputError(f"--count {count}: more devices than the {series.DISCRIMINATOR_COUNT} "
-                         "discriminators; pass --allow_shared_discriminators to let devices "
+        raise InputError(f"{OPT.count} {count}: more devices than the {series.DISCRIMINATOR_COUNT} "
+                         f"discriminators; pass {OPT.allow_shared_discriminators} to let devices "
                          "share them (the manifest lists who shares)")
     return sequential, first
 
@@ -138,10 +138,10 @@ def _discriminator_options(args, count: int) -> tuple[bool, int]:
 def _refuse_per_device_options(args) -> None:
     for option, instead in PER_DEVICE_OPTIONS.items():
         if getattr(args, option, None) is not None:
-            raise InputError(f"--{option} is per device in a batch; use {instead}")
+            raise InputError(f"{OPT[option]} is per device in a batch; use {instead}")
     for option in ("dac_key_password",):
         if getattr(args, option, None):
-            raise InputError(f"--{option} is not used by batch (no DAC key is read)")
+            raise InputError(f"{OPT[option]} is not used by batch (no DAC key is read)")
 
 
 def _check_csv_against_options(args, given_csv: Optional[list]) -> None:
@@ -149,30 +149,30 @@ def _check_csv_against_options(args, given_csv: Optional[list]) -> None:
         return
     first = given_csv[0]
     if first.sn is not None and args.sn_template is not None:
-        raise InputError(f"--csv {args.csv} gives the serial numbers; do not also give "
-                         "--sn_template")
+        raise InputError(f"{OPT.csv} {args.csv} gives the serial numbers; do not also give "
+                         f"{OPT.sn_template}")
     if first.discriminator is not None:
         if args.discriminators == "sequential" or args.discriminator is not None:
-            raise InputError(f"--csv {args.csv} gives the discriminators; do not also give "
-                             "--discriminators sequential or --discriminator")
+            raise InputError(f"{OPT.csv} {args.csv} gives the discriminators; do not also give "
+                             f"{OPT.discriminators} sequential or {OPT.discriminator}")
         repeats = series.duplicates((i, g.discriminator) for i, g in enumerate(given_csv, 2))
         if repeats and not args.allow_shared_discriminators:
             value, lines = next(iter(repeats.items()))
-            raise InputError(f"--csv {args.csv}: lines {', '.join(map(str, lines[:5]))} give "
+            raise InputError(f"{OPT.csv} {args.csv}: lines {', '.join(map(str, lines[:5]))} give "
                              f"the same discriminator {value}; pass "
-                             "--allow_shared_discriminators to allow it")
+                             f"{OPT.allow_shared_discriminators} to allow it")
 
 
 def _count(args, given_csv: Optional[list]) -> int:
     if given_csv is not None:
         if args.count is not None and args.count != len(given_csv):
-            raise InputError(f"--count {args.count} differs from the {len(given_csv)} rows of "
-                             f"--csv {args.csv}; give one of them")
+            raise InputError(f"{OPT.count} {args.count} differs from the {len(given_csv)} rows of "
+                             f"{OPT.csv} {args.csv}; give one of them")
         return len(given_csv)
     if args.count is None:
-        raise InputError("missing --count N (the number of devices of the series)")
+        raise InputError(f"missing {OPT.count} N (the number of devices of the series)")
     if args.count < 1:
-        raise InputError(f"--count: {args.count} must be at least 1")
+        raise InputError(f"{OPT.count}: {args.count} must be at least 1")
     return args.count
 
 

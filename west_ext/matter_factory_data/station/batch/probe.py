@@ -7,7 +7,7 @@ import json
 from typing import Optional
 
 from ...core import series
-from ...errors import InputError
+from ...errors import OPT, InputError
 from .attestation import dac_common_name
 from .device import IMAGE_NAME
 from .request import Plan
@@ -54,7 +54,7 @@ def probe_device(plan: Plan, given_csv: Optional[list], device) -> None:
         raise PartitionError(
             f"a device of this batch needs up to {needed} bytes of factory data {what} "
             f"but the partition at 0x{offset:x} is only {size} bytes "
-            f"(--size 0x{size:x}); enlarge the factory_data partition or drop optional keys")
+            f"({OPT.size} 0x{size:x}); enlarge the factory_data partition or drop optional keys")
     fmt = device.image_format(plan.template)
     device_map = fmt.decode(built.files[IMAGE_NAME], "batch data")
     for problem in fmt.lint(device_map, partition_size=size):

@@ -6,7 +6,7 @@ import csv
 from typing import Any
 
 from ...core import series
-from ...errors import InputError
+from ...errors import OPT, InputError
 from .layout import CSV_COLUMNS
 
 
@@ -16,14 +16,14 @@ def read_csv(path: str) -> list:
     from ...files.inputs import read_file
 
     try:
-        text = read_file(path, "--csv").decode("utf-8-sig")  # a BOM (Excel) is dropped
+        text = read_file(path, OPT.csv).decode("utf-8-sig")  # a BOM (Excel) is dropped
     except UnicodeDecodeError as exc:
-        raise InputError(f"--csv {path}: not UTF-8 text (byte at position {exc.start})") \
+        raise InputError(f"{OPT.csv} {path}: not UTF-8 text (byte at position {exc.start})") \
             from None
     try:
         return _read_rows(path, text, validate)
     except csv.Error as exc:
-        raise InputError(f"--csv {path}: not a valid CSV file ({exc}); quote a value that "
+        raise InputError(f"{OPT.csv} {path}: not a valid CSV file ({exc}); quote a value that "
                          "holds a comma or a quote: \"like \"\"this\"\", here\"") from None
 
 
@@ -37,20 +37,20 @@ def _read_rows(path: str, text: str, validate) -> list:
     unknown = [c for c in columns if c not in CSV_COLUMNS]
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
-        raise InputError(f"--csv {path}: column {repeated[0]!r} appears twice in the header; "
+        raise InputError(f"{OPT.csv} {path}: column {repeated[0]!r} appears twice in the header; "
                          "keep one")
     if not columns or unknown:
-        raise InputError(f"--csv {path}: unknown column(s) {', '.join(map(repr, unknown))} "
+        raise InputError(f"{OPT.csv} {path}: unknown column(s) {', '.join(map(repr, unknown))} "
                          f"(accepted: {', '.join(CSV_COLUMNS)})" if unknown else
-                         f"--csv {path}: no header row (accepted columns: "
+                         f"{OPT.csv} {path}: no header row (accepted columns: "
                          f"{', '.join(CSV_COLUMNS)})")
     rows = []
     for line, row in enumerate(reader, start=2):
         if None in row or any(v is None for v in row.values()):
-            raise InputError(f"--csv {path}: line {line}: expected {len(columns)} values")
-        rows.append(_csv_given(row, f"--csv {path}: line {reader.line_num}", validate))
+            raise InputError(f"{OPT.csv} {path}: line {line}: expected {len(columns)} values")
+        rows.append(_csv_given(row, f"{OPT.csv} {path}: line {reader.line_num}", validate))
     if not rows:
-        raise InputError(f"--csv {path}: no device rows after the header")
+        raise InputError(f"{OPT.csv} {path}: no device rows after the header")
     _check_csv_unique(rows, path)
     return rows
 
@@ -64,7 +64,7 @@ def _check_csv_unique(rows: list, path: str) -> None:
         repeats = series.duplicates((i, value_of(g)) for i, g in enumerate(rows, start=2)
                                     if value_of(g) is not None)
         for _value, lines in repeats.items():
-            raise InputError(f"--csv {path}: lines {', '.join(map(str, lines[:5]))} give the "
+            raise InputError(f"{OPT.csv} {path}: lines {', '.join(map(str, lines[:5]))} give the "
                              f"same {what}; every device needs its own")
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ...errors import InputError, Interrupted, VerificationError
+from ...errors import OPT, InputError, Interrupted, VerificationError
 from .layout import DEVICES, MANIFEST, PAI_CERT, STATE, device_dir_name
 from .workers import Window
 
@@ -187,8 +187,8 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
     root = Path(directory)
     state = _state(root)
     pai_path = pai_cert or str(root / PAI_CERT)
-    pai_der = read_file(pai_path, "--pai_cert")
-    paa_der = read_file(paa_cert, "--paa_cert") if paa_cert else None
+    pai_der = read_file(pai_path, OPT.pai_cert)
+    paa_der = read_file(paa_cert, OPT.paa_cert) if paa_cert else None
     allow_shared = bool(state["params"].get("allow_shared_discriminators"))
     _CONTEXT["allow_nonconformant"] = allow_nonconformant_certs or \
         bool(state["params"].get("allow_nonconformant_certs"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ...errors import InputError, Subject
+from ...errors import OPT, InputError
 from ...typed import Request
 
 PROTOCOLS = ("st-demo", "csr")
@@ -31,12 +31,13 @@ def provision_command(args: ProvisionRequest, ui) -> int:
 
     ports = _ports(args)
     if args.protocol not in PROTOCOLS:
-        raise InputError(f"--protocol: {args.protocol!r} is not accepted (accepted: "
+        raise InputError(f"{OPT.protocol}: {args.protocol!r} is not accepted (accepted: "
                          f"{', '.join(PROTOCOLS)})")
     if not args.manifest:
-        raise InputError("--manifest FILE is required: every board's outcome is appended to it")
+        raise InputError(f"{OPT.manifest} FILE is required: every board's outcome is appended "
+                         "to it")
     if args.timeout is not None and not 0 < args.timeout <= 3600:
-        raise InputError(f"--timeout: {args.timeout:g} is not accepted (accepted: 0 < seconds "
+        raise InputError(f"{OPT.timeout}: {args.timeout:g} is not accepted (accepted: 0 < seconds "
                          "<= 3600)")
     timeouts = Timeouts() if args.timeout is None else Timeouts(
         answer=args.timeout, csr=args.timeout, status=args.timeout, finish=args.timeout)
@@ -46,7 +47,7 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         given = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
                  if getattr(args, o) is not None]
         if given:
-            raise InputError(f"--{given[0]} is for --protocol csr; ST's demo firmware "
+            raise InputError(f"{OPT[given[0]]} is for {OPT.protocol} csr; ST's demo firmware "
                              "provisions its compiled-in credentials")
     manifest = StationManifest(args.manifest)
     if args.protocol == "csr":
@@ -72,11 +73,11 @@ def provision_command(args: ProvisionRequest, ui) -> int:
 def _ports(args: ProvisionRequest) -> list:
     ports = list(args.port or [])
     if not ports:
-        raise InputError("give --port PORT for each board (repeatable; e.g. /dev/ttyACM0, "
-                         "COM5; `stm32-program --list` shows each probe's port)")
+        raise InputError(f"give {OPT.port} PORT for each board (repeatable; e.g. /dev/ttyACM0, "
+                         f"COM5; `stm32-program {OPT.list}` shows each probe's port)")
     repeated = sorted({p for p in ports if ports.count(p) > 1})
     if repeated:
-        raise InputError(f"--port {repeated[0]} is given twice")
+        raise InputError(f"{OPT.port} {repeated[0]} is given twice")
     return ports
 
 
@@ -88,19 +89,19 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
     missing = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
                if getattr(args, o) is None]
     if missing:
-        raise InputError.naming("--protocol csr needs " + ", ".join(
+        raise InputError.naming(f"{OPT.protocol} csr needs " + ", ".join(
             f"{{{i}}}" for i in range(len(missing))) + " (the DACs are issued from the PAI for "
             "this vendor and product)", *missing)
     for name in ("vendor_id", "product_id"):
         value = getattr(args, name)
         if not 1 <= value <= 0xFFFF:
-            raise InputError(f"--{name}: {value} is out of range (accepted: 1..0xFFFF)")
+            raise InputError(f"{OPT[name]}: {value} is out of range (accepted: 1..0xFFFF)")
     assert args.pai_cert is not None and args.pai_key is not None  # checked above (missing)
-    pai, key = load_signer(args.pai_cert, args.pai_key, "--pai_cert", "--pai_key")
-    _check_pai_profile(pai, f"{Subject('pai_cert')} {args.pai_cert}")
-    pai_vid, pai_pid = certs.matter_ids(pai, source="--pai_cert")
+    pai, key = load_signer(args.pai_cert, args.pai_key, str(OPT.pai_cert), str(OPT.pai_key))
+    _check_pai_profile(pai, f"{OPT.pai_cert} {args.pai_cert}")
+    pai_vid, pai_pid = certs.matter_ids(pai, source=str(OPT.pai_cert))
     if pai_vid != args.vendor_id or (pai_pid is not None and pai_pid != args.product_id):
-        raise InputError(f"--pai_cert {args.pai_cert} is for VID {pai_vid:04X}"
+        raise InputError(f"{OPT.pai_cert} {args.pai_cert} is for VID {pai_vid:04X}"
                          + (f"/PID {pai_pid:04X}" if pai_pid is not None else "")
                          + f", not {args.vendor_id:04X}/{args.product_id:04X}")
     return {"pai_cert": pai, "pai_key": key, "vendor_id": args.vendor_id,

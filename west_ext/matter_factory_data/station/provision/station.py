@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Callable, Optional
 
-from ...errors import Interrupted, Message, OutputError, Subject
+from ...errors import OPT, Interrupted, Message, OutputError
 from ...files.outputs import cut_torn_line
 from .outcome import FAILED, INTERRUPTED, ISSUED, Outcome
 from .transport import PortGone
@@ -44,7 +44,7 @@ class StationManifest:
             self._cut_torn_line(header)
             return
         except OSError as exc:
-            raise OutputError(f"--manifest {self.path}: cannot create it "
+            raise OutputError(f"{OPT.manifest} {self.path}: cannot create it "
                               f"({exc.strerror})") from None
         with os.fdopen(fd, "wb") as stream:
             stream.write(header)
@@ -54,10 +54,10 @@ class StationManifest:
             with open(self.path, "rb") as stream:
                 start = stream.read(len(header))
         except OSError as exc:
-            raise OutputError(f"--manifest {self.path}: cannot read it ({exc.strerror})") \
+            raise OutputError(f"{OPT.manifest} {self.path}: cannot read it ({exc.strerror})") \
                 from None
         if start != header:
-            raise OutputError(f"--manifest {self.path}: not a station manifest (its first "
+            raise OutputError(f"{OPT.manifest} {self.path}: not a station manifest (its first "
                               f"line is not {header.decode().strip()})")
         cut_torn_line(self.path)
 
@@ -93,7 +93,7 @@ class StationManifest:
                 finally:
                     os.close(fd)
             except OSError as exc:
-                raise OutputError(Message.at(Subject("manifest"), f"{self.path}: cannot append "
+                raise OutputError(Message.at(OPT.manifest, f"{self.path}: cannot append "
                                              f"a row ({exc.strerror or exc})")) from None
 
     def record_issued(self, port: str, protocol: str, sn: str, dac_serial: str) -> None:
