@@ -232,3 +232,31 @@ def test_the_station_issues_from_the_token_to_several_boards_at_once(hsm, tmp_pa
     with open(manifest, newline="") as stream:
         statuses = sorted(r["status"] for r in csv.DictReader(stream))
     assert statuses == ["issued"] * 4 + ["ok"] * 4
+
+
+def test_a_forked_child_reconnects_to_the_token_before_signing(hsm, tmp_path):
+    """after_fork() in a child: C_Finalize/C_Initialize, its own login and session (the
+    parent's session is not used), and its signatures verify."""
+    script = f"""
+import os, sys
+from cryptography import x509
+from matter_factory_data.core.signer import verify_signature
+from matter_factory_data.jobs import pkcs11_signer
+pai = x509.load_der_x509_certificate(open({str(tmp_path / 'pai.der')!r}, 'rb').read())
+signer = pkcs11_signer.open_token_signer({hsm.uri('pai-key')!r}, 'key', pai)
+parent_session = next(iter(pkcs11_signer._SESSIONS.values()))
+pid = os.fork()
+if pid == 0:
+    signer.after_fork()
+    sessions = list(pkcs11_signer._SESSIONS.items())
+    ok = (len(sessions) == 1 and sessions[0][0][3] == os.getpid()
+          and sessions[0][1] is not parent_session
+          and verify_signature(pai.public_key(), signer.sign(b'tbs'), b'tbs'))
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+assert verify_signature(pai.public_key(), signer.sign(b'x'), b'x')  # the parent still signs
+"""
+    done = subprocess.run([sys.executable, "-c", script], env=hsm.env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
