@@ -122,11 +122,17 @@ def other_key_file(tmp_path):
 
 FILE_CASES = [
     ("dac-cert-missing", "--dac_cert", lambda g, t: t / "nope.der", "--dac_cert", "cannot read the file"),
-    ("dac-key-is-a-cert", "--dac_key", lambda g, t: g / "Matter-Development-PAI-FFF1-noPID-Cert.der", "--dac_key", ""),
-    ("dac-key-other-key", "--dac_key", lambda g, t: other_key_file(t), "--dac_key", "match"),
-    ("pai-is-the-dac", "--pai_cert", lambda g, t: g / "Matter-Development-DAC-FFF1-8006-Cert.der", "--pai_cert", ""),
-    ("dac-cert-is-the-pai", "--dac_cert", lambda g, t: g / "Matter-Development-PAI-FFF1-noPID-Cert.der", "--dac", ""),
+    ("dac-key-is-a-cert", "--dac_key", lambda g, t: g / "Matter-Development-PAI-FFF1-noPID-Cert.der", "--dac_key", "is not a readable private key (it is neither SEC1 nor PKCS#8)"),
+    ("dac-key-other-key", "--dac_key", lambda g, t: other_key_file(t), "--dac_key", "does not match --dac_cert"),
+    ("pai-is-the-dac", "--pai_cert", lambda g, t: g / "Matter-Development-DAC-FFF1-8006-Cert.der", "--pai_cert", "was not issued by --pai_cert"),
+    ("dac-cert-is-the-pai", "--dac_cert", lambda g, t: g / "Matter-Development-PAI-FFF1-noPID-Cert.der", "--dac_cert", "its public key differs from the certificate's"),
 ]
+
+
+def test_every_case_names_what_it_expects():
+    """An empty expected fragment would match any message."""
+    assert all(case[-1].strip() for case in CASES), [c[0] for c in CASES if not c[-1].strip()]
+    assert all(case[-1].strip() and case[-2].strip() for case in FILE_CASES)
 
 
 @pytest.mark.parametrize("case_id, option, make_path, must_name, fragment", FILE_CASES,
@@ -137,7 +143,7 @@ def test_generate_refuses_bad_credential_files(cli, golden, tmp_path, case_id, o
     args = build_args(golden, out_dir / "fd", {option: make_path(golden, tmp_path)}, [])
     result = cli("generate", *args)
     assert_refused(result, 2, must_name, {}, snapshot(out_dir))
-    assert fragment.lower() in result.err.lower()
+    assert fragment in result.err
     assert not out_dir.exists()
 
 

@@ -28,6 +28,53 @@ VID_OID = x509.ObjectIdentifier("1.3.6.1.4.1.37244.2.1")
 PID_OID = x509.ObjectIdentifier("1.3.6.1.4.1.37244.2.2")
 
 
+# --- the device side's framing ---------------------------------------------------------------
+# Written from the documented protocol (README, "Framing": "@MFD1 KIND PAYLOAD CRC\n", base64
+# payload or "-", CRC-32 of "KIND PAYLOAD" in 8 upper-case hex digits), not with
+# station.provision.framing, the code under test. What the board answers is pinned as bytes.
+
+#: The README's example: the station's first frame (HELLO, protocol version 1).
+HELLO_V1 = b"@MFD1 HELLO AQ== 44E24908"
+#: STATUS frames the board sends, status 0..6 (README table, step 5).
+STATUS_FRAMES = {
+    0: b"@MFD1 STATUS AA== 78E789CE\n", 1: b"@MFD1 STATUS AQ== 64C12ABE\n",
+    2: b"@MFD1 STATUS Ag== 4427B39C\n", 3: b"@MFD1 STATUS Aw== 580110EC\n",
+    4: b"@MFD1 STATUS BA== 6A522620\n", 5: b"@MFD1 STATUS BQ== 76748550\n",
+    6: b"@MFD1 STATUS Bg== 56921C72\n",
+}
+
+
+def board_frame(kind: str, payload: bytes = b"") -> bytes:
+    body = kind.encode("ascii") + b" " + (base64.b64encode(payload) if payload else b"-")
+    return b"@MFD1 " + body + b" %08X\n" % zlib.crc32(body)
+
+
+def board_parse(line: bytes):
+    """(kind, payload, raw line) of one received ``@MFD1`` line, or None when it is none."""
+    start = line.find(b"@MFD1 ")
+    if start < 0:
+        return None
+    raw = line[start:].rstrip(b"\r")
+    fields = raw.split(b" ")
+    if len(fields) != 4 or fields[3] != b"%08X" % zlib.crc32(fields[1] + b" " + fields[2]):
+        return None
+    payload = b"" if fields[2] == b"-" else base64.b64decode(fields[2], validate=True)
+    return fields[1].decode("ascii"), payload, raw
+
+
+class Received:
+    def __init__(self, kind: str, payload: bytes, raw: bytes) -> None:
+        self.kind, self.payload, self.raw = kind, payload, raw
+
+
+def test_the_board_side_framing_gives_the_documented_bytes():
+    assert board_frame("HELLO", b"\x01") == HELLO_V1 + b"\n"
+    assert board_parse(b"log I: x " + HELLO_V1 + b"\r")[:2] == ("HELLO", b"\x01")
+    assert board_parse(b"@MFD1 HELLO AQ== 44E24909") is None  # CRC off by one
+    for status, frame in STATUS_FRAMES.items():
+        assert board_frame("STATUS", bytes([status])) == frame
+
+
 # --- a simulated board ---------------------------------------------------------------------
 
 class Board(threading.Thread):
@@ -40,6 +87,7 @@ class Board(threading.Thread):
         self.path = os.ttyname(self.slave)
         self.stop = threading.Event()
         self.received: list = []
+        self.raw: list = []  # the station's frames as received, bytes
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.gone = False
 
@@ -59,17 +107,21 @@ class Board(threading.Thread):
         os.write(self.master, data)
 
     def frames(self):
-        reader = framing.FrameReader()
+        buffer = b""
         while not self.stop.is_set():
             ready, _, _ = select.select([self.master], [], [], 0.05)
             if ready:
-                for item in reader.feed(os.read(self.master, 4096)):
-                    if isinstance(item, framing.Frame):
-                        self.received.append(item.kind)
-                        yield item
+                buffer += os.read(self.master, 4096)
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    parsed = board_parse(line)
+                    if parsed is not None:
+                        self.received.append(parsed[0])
+                        self.raw.append(parsed[2])
+                        yield Received(*parsed)
 
     def send(self, kind: str, payload: bytes = b"") -> None:
-        self.write(framing.encode_frame(kind, payload))
+        self.write(STATUS_FRAMES[payload[0]] if kind == "STATUS" else board_frame(kind, payload))
 
     def csr(self, *, key=None, vid=VID, pid=PID, extra=(), algorithm=None) -> bytes:
         key = key or self.key
@@ -239,6 +291,8 @@ def test_healthy_board_gets_its_dac_from_the_pai(cli, boards, pai, tmp_path):
     assert certs.matter_ids(dac) == (VID, PID)
     assert result.out.splitlines()[0] == f"{board.path}: ok sn=SN-42 dac_serial=" \
                                          f"{row['dac_serial']} code=0"
+    assert board.raw[0] == HELLO_V1  # the station's first frame, as documented
+    assert board.received == ["HELLO", "DAC", "PAI"]
 
 
 @pytest.mark.parametrize("behaviour, error", [

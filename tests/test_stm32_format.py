@@ -31,6 +31,85 @@ def fmt(board=None):
     return get_format("stm32-tlv", board)
 
 
+# --- the expected full image, from ST's documented tag table and the inputs ------------------
+# Independent of this package: the tags, JSON names and value types are those of ST's table
+# (shared reference stm32.md, "Tags and who reads them"); the values are the inputs of
+# _golden_stm32_args (the golden identity), the DAC key pair read with `cryptography`, and the
+# SPAKE2+ verifier connectedhomeip's reference generator wrote for the same inputs
+# (golden/factory_data.json). st_values reads an ST JSON as genFactoryData does: integers are
+# strings ("0x.." hex, else decimal), byte arrays lists of hex strings, text as is.
+
+U16, U32, BYTES, TEXT = "u16", "u32", "bytes", "text"
+ST_TAGS = {  # JSON key -> (tag, type), ST's table
+    "CERTIFICATION_DECLARATION": (1, BYTES), "FIRMWARE_INFORMATION": (2, BYTES),
+    "DEVICE_ATTESTATION_CERTIFICATE": (3, BYTES), "PAI_CERTIFICATE": (4, BYTES),
+    "DEVICE_ATTESTATION_PRIV_KEY": (5, BYTES), "DEVICE_ATTESTATION_PUB_KEY": (6, BYTES),
+    "SETUP_DISCRIMINATOR": (11, U16), "SPAKE2_ITERATION_COUNT": (12, U32),
+    "SPAKE2_SALT": (13, BYTES), "SPAKE2_VERIFIER": (14, BYTES),
+    "SPAKE2_SETUP_PASSCODE": (15, U32), "VENDOR_NAME": (21, TEXT), "VENDOR_ID": (22, U16),
+    "PRODUCT_NAME": (23, TEXT), "PRODUCT_ID": (24, U16), "SERIAL_NUMBER": (25, TEXT),
+    "MANUFACTURING_DATE": (26, TEXT), "HARDWARE_VERSION": (27, U16),
+    "HARDWARE_VERSION_STRING": (28, TEXT), "ROTATING_DEVICE_ID": (29, TEXT),
+    "TAG_ID_ENABLE_KEY": (41, TEXT),
+}
+
+
+def st_values(obj: dict) -> dict:
+    values = {}
+    for key, value in obj.items():
+        kind = ST_TAGS[key][1]
+        if kind == BYTES:
+            assert isinstance(value, list), key
+            values[key] = bytes(int(e, 16) for e in value)
+        elif kind in (U16, U32):
+            assert isinstance(value, str) and (value.startswith("0x") or value.isdigit()), key
+            values[key] = int(value, 16) if value.startswith("0x") else int(value)
+        else:
+            values[key] = value
+    return values
+
+
+def _expected_full() -> dict:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_der_private_key(
+        (GOLDEN_DIR / "Matter-Development-DAC-FFF1-8006-Key.der").read_bytes(), None)
+    reference = json.loads((GOLDEN_DIR / "factory_data.json").read_text())
+    assert reference["spake2_verifier"].startswith("hex:")  # the reference's byte spelling
+    values = {
+        "CERTIFICATION_DECLARATION": (DATA / "CD_FFF1_8006.der").read_bytes(),
+        "DEVICE_ATTESTATION_CERTIFICATE":
+            (GOLDEN_DIR / "Matter-Development-DAC-FFF1-8006-Cert.der").read_bytes(),
+        "PAI_CERTIFICATE": (GOLDEN_DIR / "Matter-Development-PAI-FFF1-noPID-Cert.der").read_bytes(),
+        "DEVICE_ATTESTATION_PRIV_KEY": key.private_numbers().private_value.to_bytes(32, "big"),
+        "DEVICE_ATTESTATION_PUB_KEY": key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint),
+        "SETUP_DISCRIMINATOR": 0xF00,
+        "SPAKE2_ITERATION_COUNT": 1000,
+        "SPAKE2_SALT": base64.b64decode("U1BBS0UyUCBLZXkgU2FsdA=="),
+        "SPAKE2_VERIFIER": bytes.fromhex(reference["spake2_verifier"][4:]),
+        "SPAKE2_SETUP_PASSCODE": 20202021,
+        "VENDOR_NAME": "Nordic Semiconductor ASA",
+        "VENDOR_ID": 65521,
+        "PRODUCT_NAME": "not-specified",
+        "PRODUCT_ID": 32774,
+        "SERIAL_NUMBER": "11223344556677889900",
+        "HARDWARE_VERSION": 1,
+        "HARDWARE_VERSION_STRING": "prerelease",
+    }
+    return dict(sorted(values.items(), key=lambda item: ST_TAGS[item[0]][0]))
+
+
+EXPECTED_FULL = _expected_full()
+
+
+def test_the_checked_in_full_json_is_the_expected_identity():
+    """full.json (the input genFactoryData turned into full.bin) holds the expected values."""
+    assert st_values(json.loads((DATA / "full.json").read_text())) == EXPECTED_FULL
+
+
 # --- golden vectors: encode -> decode -> encode ------------------------------------------
 
 GOLDEN = [
@@ -77,8 +156,9 @@ def test_the_json_we_write_is_the_json_st_reads(cli, tmp_path):
                  "wb5mm-dk")
     assert result.code == 0, result.err
     assert (tmp_path / "out" / "fd.bin").read_bytes() == (DATA / "full.bin").read_bytes()
-    assert json.loads((tmp_path / "out" / "fd.json").read_text()) == \
-        json.loads((DATA / "full.json").read_text())
+    written = json.loads((tmp_path / "out" / "fd.json").read_text())
+    assert list(written) == list(EXPECTED_FULL)  # every tag of the identity, in tag order
+    assert st_values(written) == EXPECTED_FULL
     hex_text = (tmp_path / "out" / "fd.hex").read_text()
     assert ":02000004901C4E" in hex_text  # extended linear address 0x901C
 
@@ -306,7 +386,7 @@ def test_show_lists_records_and_strict_fails_on_a_hiding_record(cli, tmp_path):
     good = cli("show", DATA / "full.bin", "--format", "stm32-tlv", "--board", "wb5mm-dk",
                "--strict", "--json", "--show-secrets")
     assert good.code == 0, good.err
-    assert json.loads(good.out) == json.loads((DATA / "full.json").read_text())
+    assert st_values(json.loads(good.out)) == EXPECTED_FULL
 
 
 def test_show_reads_st_json_and_a_hex_at_the_board_address(cli, tmp_path):
@@ -400,7 +480,14 @@ def test_verify_detects_a_foreign_dac(cli, tmp_path):
     image.write_bytes(fmt().encode(records))
     result = cli("verify", image, "--format", "stm32-tlv", "--passcode", "20202021")
     assert result.code == 1
-    assert "FAIL" in result.out and "DAC" in result.out
+    failed = [line for line in result.out.splitlines() if line.startswith("FAIL")]
+    assert any(line.startswith("FAIL  dac_key does not match dac_cert: its public key differs")
+               for line in failed), result.out
+    assert any(line.startswith("FAIL  dac_cert was not issued by pai_cert: its issuer is "
+                               "'CN=STMicroelectronics PAI 0xFFF1") for line in failed), result.out
+    assert "FAIL  DAC PID 0x8004 differs from product_id 0x8006" in failed
+    assert "ok    spake2_verifier matches the passcode, salt and iteration count" in result.out
+    assert "4 of 8 checks failed" in result.err
 
 
 # --- against ST's own code (optional: paths from the environment) -------------------------

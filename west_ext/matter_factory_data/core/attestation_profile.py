@@ -27,7 +27,7 @@ _KEY_USAGE = "2.5.29.15"
 _SKID = "2.5.29.14"
 _AKID = "2.5.29.35"
 
-#: rule name -> what it requires (README lists these)
+#: rule name -> what it requires (docs/options.md lists these)
 RULES = {
     "x509-v3": "X.509 version 3",
     "ecdsa-with-SHA256": "signed with ecdsa-with-SHA256",

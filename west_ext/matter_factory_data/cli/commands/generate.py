@@ -15,7 +15,8 @@ from ..options import (
 
 
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
-    """The reference generator's options, same spelling, plus a few of ours (see README)."""
+    """The reference generator's options, same spelling, plus a few of ours
+    (docs/options.md)."""
     add_build_dir_argument(parser, "re-run the factory data step of this west build with the "
                                    "arguments its CMake recorded (no other option but -v)")
     parser.add_argument("-s", "--schema", metavar="FILE",

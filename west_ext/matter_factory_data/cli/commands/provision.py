@@ -14,7 +14,7 @@ def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a board's serial port (repeatable: all are served at once)")
     parser.add_argument("--protocol", choices=("csr", "st-demo"), default="csr",
                         help="csr (default): the device sends a CSR, the station issues its "
-                             "DAC from the PAI (see README); st-demo: wait for ST's "
+                             "DAC from the PAI (see docs/stm32.md); st-demo: wait for ST's "
                              "STM_Provisioning firmware's finish:NNN")
     parser.add_argument("--manifest", metavar="FILE", required=True,
                         help="CSV file every board's outcome is appended to (created if "

@@ -6,7 +6,7 @@ uninitialised bytes, no newline) every 3 s at 115200 baud on a UART that also ca
 debug log. Codes: 0 provisioned, 1 no end marker / already provisioned, 2 buffer too small,
 3 parameter error, 4 key storage (CKS) error.
 
-``csr`` (ours; see README "Provisioning protocol"): station HELLO -> device CSR -> station
+``csr`` (ours; see docs/stm32.md, "Our production protocol"): station HELLO -> device CSR -> station
 DAC, PAI -> device STATUS, in :mod:`.framing` frames.
 """
 
