@@ -240,3 +240,38 @@ def test_a_stop_signal_mid_batch_keeps_every_finished_device(tmp_path, stop):
     with open(manifest, newline="") as stream:
         indexes = [int(r["index"]) for r in csv.DictReader(stream)]
     assert sorted(indexes) == list(range(1, 401))
+
+
+def test_a_signer_failing_mid_lot_is_one_row_and_no_dac(boards, pai, tmp_path):
+    """A token removed mid-lot: the board gets an ERROR frame, its row says why."""
+    import threading
+
+    from matter_factory_data.core.signer import Signer
+    from matter_factory_data.errors import CredentialError
+    from matter_factory_data.station.provision.issuer import CsrIssuer
+    from matter_factory_data.station.provision.protocol import CsrSession, Timeouts
+    from matter_factory_data.station.provision.transport import SerialTransport
+
+    cert = certs.load_certificate((pai / "pai.der").read_bytes(), source="pai")
+
+    class Removed(Signer):
+        def public_key(self):
+            return cert.public_key()
+
+        def sign(self, data):
+            raise CredentialError("--pai_key: pkcs11:token=t;object=k: the token is not present")
+
+    issuer = CsrIssuer(pai_cert=cert, pai_key=Removed(), vendor_id=VID, product_id=PID)
+    board = boards("healthy", sn="SN-R")
+    transport = SerialTransport(board.path)
+    try:
+        outcome = CsrSession(issuer, Timeouts(answer=3, csr=3, status=3))(
+            transport, board.path, threading.Event())
+    finally:
+        transport.close()
+    assert outcome.status == "failed" and outcome.dac_serial == ""
+    assert outcome.error == "the DAC could not be issued (--pai_key: pkcs11:token=t;object=k: " \
+                            "the token is not present)"
+    wait_for(lambda: "ERROR" in board.received, 5)
+    assert "DAC" not in board.received
+    assert not issuer._keys and not issuer._sns  # not issued: the board may try again

@@ -136,4 +136,11 @@ class CsrIssuer:
                 serial = secrets.randbits(127) | (1 << 126)
             self._used.add(serial)
             self._keys[key] = self._sns[checked.sn] = serial
-        return Issued(certs.cert_der(self._issuer.issue(checked.public_key, serial)), serial)
+        try:
+            dac = self._issuer.issue(checked.public_key, serial)
+        except BaseException:  # not issued (a signer failed): the key and serial may retry
+            with self._lock:
+                self._keys.pop(key, None)
+                self._sns.pop(checked.sn, None)
+            raise
+        return Issued(certs.cert_der(dac), serial)

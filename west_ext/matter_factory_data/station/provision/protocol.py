@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-from ...errors import OutputError
+from ...errors import FactoryDataError, OutputError
 from .framing import BadFrame, Frame, FrameReader, encode_frame
 from .issuer import CsrRefused
 from .outcome import FAILED, INTERRUPTED, OK, Outcome
@@ -157,6 +157,9 @@ class CsrSession:
         except CsrRefused as exc:
             link.send("ERROR", f"CSR refused: {exc}".encode())
             return self._fail(port, state, f"CSR refused: {exc}")
+        except FactoryDataError as exc:  # the signer failed (a token removed, ...)
+            link.send("ERROR", b"station error: the DAC cannot be issued")
+            return self._fail(port, state, f"the DAC could not be issued ({exc})")
         state["dac_serial"] = f"{issued.serial:x}"
         if self.record is not None:  # write-ahead: on disk before the DAC leaves
             try:
