@@ -312,6 +312,11 @@ function(matter_factory_data_build_step)
     endforeach()
   endif()
 
+  # The profile (core/profile.py): recorded with the step, so `generate -d` replays it.
+  if(CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION)
+    list(APPEND cmd --profile production)
+  endif()
+
   # Configure-time check (values and layout, nothing generated): one line naming the symbol
   # or file.
   # The same command without the `cmake -E env` wrapper (one process less per configure).

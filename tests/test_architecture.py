@@ -241,7 +241,7 @@ OTHER_PROGRAMS_ARGV = {
     # nrfjprog's and nrfutil's argv, built by the flash command (station/flash.py)
     "station.flash": {"--coprocessor", "--core", "--snr", "--program", "--sectorerase",
                       "--verify", "--reset", "--serial-number", "--family", "--firmware",
-                      "--options"},
+                      "--options", "--json", "--ids"},
     # the nrfjprog command line generate prints for flashing only the factory data
     "jobs.commands": {"To flash only the factory data: nrfjprog --program ",
                       ".hex --sectorerase --verify"},

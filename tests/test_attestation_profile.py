@@ -1,6 +1,7 @@
 """The Matter attestation certificate profile (chip-cert validate-att-cert's rules) in
-generate, batch and verify: refused with the rule named, or accepted with a warning when
---allow_nonconformant_certs is given."""
+generate, partition, batch, verify and provision, under the profiles (core/profile.py):
+development (the default, and --allow_nonconformant_certs) accepts with a warning naming
+the rule; --profile production refuses with the rule named and nothing written."""
 
 import datetime as dt
 
@@ -104,27 +105,69 @@ VIOLATIONS = [
 
 @pytest.mark.parametrize("knobs, option, rule, detail", [v[1:] for v in VIOLATIONS],
                          ids=[v[0] for v in VIOLATIONS])
-def test_generate_refuses_a_nonconformant_chain_naming_the_rule(cli, tmp_path, knobs, option,
-                                                                rule, detail):
+def test_profiles_decide_a_nonconformant_chain_naming_the_rule(cli, tmp_path, knobs, option,
+                                                               rule, detail):
     pki = write_chain(tmp_path / "pki", **knobs)
     out = tmp_path / "out"
     out.mkdir()
     before = snapshot(out)
-    result = cli(*generate_args(pki, out))
-    assert result.code == 2, result
-    assert result.err.startswith(f"error: {option} {pki}/"), result.err
-    assert f"{detail} (Matter attestation profile rule '{rule}': " in result.err
-    assert result.err.count("\n") == 1 and snapshot(out) == before
+    refused = cli(*generate_args(pki, out), "--profile", "production")
+    assert refused.code == 2, refused
+    assert refused.err.startswith(f"error: {option} {pki}/"), refused.err
+    assert f"{detail} (Matter attestation profile rule '{rule}': " in refused.err
+    assert "refused by --profile=production" in refused.err
+    assert refused.err.count("\n") == 1 and snapshot(out) == before
 
-    allowed = cli(*generate_args(pki, out), "--allow_nonconformant_certs")
-    assert allowed.code == 0, allowed
-    assert f"warning: {option} {pki}/" in allowed.err and f"rule '{rule}'" in allowed.err
+    warned = cli(*generate_args(pki, out))  # the development profile, the default
+    assert warned.code == 0, warned
+    assert warned.err.startswith(f"warning: {option} {pki}/"), warned.err
+    assert f"{detail} (Matter attestation profile rule '{rule}': " in warned.err
+    assert "accepted by the development profile (--profile=production refuses it)" \
+        in warned.err
+    assert (out / "fd.bin").is_file()
+
+    spelled = cli(*generate_args(pki, out), "--overwrite", "--allow_nonconformant_certs")
+    assert spelled.code == 0, spelled
+    assert f"rule '{rule}'" in spelled.err
+    assert "(accepted: --allow_nonconformant_certs)" in spelled.err
 
     checked = cli("verify", out / "fd.bin", "--paa_cert", pki / "paa.der")
-    assert checked.code == 1 and "FAIL  " in checked.out and f"rule '{rule}'" in checked.out
-    accepted = cli("verify", out / "fd.bin", "--paa_cert", pki / "paa.der",
-                   "--allow_nonconformant_certs")
-    assert accepted.code == 0 and "warn  " in accepted.out
+    assert checked.code == 0 and "warn  " in checked.out and f"rule '{rule}'" in checked.out
+    strict = cli("verify", out / "fd.bin", "--paa_cert", pki / "paa.der",
+                 "--profile", "production")
+    assert strict.code == 1 and "FAIL  " in strict.out and f"rule '{rule}'" in strict.out
+
+    json_in = out / "fd.json"
+    warned = cli("partition", "-i", json_in, "-o", tmp_path / "p", "--offset", "0xf7000",
+                 "--size", "0x1000")
+    assert warned.code == 0 and f"rule '{rule}'" in warned.err, warned
+    assert warned.err.startswith("warning: "), warned.err
+    refused = cli("partition", "-i", json_in, "-o", tmp_path / "q", "--offset", "0xf7000",
+                  "--size", "0x1000", "--profile", "production")
+    assert refused.code == 2 and f"rule '{rule}'" in refused.err, refused
+    assert refused.err.count("\n") == 1 and not (tmp_path / "q.bin").exists()
+
+
+def test_production_with_allow_nonconformant_certs_is_refused_as_contradictory(cli, tmp_path):
+    pki = write_chain(tmp_path / "pki")
+    out = tmp_path / "out"
+    out.mkdir()
+    for command in (generate_args(pki, out),
+                    ["verify", tmp_path / "missing.bin"],
+                    ["partition", "-i", tmp_path / "missing.json", "-o", out / "p",
+                     "--offset", "0xf7000", "--size", "0x1000"]):
+        result = cli(*command, "--profile", "production", "--allow_nonconformant_certs")
+        assert result.code == 2, result
+        assert result.err == ("error: --profile=production and --allow_nonconformant_certs "
+                              "contradict each other: the production profile refuses what the "
+                              "other accepts; give one of them\n"), result.err
+    assert not any(out.iterdir())
+
+
+def test_an_unknown_profile_is_a_usage_error(cli, tmp_path):
+    result = cli("generate", "--defaults", "-o", tmp_path / "fd", "--profile", "strict")
+    assert result.code == 2 and "--profile" in result.err and "production" in result.err
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_conformant_chain_passes_everywhere(cli, tmp_path):
@@ -145,15 +188,58 @@ def test_gen_certs_makes_a_conformant_chain_valid_on_the_manufacturing_date(cli,
     assert "ok    the certificates follow the Matter attestation profile" in checked.out, checked
 
 
-def test_batch_refuses_a_pai_with_path_length_1(cli, tmp_path):
+def test_batch_under_the_profiles_with_a_pai_with_path_length_1(cli, tmp_path):
     pki = write_chain(tmp_path / "pki", pai_path_length=1)
     out = tmp_path / "b"
     args = ["batch", "-o", out, "--count", "1", "--defaults", "--vendor_id", "0xFFF1",
             "--product_id", "0x8000", "--date", DATE, "--qr", "none",
             "--pai_cert", pki / "pai.der", "--pai_key", pki / "pai_key.der"]
-    result = cli(*args)
-    assert result.code == 2, result
-    assert "rule 'pai-ca-pathlen-0'" in result.err and result.err.count("\n") == 1
+    refused = cli(*args, "--profile", "production")
+    assert refused.code == 2, refused
+    assert "rule 'pai-ca-pathlen-0'" in refused.err and refused.err.count("\n") == 1
+    assert "refused by --profile=production" in refused.err
     assert not out.exists() or not any(out.iterdir())
-    assert cli(*args, "--allow_nonconformant_certs").code == 0
-    assert cli("verify", out).code == 0  # the batch recorded that it was allowed
+    made = cli(*args)
+    assert made.code == 0, made
+    assert "warning: --pai_cert" in made.err and "rule 'pai-ca-pathlen-0'" in made.err
+    checked = cli("verify", out)
+    assert checked.code == 0, checked
+    strict = cli("verify", out, "--profile", "production")
+    assert strict.code == 1 and "rule 'pai-ca-pathlen-0'" in strict.out, strict
+
+
+def test_provision_checks_the_pai_under_the_profile(cli, tmp_path):
+    pki = write_chain(tmp_path / "pki", pai_path_length=1)
+    manifest = tmp_path / "station.csv"
+    args = ["provision", "--port", str(tmp_path / "no-such-port"), "--manifest", manifest,
+            "--pai_cert", pki / "pai.der", "--pai_key", pki / "pai_key.der",
+            "--vendor_id", "0xFFF1", "--product_id", "0x8000"]
+    refused = cli(*args, "--profile", "production")
+    assert refused.code == 2, refused
+    assert "rule 'pai-ca-pathlen-0'" in refused.err and refused.err.count("\n") == 1
+    assert not manifest.exists()
+    warned = cli(*args)  # goes on, then the port cannot be opened
+    assert "warning: --pai_cert" in warned.err and "rule 'pai-ca-pathlen-0'" in warned.err
+    assert "accepted by the development profile" in warned.err
+
+
+def test_stm32_generate_and_partition_under_the_profiles(cli, tmp_path):
+    pki = write_chain(tmp_path / "pki", pai_path_length=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    stm32 = ["--format", "stm32-tlv", "--board", "wba65", "--gen_cd"]
+    made = cli(*generate_args(pki, out)[:-6], "-o", out / "fd", *stm32)
+    assert made.code == 0, made
+    assert "rule 'pai-ca-pathlen-0'" in made.err and "accepted by the development profile" \
+        in made.err
+    refused = cli(*generate_args(pki, out)[:-6], "-o", out / "q", *stm32,
+                  "--profile", "production")
+    assert refused.code == 2 and "rule 'pai-ca-pathlen-0'" in refused.err, refused
+    assert not list(out.glob("q*"))
+    partition = ["partition", "-i", out / "fd.json", "--format", "stm32-tlv", "--board", "wba65"]
+    parted = cli(*partition, "-o", tmp_path / "p", "--profile", "production")
+    assert parted.code == 2, parted
+    assert "rule 'pai-ca-pathlen-0'" in parted.err and parted.err.count("\n") == 1
+    assert not list(tmp_path.glob("p.*"))
+    parted = cli(*partition, "-o", tmp_path / "p")
+    assert parted.code == 0 and "rule 'pai-ca-pathlen-0'" in parted.err, parted

@@ -137,12 +137,19 @@ def test_generate_d_without_step_file_says_how_to_enable_it(cli, tmp_path):
 
 @pytest.mark.parametrize("content, fragment", [
     ("{not json", "not a factory data step file"),
+    ('{"argv": ["--dotconfig", "x"], "argv": []}', "not a factory data step file (not valid "
+                                                  "JSON (key 'argv' appears twice in an "
+                                                  "object)); reconfigure the build"),
+    ('{"argv": ["--dotconfig", "\\udcba"]}', "not a factory data step file (key 'argv': not "
+                                              "accepted: the text '\\udcba' holds a lone "
+                                              "surrogate"),
     ('{"args": []}', "no 'argv' list of strings"),
     ('{"argv": ["--dotconfig", 3]}', "no 'argv' list of strings"),
     ('{"argv": ["--dotconfig", "x", "--out-dir", "y", "--bogus"]}',
      "the recorded build-step arguments are not accepted (unrecognized arguments: --bogus)"),
     ('{"argv": ["--out-dir", "y"]}', "the following arguments are required: --dotconfig"),
-], ids=["json", "no-argv", "not-strings", "unknown-option", "missing-option"])
+], ids=["json", "argv-twice", "surrogate", "no-argv", "not-strings", "unknown-option",
+        "missing-option"])
 def test_generate_d_bad_step_file_is_one_line(cli, tmp_path, content, fragment):
     build, app = make_build(tmp_path / "build")
     (app / "zephyr" / "factory_data_step.json").write_text(content)

@@ -474,8 +474,11 @@ def _issued_view(child: certview.CertView, issuer: certview.CertView) -> bool:
 
 
 ids = st.integers(min_value=1, max_value=0xFFFF)
+# common names follow the text rules (no control or invisible format characters: DEL, C1,
+# U+00AD), as every subject this tool writes
 names = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x2FF,
-                                       blacklist_categories=("Cs",)), min_size=1, max_size=64
+                                       blacklist_categories=("Cs", "Cc", "Cf")), min_size=1,
+                max_size=64
                 ).filter(lambda s: len(s.encode("utf-8")) <= 64)  # X.509 counts UTF-8 bytes
 
 

@@ -436,3 +436,47 @@ def test_merged_hex_refuses_firmware_inside_the_partition(tmp_path):
     firmware.write_hex_file(str(path))
     with pytest.raises(PartitionError, match="0xfb010, inside factory_data"):
         merged_hex(str(path), to_hex_text(0xFB000, b"\xa0\x00"), 0xFB000, 0x1000)
+
+
+GOLDEN = REPO / "tests" / "data" / "golden"
+USER_CERTS_CONFIG = BASE_CONFIG.replace("CONFIG_CHIP_FACTORY_DATA_USE_DEFAULT_CERTS=y\n",
+                                        "") + f"""\
+CONFIG_CHIP_FACTORY_DATA_CERT_SOURCE_USER=y
+CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_CERT="{GOLDEN}/Matter-Development-DAC-FFF1-8006-Cert.der"
+CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_KEY="{GOLDEN}/Matter-Development-DAC-FFF1-8006-Key.der"
+CONFIG_CHIP_FACTORY_DATA_USER_CERTS_PAI_CERT="{GOLDEN}/Matter-Development-PAI-FFF1-noPID-Cert.der"
+CONFIG_CHIP_DEVICE_VENDOR_ID=65521
+CONFIG_CHIP_DEVICE_PRODUCT_ID=32774
+CONFIG_CHIP_DEVICE_MANUFACTURING_DATE="2022-02-02"
+"""
+
+
+@needs_cmake
+def test_the_production_profile_symbol_reaches_the_step_and_its_record(tmp_path, cli):
+    """Nordic's documented DAC (valid from 2022-02-05) made on 2022-02-02: a build warning
+    under the development profile; CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y is passed
+    as --profile production, recorded, and stops the build (and its replay) naming the rule."""
+    app, build = app_with(tmp_path), tmp_path / "build"
+    dt = ("-DSTANDIN_DT_ADDR=0xfb000", "-DSTANDIN_DT_SIZE=0x1000")
+    configure(build, app, USER_CERTS_CONFIG, *dt)
+    assert "--profile" not in step_record(build)
+    out = ninja(build)
+    assert "rule 'dac-valid-at-manufacturing-date'" in out, out
+    assert "accepted by the development profile " \
+           "(CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y refuses it)" in out, out
+    zephyr = build / "zephyr"
+    assert (zephyr / "factory_data.bin").is_file()
+
+    production = USER_CERTS_CONFIG + "CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y\n"
+    configure(build, app, production, *dt)
+    argv = step_record(build)
+    assert argv[argv.index("--profile") + 1] == "production"
+    proc = subprocess.run(["ninja", "-C", str(build)], capture_output=True, text=True,
+                          env=_env())
+    assert proc.returncode != 0
+    assert "rule 'dac-valid-at-manufacturing-date'" in proc.stdout + proc.stderr
+    assert "refused by CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y" in proc.stdout + proc.stderr
+
+    replay = cli("generate", "-d", build)  # the recorded step, profile included
+    assert replay.code == 2, replay
+    assert "refused by CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y" in replay.err

@@ -1,6 +1,5 @@
 """`flash`: exact argv lists (dry run and fake tools on PATH), build-dir discovery, errors."""
 
-import argparse
 import json
 import shlex
 import shutil
@@ -12,7 +11,12 @@ import pytest
 from conftest import REPO_ROOT
 
 from matter_factory_data.errors import FactoryDataError, InputError, MissingProgram
-from matter_factory_data.station.flash import erase_ranges, flash_command, is_net_core_build
+from matter_factory_data.station.flash import (
+    FlashRequest,
+    erase_ranges,
+    flash_command,
+    is_net_core_build,
+)
 from matter_factory_data.station.runner import CommandFailed, Runner
 from matter_factory_data.zephyr import build_dir
 
@@ -121,7 +125,7 @@ def test_dry_run_prints_exact_commands(cli, case, empty_path):
     assert result.code == 0, result
     assert result.err == ""
     lines = result.out.splitlines()
-    assert lines[:2] == [f"factory data: {PLAIN_HEX} (128 bytes at 0xfb000)",
+    assert lines[:2] == [f"factory data: {PLAIN_HEX} (1367 bytes at 0xfb000)",
                          "pages to erase: 0xfb000..0xfbfff (1 page of 4 KiB)"]
     assert [shlex.split(line) for line in lines[2:]] == case.expected
 
@@ -289,8 +293,8 @@ def test_default_build_dir_is_build_in_cwd(cli, empty_path):
     shutil.copytree(BUILDS / "plain", "build")
     result = cli("flash", "--tool", "nrfjprog", "--dry-run", "--no-reset")
     assert result.code == 0, result
-    assert result.out.splitlines()[-1] == ("nrfjprog --program build/zephyr/factory_data.hex "
-                                           "--sectorerase --verify -f NRF52")
+    assert result.out.splitlines()[-1] == (f"nrfjprog --program {Path.cwd()}/build/zephyr/"
+                                           "factory_data.hex --sectorerase --verify -f NRF52")
 
 
 def test_cwd_is_used_when_it_is_a_build(tmp_path, monkeypatch):
@@ -465,12 +469,9 @@ def test_net_core_build_fake_tool_receives_exact_argv(cli, case, fake_tools):
     assert result.out.splitlines()[:2] == NET_LINES
 
 
-def flash_args(**given) -> argparse.Namespace:
-    """The flash command's arguments as the parser makes them (``core`` included)."""
-    args = dict(build_dir=None, hex=None, tool=None, snr=None, family=None, dry_run=False,
-                no_reset=False, core=None)
-    args.update(given)
-    return argparse.Namespace(**args)
+def flash_args(**given) -> FlashRequest:
+    """The flash command's typed request (``core`` included)."""
+    return FlashRequest(**given)
 
 
 @pytest.mark.parametrize("case", NET_CASES, ids=NET_IDS)
@@ -497,7 +498,7 @@ def test_core_app_is_the_default_and_explicit(empty_path):
         ui = RecordingUI()
         flash_command(flash_args(hex=str(PLAIN_HEX), tool="nrfjprog", family="NRF53",
                                  dry_run=True, no_reset=True, core=core), ui)
-        assert ui.lines == [f"factory data: {PLAIN_HEX} (128 bytes at 0xfb000)",
+        assert ui.lines == [f"factory data: {PLAIN_HEX} (1367 bytes at 0xfb000)",
                             "pages to erase: 0xfb000..0xfbfff (1 page of 4 KiB)",
                             f"nrfjprog --program {PLAIN_HEX} --sectorerase --verify -f NRF53"]
 
@@ -591,15 +592,28 @@ GOLDEN_BIN = REPO_ROOT / "tests" / "data" / "golden" / "factory_data.bin"
     ([(0x0, b"\x00\x00\x04\x20" + bytes(60)), (0xF7000, b"\xb0\x00")],
      "2 separate blocks (0x0..0x40, 0xf7000..0xf7002), not one factory data image"),
     ([(0x0, b"\x00\x00\x04\x20" + bytes(0x2000))],
-     "the data at 0x0 does not start with a CBOR map (first byte 0x00), so it is not "
-     "factory data"),
+     "the data at 0x0 is not complete factory data as the device reads it: the image does "
+     "not start with a CBOR map (first byte 0x00, an unsigned integer)"),
+    # issue #14: an initial stack pointer whose low byte is 0xB0 reads as a CBOR map(16)
+    ([(0x0, b"\xb0\xff\x03\x20\x99\x01\x00\x00" + bytes(0x2000))],
+     "the data at 0x0 looks like a firmware image (vector table: SP 0x2003ffb0, reset "
+     "0x00000199), not factory data"),
+    ([(0x0, b"\x00\x00\x04\x20\xd5\x12\x00\x00" + bytes(0x2000))],
+     "the data at 0x0 looks like a firmware image (vector table: SP 0x20040000, reset "
+     "0x000012d5)"),
+    ([(0xF7000, b"\xa0\x00")], "the data at 0xf7000 is not complete factory data as the "
+                                "device reads it: key 'version': mandatory key is missing"),
+    ([(0xF7000, GOLDEN_BIN.read_bytes()[:700])], "the data at 0xf7000 is not complete factory "
+                                                 "data as the device reads it: the map is cut "
+                                                 "off or malformed"),
     ([(0x10001000, b"\xb0\x00")], "data at 0x10001000 is outside the code flash (UICR/FICR"),
     ([(0x00FF8000, b"\xb0\x00")], "data at 0xff8000 is outside the code flash (UICR/FICR"),
     ([(0xF7000, b"\xb0\x00"), (0x10001208, b"\x00\x00\x00\x00")],
      "data at 0x10001208 is outside the code flash (UICR/FICR"),
     ([(0x20000, b"\xb0" + bytes(0x10000))],
      "65537 bytes at 0x20000, more than a factory data partition holds"),
-], ids=["firmware-and-data", "firmware", "uicr-nrf52", "uicr-nrf53", "data-plus-uicr",
+], ids=["firmware-and-data", "firmware", "firmware-sp-like-a-map", "firmware-vector-table",
+        "empty-map", "cut-off", "uicr-nrf52", "uicr-nrf53", "data-plus-uicr",
         "too-big"])
 def test_refuses_what_is_not_factory_data(cli, tmp_path, fake_tools, blocks, message):
     fake_tools.install("nrfutil", "nrfjprog")
@@ -628,7 +642,7 @@ def test_build_dir_hex_must_be_in_the_build_partition(cli, tmp_path, fake_tools)
     result = cli("flash", "-d", build)
     assert (result.code, result.out) == (2, ""), result
     assert result.err == (f"error: {build / 'zephyr' / 'factory_data.hex'}: data at "
-                          f"0xfb000..0xfb080 is not in the factory_data partition "
+                          f"0xfb000..0xfb557 is not in the factory_data partition "
                           f"0xf7000..0xf8000 ({layout}); regenerate it for this build\n")
     assert fake_tools() == []
     layout.write_text("factory_data: {address: 0xfb000, size: 0x1000}\n")

@@ -26,6 +26,27 @@ def test_generate_reproduces_golden_json_hex_bin(cli, golden, tmp_path):
         assert produced == (golden / f"factory_data.{suffix}").read_bytes(), suffix
 
 
+def test_the_documented_example_needs_no_flag_and_warns_naming_the_rule(cli, golden, tmp_path):
+    result = cli("generate", *golden_args(golden, tmp_path / "fd"))
+    assert result.code == 0, result.err
+    assert result.err == (
+        f"warning: --dac_cert {golden}/Matter-Development-DAC-FFF1-8006-Cert.der: the DAC is "
+        "not yet valid on the manufacturing date 2022-02-02 (notBefore 2022-02-05) (Matter "
+        "attestation profile rule 'dac-valid-at-manufacturing-date': DAC: valid on the "
+        "manufacturing date (not expired, not yet valid)); accepted by the development "
+        "profile (--profile=production refuses it)\n")
+    assert (tmp_path / "fd.bin").read_bytes() == (golden / "factory_data.bin").read_bytes()
+
+
+def test_the_documented_example_is_refused_under_the_production_profile(cli, golden, tmp_path):
+    result = cli("generate", *golden_args(golden, tmp_path / "out" / "fd"),
+                 "--profile", "production")
+    assert result.code == 2
+    assert result.err.startswith("error: --dac_cert ") and result.err.count("\n") == 1
+    assert "rule 'dac-valid-at-manufacturing-date'" in result.err
+    assert not (tmp_path / "out").exists()
+
+
 def test_generate_with_json_suffix_prefix_gives_same_files(cli, golden, tmp_path):
     result = cli("generate", *golden_args(golden, tmp_path / "factory_data.json"))
     assert result.code == 0, result.err

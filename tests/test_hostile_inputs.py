@@ -109,6 +109,9 @@ GENERATE_VALUES = [
     ("user-nan", "--user", '{"a": NaN}', "--user: not valid JSON (NaN is not a JSON number)"),
     ("user-duplicate-key", "--user", '{"a": 1, "a": 2}',
      "--user: not valid JSON (key 'a' appears twice in an object)"),
+    ("user-not-utf8", "--user", '{"a": "x\udcff"}',
+     "--user: not valid JSON (contains the byte 0xFF, which is not valid UTF-8, at character "
+     "9)"),
     ("discovery-reserved-64", "--discovery", "64", None),  # with --generate_onboarding below
 ]
 
@@ -588,7 +591,10 @@ CSV_BAD = [
     ("spaces-around", b"sn\n A1 \n", "sn: ' A1 ' has spaces around the value (values are used "
                                      "exactly as written: remove them)"),
     ("bad-quoting", b"sn\n\"A\"B\n", "not a valid CSV file ("),
-    ("not-utf8", b"sn\n\xff\n", "not UTF-8 text (byte at position 3)"),
+    ("not-utf8", b"sn\n\xff\n", "line 2 is not UTF-8 text (byte 0xff at column 1, byte at "
+                                "position 3)"),
+    ("not-utf8-mid-line", b"sn,passcode\nA1,20202021\nA\xfe2,20202022\n",
+     "line 3 is not UTF-8 text (byte 0xfe at column 2, byte at position 25)"),
     ("nul", b"sn\nA\x00B\n", "contains a control character (U+0000, NUL)"),
     ("passcode-arabic", "passcode\n\u0662\u0660\u0662\u0660\u0662\u0660\u0662\u0662\n".encode(),
      "passcode: '\u0662\u0660\u0662\u0660\u0662\u0660\u0662\u0662' is not an integer"),
@@ -758,3 +764,454 @@ def test_odd_paths_are_one_line_and_write_nothing(cli, tmp_path, argv, message):
     assert result.code == 2, result
     assert result.err.strip() == message.format(dir=tmp_path)
     assert snapshot(tmp_path) == before
+
+
+# ------------------------------------------------- issue #14: one line for every bad input
+# Each case: (id, setup, message). ``setup(tmp_path, golden)`` writes the hostile input and
+# returns the argv; the run must exit 2 with one line holding ``message`` ({dir} = tmp_path)
+# and leave tmp_path unchanged byte for byte.
+
+STM32_JSON = Path(__file__).parent / "data" / "stm32" / "full.json"
+
+
+def _json_input(text: str, name: str = "in.json"):
+    def setup(tmp_path, golden):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        return tmp_path / name
+    return setup
+
+
+def _golden_json_with(key, value):
+    def text(golden):
+        data = json.loads((golden / "factory_data.json").read_text())
+        data[key] = value
+        return json.dumps(data)  # ensure_ascii: a lone surrogate is written as \udcba
+    return text
+
+
+def _partition(make_text):
+    def setup(tmp_path, golden):
+        (tmp_path / "in.json").write_text(make_text(golden))
+        return ["partition", "-i", tmp_path / "in.json", "-o", tmp_path / "p", "--offset",
+                "0xf7000", "--size", "0x1000"]
+    return setup
+
+
+def _show(make_text, *extra):
+    def setup(tmp_path, golden):
+        (tmp_path / "in.json").write_text(make_text(golden))
+        return ["show", tmp_path / "in.json", *extra]
+    return setup
+
+
+def _stm32(text, command="partition"):
+    def setup(tmp_path, golden):
+        path = tmp_path / "st.json"
+        if text == "SPARSE":  # more than the 64 MiB any input may be, without writing it
+            with open(path, "wb") as stream:
+                stream.truncate(64 * 1024 * 1024 + 1)
+        else:
+            path.write_text(text)
+        if command == "show":
+            return ["show", "--format", "stm32-tlv", "--board", "wba65", path]
+        return ["partition", "--format", "stm32-tlv", "--board", "wba65", "-i", path, "-o",
+                tmp_path / "st"]
+    return setup
+
+
+def _stm32_text(edit):
+    data = json.loads(STM32_JSON.read_text())
+    return edit(data)
+
+
+def _check_layout(text):
+    def setup(tmp_path, golden):
+        (tmp_path / "pm_static.yml").write_text(text)
+        return ["check", "--pm-static", tmp_path / "pm_static.yml", "--soc", "nrf52840"]
+    return setup
+
+
+def _batch(*argv):
+    def setup(tmp_path, golden):
+        return ["batch", "-o", tmp_path / "lot", "--defaults", "--qr", "none", *argv]
+    return setup
+
+
+def _provision(*argv):
+    def setup(tmp_path, golden):
+        return ["provision", "--port", tmp_path / "no-port", "--manifest", tmp_path / "m.csv",
+                "--protocol", "st-demo", *argv]
+    return setup
+
+
+def _kconfig(value: bytes):
+    def setup(tmp_path, golden):
+        from test_build_dir_commands import DOTCONFIG, write_firmware
+
+        zephyr = tmp_path / "b" / "zephyr"
+        zephyr.mkdir(parents=True)
+        (zephyr / ".config").write_bytes(DOTCONFIG.encode().replace(b"BUILD-DIR-SN", value))
+        write_firmware(zephyr / "zephyr.hex")
+        return ["build-step", "--dotconfig", zephyr / ".config", "--out-dir", zephyr,
+                "--pm-static", REPO_LAYOUT, "--firmware-hex", zephyr / "zephyr.hex",
+                "--merged-hex", zephyr / "merged.hex"]
+    return setup
+
+
+REPO_LAYOUT = Path(__file__).parent / "data" / "layout" / "nrf52840_pm_static.yml"
+SURROGATE = "\udcba"
+
+ONE_LINE = [
+    # counts and ranges: refused before anything is written
+    ("batch-count-huge-shared", _batch("--count", "1000000000000",
+                                       "--allow_shared_discriminators"),
+     "--count: 1000000000000 is more than the 10000000 devices one series may hold (accepted: "
+     "1..10000000; up to 4096 without sharing discriminators); split the lot into several "
+     "series"),
+    ("batch-count-limit-plus-one", _batch("--count", "10000001", "--allow_shared_discriminators"),
+     "--count: 10000001 is more than the 10000000 devices"),
+    ("batch-jobs-huge", _batch("--count", "2", "--jobs", "100000"),
+     "--jobs: 100000 is not accepted (accepted: 1..256 worker processes)"),
+    ("batch-jobs-zero", _batch("--count", "2", "--jobs", "0"),
+     "--jobs: 0 is not accepted (accepted: 1..256 worker processes)"),
+    # found by the sweep of every option: empty paths were taken as "not given", a seed
+    # holding a byte that is not UTF-8 was an internal error, a port name was printed raw
+    ("batch-csv-empty-path", _batch("--count", "2", "--csv", ""),
+     "--csv '': cannot read the file (the path is empty)"),
+    ("batch-fields-empty-path", _batch("--count", "2", "--fields", ""),
+     "--fields '': cannot read the file (the path is empty)"),
+    ("batch-pai-key-empty-path", _batch("--count", "2", "--pai_key", ""),
+     "--pai_cert and --pai_key go together: give both"),
+    ("batch-seed-not-utf8", _batch("--count", "2", "--seed", "s\udcff"),
+     "--seed: contains the byte 0xFF, which is not valid UTF-8, at character 2"),
+    ("provision-port-newline", _provision("--port", "/dev/ttyACM0\nCOM5"),
+     "--port: '/dev/ttyACM0\\nCOM5' contains a control character (U+000A, newline) at "
+     "character 13 (accepted: a serial port name such as /dev/ttyACM0 or COM5)"),
+    ("provision-port-not-utf8", _provision("--port", "\udcff"),
+     "--port: '\\udcff' contains the byte 0xFF, which is not valid UTF-8"),
+    ("provision-port-empty", _provision("--port", ""), "--port: '' is empty"),
+    ("provision-baud-zero", _provision("--baud", "0"),
+     "--baud: 0 is not accepted (accepted: 1..12000000 bits per second)"),
+    ("provision-baud-huge", _provision("--baud", "1" + "0" * 30), "--baud: 1000000000000"),
+    # keys given twice: YAML and every JSON input
+    ("pm-static-twice", _check_layout("factory_data:\n  address: 0xf7000\n  size: 0x1000\n"
+                                      "factory_data:\n  address: 0xfb000\n  size: 0x1000\n"),
+     "pm_static.yml: not accepted: key 'factory_data' appears twice in a mapping (at line 4; "
+     "the YAML reader would keep only the last)"),
+    ("pm-static-nested-twice", _check_layout("factory_data:\n  address: 0xf7000\n"
+                                             "  address: 0xfb000\n  size: 0x1000\n"),
+     "key 'address' appears twice in a mapping (at line 3"),
+    ("partition-input-twice", _partition(lambda g: (g / "factory_data.json").read_text()
+                                         .replace('{', '{"sn": "A", ', 1)),
+     "--input {dir}/in.json: not valid JSON (key 'sn' appears twice in an object)"),
+    ("stm32-json-twice", _stm32('{"VENDOR_ID": "1", "VENDOR_ID": "2"}'),
+     "st.json: not valid JSON (key 'VENDOR_ID' appears twice in an object)"),
+    # lone surrogates: nRF and STM32 JSON alike, show and partition alike
+    ("partition-sn-surrogate", _partition(_golden_json_with("sn", SURROGATE)),
+     "--input {dir}/in.json: key 'sn': not accepted: the text '\\udcba' holds a lone "
+     "surrogate U+DCBA at character 1, which is not a character (accepted: text that can be "
+     "written as UTF-8)"),
+    ("show-sn-surrogate", _show(_golden_json_with("sn", SURROGATE)),
+     "{dir}/in.json: key 'sn': not accepted: the text '\\udcba' holds a lone surrogate"),
+    ("show-user-surrogate", _show(_golden_json_with("user", {"name": "a" + SURROGATE})),
+     "key 'name': not accepted: the text 'a\\udcba' holds a lone surrogate U+DCBA at "
+     "character 2"),
+    ("show-key-surrogate", _show(_golden_json_with("user", {SURROGATE: 1})),
+     "not accepted: the text '\\udcba' holds a lone surrogate"),
+    ("stm32-partition-surrogate",
+     _stm32(_stm32_text(lambda d: json.dumps({**d, "VENDOR_NAME": SURROGATE}))),
+     "key 'VENDOR_NAME': not accepted: the text '\\udcba' holds a lone surrogate"),
+    ("stm32-show-surrogate",
+     _stm32(_stm32_text(lambda d: json.dumps({**d, "VENDOR_NAME": SURROGATE})), "show"),
+     "key 'VENDOR_NAME': not accepted: the text '\\udcba' holds a lone surrogate"),
+    # the STM32 JSON reader under the limits of every other JSON input
+    ("stm32-5000-digits", _stm32('{"VENDOR_ID": ' + HUGE + "}"),
+     "st.json: not valid JSON (a number has more than 4300 digits)"),
+    ("stm32-deep", _stm32("[" * 100000), "st.json: not accepted: JSON nested more than 64 deep"),
+    ("stm32-show-deep", _stm32('{"A": ' + "[" * 100000, "show"),
+     "not accepted: JSON nested more than 64 deep"),
+    ("stm32-nan", _stm32('{"VENDOR_ID": NaN}'), "not valid JSON (NaN is not a JSON number)"),
+    ("stm32-too-big", _stm32("SPARSE"), "st.json: the file is 67108865 bytes, more than the "
+                                        "67108864 accepted"),
+    ("json-float-infinite", _partition(lambda g: (g / "factory_data.json").read_text()
+                                       .replace('{', '{"x": 1e999, ', 1)),
+     "not valid JSON (the number 1e999 is out of range)"),
+    ("json-float-5000-digits", _partition(lambda g: (g / "factory_data.json").read_text()
+                                          .replace('{', '{"x": 0.' + "1" * 5000 + ", ", 1)),
+     "not valid JSON (a number has more than 4300 digits)"),
+    # Kconfig: refused as `menuconfig --set` refuses it, never written as U+FFFD
+    ("kconfig-sn-0xff", _kconfig(b"AB\xffCD"),
+     'CONFIG_CHIP_DEVICE_SERIAL_NUMBER="AB\\udcffCD": serial number contains the byte 0xFF, '
+     "which is not valid UTF-8, at character 3"),
+    # certificate subjects: the rules of every text value
+    ("dac-common-name-newline", _provision("--dac_common_name", "Matter\nDAC"),
+     "--dac_common_name: common name contains a control character (U+000A, newline) at "
+     "character 7 (accepted: printable text)"),
+    ("dac-common-name-esc", _provision("--dac_common_name", "A\x1b[31m"),
+     "--dac_common_name: common name contains a control character (U+001B, ESC)"),
+    ("dac-common-name-bidi", _provision("--dac_common_name", "A\u202eB"),
+     "invisible format character (U+202E"),
+    ("dac-common-name-65-bytes", _provision("--dac_common_name", "\u00e9" * 33),
+     "is 66 bytes (accepted: 1..64 bytes of UTF-8)"),
+    ("dac-common-name-empty", _provision("--dac_common_name", ""),
+     "--dac_common_name: '' is 0 bytes (accepted: 1..64 bytes of UTF-8)"),
+]
+
+
+@pytest.mark.parametrize("setup, message", [c[1:] for c in ONE_LINE],
+                         ids=[c[0] for c in ONE_LINE])
+def test_one_line_for_every_bad_input(cli, golden, tmp_path, setup, message):
+    argv = setup(tmp_path, golden)
+    before = snapshot(tmp_path)
+    result = cli(*argv)
+    assert result.code == 2, result
+    assert message.format(dir=tmp_path) in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1 and "internal error" not in result.err
+    assert result.out == ""
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b'{"VENDOR_NAME": "\xff"}', "st.json: not valid JSON (not UTF-8: byte 0xff at line 1, "
+                                  "column 18)"),
+    (b"\xef\xbb\xbf{}", "st.json: not valid JSON (starts with a UTF-8 byte order mark"),
+])
+def test_stm32_json_bytes(cli, tmp_path, raw, message):
+    (tmp_path / "st.json").write_bytes(raw)
+    before = snapshot(tmp_path)
+    for argv in (["show", "--format", "stm32-tlv", "--board", "wba65", tmp_path / "st.json"],
+                 ["partition", "--format", "stm32-tlv", "--board", "wba65", "-i",
+                  tmp_path / "st.json", "-o", tmp_path / "st"]):
+        result = cli(*argv)
+        assert result.code == 2 and message in result.err, result
+        assert len(result.err.strip().splitlines()) == 1
+    assert snapshot(tmp_path) == before
+
+
+# --- damaged batch state: manifest.csv and batch.json, for resume and for verify ---------
+
+@pytest.fixture(scope="module")
+def made_lot(tmp_path_factory):
+    """One small finished batch, copied by each test before it damages it."""
+    from matter_factory_data.cli.app import main
+
+    lot = tmp_path_factory.mktemp("lot") / "lot"
+    assert main(["batch", "-o", str(lot), "--count", "2", "--defaults", "--qr", "none",
+                 "--spake2_it", "1000", "--jobs", "1", "--seed", "hostile"]) == 0
+    return lot
+
+
+def _replace_line(number, old, new):
+    def damage(lot):
+        path = lot / "manifest.csv"
+        lines = path.read_bytes().splitlines(keepends=True)
+        lines[number - 1] = lines[number - 1].replace(old, new, 1)
+        path.write_bytes(b"".join(lines))
+    return damage
+
+
+def _dac_serial_cell(lot):
+    path = lot / "manifest.csv"
+    lines = path.read_bytes().splitlines(keepends=True)
+    header = lines[0].decode().strip().split(",")
+    cells = lines[1].decode().split(",")
+    cells[header.index("dac_serial")] = "zz12"
+    lines[1] = ",".join(cells).encode()
+    path.write_bytes(b"".join(lines))
+
+
+def _state(edit):
+    def damage(lot):
+        path = lot / "batch.json"
+        path.write_bytes(edit(path.read_bytes()))
+    return damage
+
+
+DAMAGED = [
+    ("manifest-0xff", _replace_line(2, b",", b"\xff,"),
+     "batch manifest {lot}/manifest.csv: line 2 is not UTF-8 (byte 0xff at column 2); "
+     "restore the file"),
+    ("manifest-dac-serial", _dac_serial_cell,
+     "batch manifest {lot}/manifest.csv: line 2: cell 'dac_serial' 'zz12' is not a "
+     "hexadecimal serial number (1..40 hex digits); restore the manifest of this batch"),
+    ("manifest-image-outside", _replace_line(3, b"devices/000002", b"/etc/passwd"),
+     "batch manifest {lot}/manifest.csv: line 3: cell 'image' '/etc/passwd/factory_data.bin' "
+     "is not a file under devices/ of this batch"),
+    ("manifest-image-dotdot", _replace_line(3, b"devices/000002", b"devices/../../x"),
+     "cell 'image' 'devices/../../x/factory_data.bin' is not a file under devices/"),
+    ("manifest-index", _replace_line(2, b"1,", b"-1,"),
+     "line 2: cell 'index' '-1' is not a device number"),
+    ("manifest-open-quote", _replace_line(3, b",", b',"'),
+     "batch manifest {lot}/manifest.csv: line 3 is not valid CSV (unexpected end of data)"),
+    ("manifest-extra-cell", _replace_line(2, b"\r\n", b",extra\r\n"),
+     "batch manifest {lot}/manifest.csv: line 2 has 11 cells, the header 10"),
+    ("state-0xff", _state(lambda b: b[:10] + b"\xff" + b[10:]),
+     "batch state {lot}/batch.json: not valid JSON (not UTF-8: byte 0xff at line 2, column 9)"),
+    ("state-params-twice", _state(lambda b: b.rstrip()[:-1] + b', "params": {}}'),
+     "batch state {lot}/batch.json: not valid JSON (key 'params' appears twice in an object)"),
+    ("state-no-params", _state(lambda b: b"[]"),
+     "batch state {lot}/batch.json: no 'params' object"),
+]
+
+
+@pytest.mark.parametrize("command", ["resume", "verify"])
+@pytest.mark.parametrize("damage, message", [c[1:] for c in DAMAGED], ids=[c[0] for c in DAMAGED])
+def test_damaged_batch_files_are_named_with_file_and_line(cli, tmp_path, made_lot, command,
+                                                          damage, message):
+    import shutil
+
+    lot = tmp_path / "lot"
+    shutil.copytree(made_lot, lot)
+    damage(lot)
+    before = snapshot(tmp_path)
+    if command == "resume":
+        result = cli("batch", "-o", lot, "--count", "3", "--defaults", "--qr", "none",
+                     "--spake2_it", "1000", "--jobs", "1", "--seed", "hostile")
+    else:
+        result = cli("verify", lot, "--jobs", "1")
+    assert result.code == 2, result
+    assert message.format(lot=lot) in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1 and "internal error" not in result.err
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("jobs", ["0", "-5", "100000"])
+def test_verify_dir_jobs_are_limited(cli, tmp_path, made_lot, jobs):
+    """`verify DIR --jobs -5` was an internal error, `--jobs 100000` started 100000
+    processes."""
+    before = snapshot(made_lot)
+    result = cli("verify", made_lot, "--jobs", jobs)
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err == f"error: --jobs: {jobs} is not accepted (accepted: 1..256 worker " \
+                         "processes)\n"
+    assert snapshot(made_lot) == before
+
+
+# --- the station manifest of provision ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def station_pai(tmp_path_factory):
+    from matter_factory_data.core import certs
+
+    directory = tmp_path_factory.mktemp("pai")
+    paa_key, pai_key = certs.new_key(), certs.new_key()
+    paa = certs.make_paa(key=paa_key, common_name="Test PAA", vendor_id=0xFFF1)
+    pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_key,
+                         common_name="Test PAI", vendor_id=0xFFF1)
+    (directory / "pai.der").write_bytes(certs.cert_der(pai))
+    (directory / "pai_key.der").write_bytes(certs.key_der(pai_key))
+    return directory
+
+
+STATION_HEADER = b"time,port,protocol,sn,dac_serial,status,code,error\n"
+
+
+@pytest.mark.parametrize("row, message", [
+    (b"2026-01-01T00:00:00+0000,/dev/ttyACM0,csr,SN1,not-hex,ok,0,\n",
+     "station manifest {path}: line 2: cell 'dac_serial' 'not-hex' is not a hexadecimal serial "
+     "number (1..40 hex digits); restore the manifest"),
+    (b"2026-01-01T00:00:00+0000,/dev/ttyACM0,csr,SN\xff,12ab,ok,0,\n",
+     "station manifest {path}: line 2 is not UTF-8 (byte 0xff at column 45); restore the file"),
+    (b"2026-01-01T00:00:00+0000,/dev/ttyACM0,csr,SN1,12ab,ok\n",
+     "station manifest {path}: line 2 has 6 cells, the header 8"),
+    (None, "--manifest {path}: line 1: not a station manifest (the header is not time,port,"
+           "protocol,sn,dac_serial,status,code,error); give the station's manifest or a new "
+           "file"),
+], ids=["dac-serial", "0xff", "short-row", "not-a-manifest"])
+def test_a_damaged_station_manifest_is_one_line(cli, tmp_path, station_pai, row, message):
+    manifest = tmp_path / "m.csv"
+    manifest.write_bytes(STATION_HEADER + row if row is not None else b"index,sn\n1,A\n")
+    before = snapshot(tmp_path)
+    result = cli("provision", "--port", tmp_path / "no-port", "--manifest", manifest,
+                 "--pai_cert", station_pai / "pai.der", "--pai_key", station_pai / "pai_key.der",
+                 "--vendor_id", "0xFFF1", "--product_id", "0x8000")
+    assert result.code == 2, result
+    assert message.format(path=manifest) in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert snapshot(tmp_path) == before
+
+
+def test_csr_subjects_follow_the_text_rules():
+    """A device-supplied CSR whose serialNumber or CN holds a control character is refused
+    (it would reach the manifest and every terminal that prints it)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from matter_factory_data.core import certs
+    from matter_factory_data.station.provision.issuer import CsrIssuer, CsrRefused
+
+    paa_key, pai_key, device_key = certs.new_key(), certs.new_key(), certs.new_key()
+    paa = certs.make_paa(key=paa_key, common_name="Test PAA", vendor_id=0xFFF1)
+    pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_key,
+                         common_name="Test PAI", vendor_id=0xFFF1)
+    issuer = CsrIssuer(pai_cert=pai, pai_key=pai_key, vendor_id=0xFFF1, product_id=0x8000)
+
+    def csr(cn, sn):
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                          x509.NameAttribute(x509.ObjectIdentifier("1.3.6.1.4.1.37244.2.1"),
+                                             "FFF1"),
+                          x509.NameAttribute(x509.ObjectIdentifier("1.3.6.1.4.1.37244.2.2"),
+                                             "8000"),
+                          x509.NameAttribute(NameOID.SERIAL_NUMBER, sn,
+                                             _type=x509.name._ASN1Type.UTF8String)])
+        request = x509.CertificateSigningRequestBuilder().subject_name(name).sign(
+            device_key, hashes.SHA256())
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return request.public_bytes(Encoding.DER)
+
+    assert issuer.check(csr("Device", "SN-1")).sn == "SN-1"
+    with pytest.raises(CsrRefused, match=r"serialNumber contains a control character "
+                                         r"\(U\+001B, ESC\)"):
+        issuer.check(csr("Device", "SN\x1b[2J"))
+    with pytest.raises(CsrRefused, match=r"commonName contains a control character "
+                                         r"\(U\+000A, newline\)"):
+        issuer.check(csr("Dev\nice", "SN-1"))
+
+
+def test_certificate_subjects_are_checked_in_the_core():
+    from matter_factory_data.core import certs
+    from matter_factory_data.errors import InputError
+
+    key = certs.new_key()
+    with pytest.raises(InputError, match=r"contains a control character \(U\+000D, carriage "
+                                         r"return\)"):
+        certs.make_paa(key=key, common_name="PAA\r", vendor_id=0xFFF1)
+
+
+# --- a missing Python package, under west and the console script --------------------------
+
+def test_a_missing_python_package_names_the_install_command(west_workspace, west, golden,
+                                                            monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "cbor2" or m.startswith("cbor2.")]:
+        monkeypatch.delitem(sys.modules, name)
+    for name in [m for m in sys.modules if m.startswith("matter_factory_data.formats")
+                 or m.startswith("matter_factory_data.jobs")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "cbor2", None)  # import cbor2 -> ModuleNotFoundError
+    code, out, err = west("factory-data", "show", golden / "factory_data.bin")
+    requirements = Path(__file__).resolve().parents[1] / "requirements.txt"
+    assert code == 1, (out, err)
+    assert f"missing Python package 'cbor2': install with `{sys.executable} -m pip install -r " \
+           f"{requirements}`" in err, err
+    assert "internal error" not in err and "please report" not in err
+
+
+def test_a_planted_journal_moves_no_other_file(cli, golden, tmp_path):
+    """A journal of a dead process is replayed by the next run in that directory: an entry
+    that is not a staged output renamed onto its own name (here: moving the user's file
+    away) is ignored."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    journal = out / ".mfd-outputs.999999999.0123456789ab.journal"
+    journal.write_text(json.dumps([[str(out / "keep.txt"), str(tmp_path / "stolen.txt")],
+                                   [str(out / ".keep.txt.1.0123456789ab.tmp"),
+                                    str(tmp_path / "keep.txt")]]))
+    result = cli("generate", *golden_args(golden, out / "fd"))
+    assert result.code == 0, result
+    assert (out / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "stolen.txt").exists() and not journal.exists()

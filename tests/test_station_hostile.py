@@ -54,11 +54,12 @@ def test_a_forged_serial_number_never_reaches_the_terminal_or_the_manifest_raw(
     assert result.code == 1
     shown = result.out + result.err
     assert "\x1b" not in shown and "\nFORGED" not in shown
-    assert "\\x1b[2J\\nFORGED-SN: ok" in result.err  # shown escaped, on one line
+    assert "serialNumber contains a control character (U+001B, ESC)" in result.err
+    assert result.err.count("\n") == 1
     raw = (tmp_path / "m.csv").read_text()
     assert "\x1b" not in raw and raw.count("\n") == 2  # header + one row
     [row] = rows(tmp_path / "m.csv")
-    assert row["status"] == "failed" and "control or invisible characters" in row["error"]
+    assert row["status"] == "failed" and "control character (U+001B, ESC)" in row["error"]
     assert "DAC" not in board.received
 
 
@@ -139,14 +140,14 @@ def _pai(paa, paa_key, key, *, not_before, not_after, path_length=0):
             .sign(paa_key, hashes.SHA256()))
 
 
-@pytest.mark.parametrize("case, fragment", [
-    ("expired", "the PAI has expired (valid 2020-01-01 .. 2021-01-01)"),
-    ("not-yet-valid", "the PAI is not yet valid (valid 2090-01-01 .. 9999-12-31"),
+@pytest.mark.parametrize("case, fragment, production_only", [
+    ("expired", "the PAI has expired (valid 2020-01-01 .. 2021-01-01)", False),
+    ("not-yet-valid", "the PAI is not yet valid (valid 2090-01-01 .. 9999-12-31", False),
     ("ends-early", "the PAI ends before the DACs issued from it (valid 2020-01-01 .. "
-                   "2040-01-01; the DACs are valid until 9999-12-31"),
-    ("pathlen-5", "'pai-ca-pathlen-0'"),
+                   "2040-01-01; the DACs are valid until 9999-12-31", True),
+    ("pathlen-5", "'pai-ca-pathlen-0'", True),
 ])
-def test_a_pai_the_station_must_refuse(cli, tmp_path, case, fragment):
+def test_a_pai_the_station_must_refuse(cli, boards, tmp_path, case, fragment, production_only):
     utc = dt.timezone.utc
     since, forever = dt.datetime(2020, 1, 1, tzinfo=utc), certs.NO_WELL_DEFINED_EXPIRY
     windows = {"expired": (since, dt.datetime(2021, 1, 1, tzinfo=utc)),
@@ -159,10 +160,16 @@ def test_a_pai_the_station_must_refuse(cli, tmp_path, case, fragment):
                 path_length=5 if case == "pathlen-5" else 0)
     (tmp_path / "pai.der").write_bytes(certs.cert_der(cert))
     (tmp_path / "pai_key.der").write_bytes(certs.key_der(key))
-    result = provision(cli, tmp_path, tmp_path / "m.csv", ["/dev/null"])
-    assert result.code == 2, result
-    assert result.err.count("\n") == 1 and fragment in result.err, result.err
+    refused = provision(cli, tmp_path, tmp_path / "m.csv", ["/dev/null"],
+                        *(["--profile", "production"] if production_only else []))
+    assert refused.code == 2, refused
+    assert refused.err.count("\n") == 1 and fragment in refused.err, refused.err
     assert not (tmp_path / "m.csv").exists()
+    if production_only:  # the development profile (default) warns, names the rule, goes on
+        board = boards("healthy", sn="SN-P")
+        result = provision(cli, tmp_path, tmp_path / "m.csv", [board.path])
+        assert result.code == 0, result.err
+        assert result.err.startswith("warning: ") and fragment in result.err
 
 
 # --------------------------------------------------------------------------- the manifest
@@ -275,3 +282,25 @@ def test_a_signer_failing_mid_lot_is_one_row_and_no_dac(boards, pai, tmp_path):
     wait_for(lambda: "ERROR" in board.received, 5)
     assert "DAC" not in board.received
     assert not issuer._keys and not issuer._sns  # not issued: the board may try again
+
+
+def test_device_text_is_escaped_for_the_terminal_and_the_manifest(tmp_path):
+    """Whatever text a session's outcome carries: one escaped line on the terminal, one
+    formula-safe line in the manifest."""
+    import io
+
+    from matter_factory_data.station.provision.outcome import FAILED, Outcome
+    from matter_factory_data.station.provision.station import StationManifest, _report
+    from matter_factory_data.ui import UI
+
+    hostile = "=1+1\x1b[2J\nFORGED-SN: ok"
+    outcome = Outcome("/dev/ttyX", "csr", FAILED, sn=hostile, error=f"device said {hostile}")
+    manifest = StationManifest(tmp_path / "m.csv")
+    manifest.append(outcome)
+    raw = (tmp_path / "m.csv").read_text()
+    assert raw.count("\n") == 2 and "\x1b" not in raw
+    [row] = all_rows(tmp_path / "m.csv")
+    assert row["sn"] == "'=1+1\\x1b[2J\\nFORGED-SN: ok"
+    err = io.StringIO()
+    _report(UI(out=io.StringIO(), err=err), outcome)
+    assert err.getvalue() == "error: /dev/ttyX: device said =1+1\\x1b[2J\\nFORGED-SN: ok\n"

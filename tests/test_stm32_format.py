@@ -228,7 +228,7 @@ def test_bad_st_json_is_refused_with_one_line(obj, message):
 
 
 def test_a_key_given_twice_is_refused():
-    with pytest.raises(InputError, match="key 'VENDOR_ID' is given twice"):
+    with pytest.raises(InputError, match="key 'VENDOR_ID' appears twice"):
         stm32_tlv.load_json_text('{"VENDOR_ID": "1", "VENDOR_ID": "2"}', "in.json")
 
 
@@ -487,7 +487,16 @@ def test_verify_detects_a_foreign_dac(cli, tmp_path):
                                "'CN=STMicroelectronics PAI 0xFFF1") for line in failed), result.out
     assert "FAIL  DAC PID 0x8004 differs from product_id 0x8006" in failed
     assert "ok    spake2_verifier matches the passcode, salt and iteration count" in result.out
-    assert "4 of 8 checks failed" in result.err
+    # the foreign DAC also breaks an attestation-profile rule: a warning under the default
+    # development profile, a fourth failure under --profile production
+    warned = [line for line in result.out.splitlines() if line.startswith("warn  ")]
+    assert len(warned) == 1 and "Matter attestation profile rule '" in warned[0], result.out
+    assert "accepted by the development profile" in warned[0]
+    assert "3 of 8 checks failed" in result.err and "1 accepted with a warning" in result.err
+    strict = cli("verify", image, "--format", "stm32-tlv", "--passcode", "20202021",
+                 "--profile", "production")
+    assert strict.code == 1 and "4 of 8 checks failed" in strict.err, strict.err
+    assert "refused by --profile=production" in strict.out
 
 
 # --- against ST's own code (optional: paths from the environment) -------------------------

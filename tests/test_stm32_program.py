@@ -125,15 +125,16 @@ def test_list(cli, fake_cli):
 
 
 CASES = [
-    ("wb5mm-dk external loader", ["--board", "wb5mm-dk", "--sn", "A"], [
-        ["-c", "port=SWD", "sn=A", "mode=UR", "-el", "{loader}", "-d", "{image}",
+    ("wb5mm-dk external loader", ["--board", "wb5mm-dk", "--probe", "0A0B0C0D"], [
+        ["-c", "port=SWD", "sn=0A0B0C0D", "mode=UR", "-el", "{loader}", "-d", "{image}",
          "0x901C0000", "-v", "-rst"]]),
-    ("wba65 internal flash, no loader", ["--board", "wba65", "--sn", "A"], [
-        ["-c", "port=SWD", "sn=A", "mode=UR", "-d", "{image}", "0x081EC000", "-v", "-rst"]]),
-    ("no reset", ["--board", "wba65", "--sn", "A", "--no-reset"], [
-        ["-c", "port=SWD", "sn=A", "mode=UR", "-d", "{image}", "0x081EC000", "-v"]]),
-    ("own loader", ["--board", "wb5mm-dk", "--sn", "A", "--external-loader", "/x/my.stldr"], [
-        ["-c", "port=SWD", "sn=A", "mode=UR", "-el", "/x/my.stldr", "-d", "{image}",
+    ("wba65 internal flash, no loader", ["--board", "wba65", "--probe", "0A0B0C0D"], [
+        ["-c", "port=SWD", "sn=0A0B0C0D", "mode=UR", "-d", "{image}", "0x081EC000", "-v", "-rst"]]),
+    ("no reset", ["--board", "wba65", "--probe", "0A0B0C0D", "--no-reset"], [
+        ["-c", "port=SWD", "sn=0A0B0C0D", "mode=UR", "-d", "{image}", "0x081EC000", "-v"]]),
+    ("own loader", ["--board", "wb5mm-dk", "--probe", "0A0B0C0D", "--external-loader",
+                    "/x/my.stldr"], [
+        ["-c", "port=SWD", "sn=0A0B0C0D", "mode=UR", "-el", "/x/my.stldr", "-d", "{image}",
          "0x901C0000", "-v", "-rst"]]),
     ("every listed probe", ["--board", "wba65"], [
         ["-l"],
@@ -154,11 +155,11 @@ def test_argv_table(cli, fake_cli, options, expected):
 
 
 def test_dry_run_prints_the_same_commands_and_runs_nothing(cli, fake_cli):
-    result = cli("stm32-program", "--image", FULL, "--board", "wb5mm-dk", "--sn", "A",
+    result = cli("stm32-program", "--image", FULL, "--board", "wb5mm-dk", "--probe", "0A0B0C0D",
                  "--dry-run")
     assert result.code == 0
     assert result.out.splitlines()[1] == (
-        f"{fake_cli.exe} -c port=SWD sn=A mode=UR -el "
+        f"{fake_cli.exe} -c port=SWD sn=0A0B0C0D mode=UR -el "
         f"{Path(fake_cli.exe).parent}/ExternalLoader/S25FL128S_STM32WB5MM-DK.stldr -d {FULL} "
         "0x901C0000 -v -rst")
     assert fake_cli() == []
@@ -180,7 +181,7 @@ def test_a_failing_probe_is_one_line_and_the_others_are_programmed(cli, fake_cli
 def test_a_bad_image_is_refused_before_any_probe_is_touched(cli, fake_cli, tmp_path):
     bad = tmp_path / "bad.bin"
     bad.write_bytes(bytes.fromhex("15000000" "00000000" "16000000" "02000000" "f1ff" "acacacac"))
-    result = cli("stm32-program", "--image", bad, "--board", "wba65", "--sn", "A")
+    result = cli("stm32-program", "--image", bad, "--board", "wba65", "--probe", "0A0B0C0D")
     assert result.code == 2
     assert result.err.startswith(f"error: --image {bad}: key 'VENDOR_NAME': at offset 0 is "
                                  "empty (length 0)")
@@ -217,7 +218,7 @@ def test_cli_option_takes_the_program_or_its_directory(tmp_path):
 def test_missing_cli_is_one_line(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
-    result = cli("stm32-program", "--image", FULL, "--board", "wba65", "--sn", "A")
+    result = cli("stm32-program", "--image", FULL, "--board", "wba65", "--probe", "0A0B0C0D")
     assert result.code == 1
     assert result.err.count("\n") == 1
     assert result.err.startswith("error: STM32_Programmer_CLI not found on PATH nor in ")

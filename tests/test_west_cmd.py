@@ -36,6 +36,17 @@ def test_west_reports_bad_input_as_one_error_line(workspace, west, golden):
     assert not (workspace / "out").exists()
 
 
+def test_west_generate_under_the_profiles(workspace, west, golden):
+    """The documented example: a warning naming the rule under the default profile (exit 0),
+    refused under --profile production (exit 2, nothing written)."""
+    code, _, err = west("factory-data", "generate", *golden_args(golden, workspace / "dev" / "fd"))
+    assert code == 0 and "rule 'dac-valid-at-manufacturing-date'" in err, err
+    code, _, err = west("factory-data", "generate", *golden_args(golden, workspace / "prod" / "fd"),
+                        "--profile", "production")
+    assert code == 2 and "refused by --profile=production" in err, err
+    assert not (workspace / "prod").exists()
+
+
 def test_west_show_and_codes(workspace, west, golden):
     code, out, _ = west("factory-data", "show", golden / "factory_data.bin", "--json",
                           "--show-secrets")

@@ -3,10 +3,10 @@
 scripts/tools/nrfconnect/generate_nrfconnect_chip_factory_data.py: the same options,
 forwarded to ``matter-factory-data generate``.
 
-The reference never checked the Matter attestation certificate profile (its own test
-suite uses a PAI with pathLen 1), so the shim passes --allow_nonconformant_certs: profile
-violations are printed as warnings naming the rule instead of refusing the certificates.
-Call ``matter-factory-data generate`` directly to have them refused.
+Nothing is added to the caller's options. The reference never checked the Matter
+attestation certificate profile (its own test suite uses a PAI with pathLen 1); under the
+default development profile such findings are warnings naming the rule. Pass
+``--profile production`` to have them refused.
 """
 
 import sys
@@ -16,4 +16,4 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _shim import run  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(run("generate", ["--allow_nonconformant_certs"]))
+    sys.exit(run("generate", []))

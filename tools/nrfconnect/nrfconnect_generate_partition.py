@@ -3,8 +3,8 @@
 scripts/tools/nrfconnect/nrfconnect_generate_partition.py: the same options, forwarded to
 ``matter-factory-data partition``.
 
-The reference always replaces its outputs (NCS <= 2.6 runs it on every regeneration), so
-the shim passes --overwrite.
+Like the generator shim it adds no option: the reference's argv reaches ``partition``
+unchanged. Outputs that already exist are kept unless ``--overwrite`` is given.
 """
 
 import sys
@@ -14,4 +14,4 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _shim import run  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(run("partition", ["--overwrite"]))
+    sys.exit(run("partition", []))

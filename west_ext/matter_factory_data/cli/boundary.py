@@ -26,6 +26,16 @@ def guarded(call: Callable[[], int], ui) -> int:
     except KeyboardInterrupt:
         ui.error("interrupted; no output was written")
         return 130
+    except ImportError as exc:  # a dependency missing from the Python that runs us (west's)
+        hint = missing_package(exc)
+        if hint is None:
+            if os.environ.get("MFD_DEBUG"):
+                raise
+            ui.error(f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
+                     "traceback and please report it)")
+            return 1
+        ui.error(one_line(hint))
+        return 1
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("MFD_DEBUG"):
             raise
@@ -40,3 +50,29 @@ def one_line(message: str) -> str:
     if message.isprintable():
         return message
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
+#: Import names whose pip package is spelled otherwise.
+PIP_NAMES = {"yaml": "PyYAML", "serial": "pyserial", "elftools": "pyelftools", "png": "pypng",
+             "west": "west"}
+
+
+def missing_package(exc: ImportError) -> str | None:
+    """``missing Python package 'cbor2': install with `...``, or None when the failed
+    import is one of this package's own modules (a bug, not an installation problem)."""
+    import sys
+    from pathlib import Path
+
+    name = (exc.name or "").split(".")[0]
+    if not name or name == __package__.split(".")[0]:
+        return None
+    package = PIP_NAMES.get(name, name)
+    requirements = Path(__file__).resolve().parents[3] / "requirements.txt"
+    python = sys.executable or "python3"
+    if requirements.is_file():
+        command = f"{python} -m pip install -r {requirements}"
+    else:
+        command = f"{python} -m pip install {package}"
+    what = "missing Python package" if isinstance(exc, ModuleNotFoundError) else \
+        "unusable Python package (too old or broken)"
+    return f"{what} {package!r}: install with `{command}`"

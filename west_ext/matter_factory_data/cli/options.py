@@ -117,6 +117,25 @@ COLOR_CHOICES = ("black", "navy", "green", "teal", "maroon", "purple", "olive", 
                  "copper", "silver", "gold", "cooper")
 
 
+PROFILE_CHOICES = ("development", "production")
+
+
+def add_profile_arguments(group) -> None:
+    """``--profile`` (core/profile.py) and its development spelling
+    ``--allow_nonconformant_certs`` (generate, partition, batch, verify, provision)."""
+    group.add_argument("--profile", choices=PROFILE_CHOICES, default="development",
+                       help="development (default): a rule neither the device nor the "
+                            "reference generator enforces (the Matter attestation profile, "
+                            "the DAC valid on the manufacturing date) is a warning naming the "
+                            "rule; production: an error (values the device rejects are errors "
+                            "in both)")
+    group.add_argument("--allow_nonconformant_certs",
+                       dest="allow_nonconformant_certs", action="store_true",
+                       help="the development profile's behaviour, spelled out: accept "
+                            "certificates that break the Matter attestation profile with a "
+                            "warning naming the rule (refused with --profile production)")
+
+
 def add_field_arguments(parser: argparse.ArgumentParser) -> None:
     """The factory data field options, shared by generate and batch (same spelling)."""
     mandatory = parser.add_argument_group("Mandatory keys")
@@ -186,11 +205,7 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
                            "output directory)")
     ours.add_argument("--cert_declaration_key", metavar="FILE|URI",
                       help="CD signing private key (a file or a pkcs11: URI)")
-    ours.add_argument("--allow_nonconformant_certs",
-                      dest="allow_nonconformant_certs", action="store_true",
-                      help="accept certificates that break the Matter attestation profile "
-                           "(chip-cert validate-att-cert rules), with a warning naming the rule "
-                           "(the reference never checked it; for compatibility only)")
+    add_profile_arguments(ours)
     abbreviable_from(ours.add_argument(
         "--discovery", metavar="LIST",
         help="discovery capabilities in the QR code: comma-separated softap, ble, onnetwork, "
@@ -198,4 +213,6 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
         len("disco"))
     ours.add_argument("--defaults", action="store_true",
                       help="fill every option not given from the development defaults "
-                           "(the Kconfig defaults; makes a development certificate chain)")
+                           "(the Kconfig defaults; makes a development certificate chain; the "
+                           "partition: --offset 0xf7000 --size 0x1000, the sample's and nRF "
+                           "Connect SDK 3.4's nRF52840 layout)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import OPT
 from . import certview
 from .certview import (
     ECDSA_WITH_SHA256_OID,
@@ -48,8 +47,10 @@ RULES = {
                                        "not yet valid)",
     "issuer-valid-at-dac-issuance": "PAI/PAA: valid at the DAC's notBefore",
     "paa-no-product-id": "PAA: no product ID in the subject",
-    "issuer-valid-for-dac-validity": "PAI: valid for the whole validity of the DACs a station "
-                                     "issues from it (from now until their notAfter)",
+    "issuer-valid-for-dac-validity": "PAI: valid when a station issues DACs from it (not "
+                                     "expired, not yet valid)",
+    "issuer-outlives-dacs": "PAI: valid until the notAfter of the DACs a station issues from "
+                            "it",
 }
 
 
@@ -188,8 +189,9 @@ def issuer_validity_violations(issuer: CertView, source: str, *, start: str, end
         detail = f"the {name} has expired ({span})"
     elif issuer.not_after < end:
         until = "9999-12-31 (no well-defined expiry)" if end.startswith("9999") else _when(end)
-        detail = (f"the {name} ends before the DACs issued from it ({span}; the DACs are valid "
-                  f"until {until}): use a {name} valid until then")
+        return [Violation("issuer-outlives-dacs", source,
+                          f"the {name} ends before the DACs issued from it ({span}; the DACs "
+                          f"are valid until {until}): use a {name} valid until then")]
     else:
         return []
     return [Violation("issuer-valid-for-dac-validity", source, detail)]
@@ -211,17 +213,8 @@ def chain_violations(*, dac: Optional[CertView], pai: Optional[CertView],
     return found
 
 
-def enforce(violations: list[Violation], *, allow: bool) -> list[str]:
-    """Raise CredentialError for the first violation (naming how many more) unless
-    ``allow``; then return them as warning texts."""
-    from ..errors import CredentialError
-
-    if not violations:
-        return []
-    if not allow:
-        more = (f" (and {len(violations) - 1} more profile violation(s))"
-                if len(violations) > 1 else "")
-        raise CredentialError(f"{violations[0]}{more}; chip-cert validate-att-cert refuses "
-                              f"such a certificate ({OPT.allow_nonconformant_certs} accepts it "
-                              "with a warning)")
-    return [f"{v} (accepted: {OPT.allow_nonconformant_certs})" for v in violations]
+def enforce(violations: list[Violation], policy) -> list:
+    """Apply ``policy`` (:class:`.profile.ProfilePolicy`): raise CredentialError for the
+    first violation it refuses (naming how many more), else return the warnings
+    (:class:`~matter_factory_data.errors.Message`)."""
+    return policy.apply(violations)

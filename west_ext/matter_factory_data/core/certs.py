@@ -225,12 +225,25 @@ def common_name(text: str) -> str:
     return text.encode("utf-8")[:64].decode("utf-8", "ignore")
 
 
+def subject_text_problem(text: str) -> str | None:
+    """Why ``text`` may not stand in a certificate subject, or None: the rules of every other
+    text value (:func:`~.validate.control_problem`: control and invisible characters, bytes
+    that are not UTF-8) -- a newline or ESC in a subject reaches every log and terminal that
+    prints the certificate."""
+    from .validate import control_problem
+
+    return control_problem(text)
+
+
 def _subject(common_name: str, vendor_id: int | None, product_id: int | None) -> x509.Name:
     if not isinstance(common_name, str) or not 1 <= len(common_name.encode("utf-8")) <= 64:
         raise InputError(
             f"The certificate common name {common_name!r} is not accepted; expected a string "
             "of 1..64 bytes (UTF-8)."
         )
+    problem = subject_text_problem(common_name)
+    if problem:
+        raise InputError(f"The certificate common name {common_name!r} {problem}.")
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if vendor_id is not None:
         attributes.append(x509.NameAttribute(MATTER_VID_OID, f"{vendor_id:04X}"))

@@ -177,7 +177,7 @@ def recover(directory: Path) -> None:
             try:
                 entries = json.loads(path.read_text(encoding="utf-8"))
                 for temp, target in entries:
-                    if os.path.lexists(temp):
+                    if _journaled_rename(temp, target) and os.path.lexists(temp):
                         os.replace(temp, target)
             except (OSError, ValueError, TypeError):
                 pass
@@ -186,6 +186,18 @@ def recover(directory: Path) -> None:
         match = _LEFTOVER.fullmatch(name)
         if match and not _alive(int(match.group("pid"))):
             _remove_quietly(str(directory / name))
+
+
+def _journaled_rename(temp: object, target: object) -> bool:
+    """Whether a journal entry is one a commit writes: a staged ``.<name>.<pid>.<hex>.tmp``
+    renamed onto ``<name>`` in the same directory. A damaged or planted journal can never
+    move any other file."""
+    if not (isinstance(temp, str) and isinstance(target, str)):
+        return False
+    match = _LEFTOVER.fullmatch(os.path.basename(temp))
+    return bool(match and match.group("kind") == "tmp"
+                and match.group("name") == os.path.basename(target)
+                and os.path.dirname(temp) == os.path.dirname(target))
 
 
 def _write_journal(directory: Path, staged: list) -> str:

@@ -284,22 +284,12 @@ def _records_in_order(items: Iterable[tuple[int, bytes]]) -> Records:
 
 
 def load_json_text(text: str | bytes, source: str) -> Records:
-    """Parse ST's JSON text; a key given twice is refused (json keeps the last silently)."""
-    import json
+    """Parse ST's JSON text through the input limits of every JSON input (files.inputs):
+    a key given twice (genFactoryData keeps the last silently), a lone surrogate, a number
+    of more than 4300 digits, deep nesting and NaN are refused."""
+    from ..files.inputs import parse_json
 
-    def no_repeats(pairs):
-        seen = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise InputError(f"{source}: key {key!r} is given twice (genFactoryData keeps "
-                                 "the last one silently)")
-            seen.add(key)
-        return dict(pairs)
-
-    try:
-        obj = json.loads(text, object_pairs_hook=no_repeats)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{source}: not valid JSON ({exc})") from None
+    obj = parse_json(text, source)
     return json_to_device_map(obj, source)
 
 

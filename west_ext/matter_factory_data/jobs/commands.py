@@ -13,6 +13,9 @@ from ..errors import OPT, InputError, Subject, VerificationError
 from ..typed import Request
 from .pipeline import GenerateRequest, discovery_of
 
+#: (address, size) of the factory_data partition ``--defaults`` writes for.
+DEFAULT_PARTITION = (0xF7000, 0x1000)
+
 # The Kconfig defaults of the development identity (config/common/cmake/Kconfig),
 # used by ``generate --defaults`` for every option the user did not give.
 DEVELOPMENT_DEFAULTS = {
@@ -30,8 +33,11 @@ DEVELOPMENT_DEFAULTS = {
     "passcode": 20202021,
     "enable_key": "00112233445566778899AABBCCDDEEFF",
     "product_finish": "other",
-    "offset": 0xFB000,
-    "size": 0x1000,
+    # the sample's (sample_app/pm_static.yml and its nRF52840 overlay) and nRF Connect SDK
+    # 3.4's default Matter layout on the nRF52840: one 4 KiB page right below the settings
+    # storage at 0xf8000 (Partition Manager's old 0xfb000 is inside that storage there)
+    "offset": DEFAULT_PARTITION[0],
+    "size": DEFAULT_PARTITION[1],
     "generate_onboarding": True,
 }
 
@@ -104,25 +110,30 @@ class PartitionRequest(Request):
     raw: bool = False
     strict: bool = False
     overwrite: bool = False
+    profile: str = "development"  # core.profile, for the certificates the JSON holds
+    allow_nonconformant_certs: bool = False
     format: str = "nrf-cbor"
     board: Optional[str] = None
 
 
 def partition_command(args: PartitionRequest, ui) -> int:
     from ..formats.nrf_cbor import ERROR
-    from .pipeline import partition
+    from .pipeline import partition, profile_policy
 
+    policy = profile_policy(args)
     if args.format != "nrf-cbor" or args.board is not None:
-        return _partition_stm32(args, ui)
+        return _partition_stm32(args, ui, policy)
     if args.offset is None or args.size is None:
         raise InputError(f"{OPT.offset} and {OPT.size} are required (the partition's address and "
                          "size)")
     result = partition(input_path=args.input, output=args.output, offset=args.offset,
-                       size=args.size, overwrite=args.overwrite)
+                       size=args.size, overwrite=args.overwrite, policy=policy)
     errors = [p for p in result.problems if p.severity == ERROR]
     if args.strict and errors:
         more = f" (and {len(errors) - 1} more problem(s); see `show`)" if len(errors) > 1 else ""
         raise InputError(f"{OPT.input} {args.input}: {errors[0]}{more}")
+    for warning in result.warnings:
+        ui.warn(warning.render())
     for problem in result.problems:
         ui.warn(f"{args.input}: {problem}")
     written = result.outputs.commit()
@@ -134,14 +145,16 @@ def partition_command(args: PartitionRequest, ui) -> int:
     return 0
 
 
-def _partition_stm32(args: PartitionRequest, ui) -> int:
+def _partition_stm32(args: PartitionRequest, ui, policy) -> int:
     from ..formats import get_format
     from .stm32 import partition_stm32
 
     get_format(args.format, args.board)  # --format/--board checked first
     result = partition_stm32(input_path=args.input, output=args.output, offset=args.offset,
                              size=args.size, board=args.board, strict=args.strict,
-                             overwrite=args.overwrite)
+                             overwrite=args.overwrite, policy=policy)
+    for warning in result.warnings:
+        ui.warn(warning.render())
     for problem in result.problems:
         ui.warn(f"{args.input}: {problem}")
     written = result.outputs.commit()
@@ -169,16 +182,19 @@ class VerifyRequest(Request):
     manual: Optional[str] = None
     codes: Optional[str] = None
     allow_nonconformant_certs: bool = False
+    profile: str = "development"
     format: str = "nrf-cbor"
     board: Optional[str] = None
 
 
 def verify_command(args: VerifyRequest, ui) -> int:
+    from ..core.profile import policy
     from ..files.inputs import read_file
     from ..formats import get_format, images
     from .show import check_offset_and_size
     from .verification import Expectations, verify
 
+    profile = policy(args.profile, allow_nonconformant_certs=args.allow_nonconformant_certs)
     check_offset_and_size(args.offset, None)
     if args.passcode is not None:
         from ..core.validate import require
@@ -187,7 +203,7 @@ def verify_command(args: VerifyRequest, ui) -> int:
     fmt = get_format(args.format, args.board)
     loaded = images.load(args.file, args.offset, fmt)
     expect = Expectations(
-        allow_nonconformant_certs=args.allow_nonconformant_certs,
+        policy=profile,
         dac_cert=read_file(args.dac_cert, OPT.dac_cert) if args.dac_cert else None,
         pai_cert=read_file(args.pai_cert, OPT.pai_cert) if args.pai_cert else None,
         paa_cert=read_file(args.paa_cert, OPT.paa_cert) if args.paa_cert else None,

@@ -31,7 +31,7 @@ class Attestation(NamedTuple):
 def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
                           password: Optional[str], paa_cert: Optional[str],
                           vendor_id: int, product_id: int, date: Optional[str] = None,
-                          allow: bool = False, warnings: Optional[list] = None) -> Attestation:
+                          policy=None, warnings: Optional[list] = None) -> Attestation:
     """Load the given DER/PEM files and check that they are consistent.
 
     Uses :mod:`.core.certview` only: no ``cryptography.x509`` (or serialization,
@@ -57,20 +57,22 @@ def load_user_attestation(*, dac_cert: str, dac_key: str, pai_cert: str,
     certview.check_attestation_chain(dac=dac, pai=pai, paa=paa, vendor_id=vendor_id,
                                      product_id=product_id,
                                      sources=sources)
-    _apply_profile(dac, pai, paa, date, sources, allow, warnings)
+    _apply_profile(dac, pai, paa, date, sources, policy, warnings)
     return Attestation(dac.der, pai.der, key)
 
 
-def _apply_profile(dac, pai, paa, date: Optional[str], sources: dict, allow: bool,
+def _apply_profile(dac, pai, paa, date: Optional[str], sources: dict, policy,
                    warnings: Optional[list]) -> None:
+    """The attestation profile's rules under ``policy`` (core.profile; None: development):
+    refusals raise, the rest become warnings."""
     from ..core import attestation_profile
-    from ..errors import Message
+    from ..core.profile import ProfilePolicy
 
     violations = attestation_profile.chain_violations(dac=dac, pai=pai, paa=paa, date=date,
                                                       sources=sources)
-    for text in attestation_profile.enforce(violations, allow=allow):
-        if warnings is not None:
-            warnings.append(Message(text))
+    accepted = attestation_profile.enforce(violations, policy or ProfilePolicy())
+    if warnings is not None:
+        warnings.extend(accepted)
 
 
 def load_signer(cert_path: str, key_path: str, cert_option: str, key_option: str):
@@ -122,7 +124,7 @@ def development_paa(out_dir: Path, outputs: OutputSet, not_before=None):
 def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optional[str],
                          paa_key: Optional[str], vendor_id: int, product_id: int,
                          vendor_name: str, product_name: str, date: Optional[str] = None,
-                         allow: bool = False, warnings: Optional[list] = None) -> Attestation:
+                         policy=None, warnings: Optional[list] = None) -> Attestation:
     """Make PAI + DAC (``--gen_certs``), signed by the given PAA or the development PAA.
     Both are valid from the manufacturing date on (the profile wants the DAC valid then)."""
     from ..core import certs, certview
@@ -150,7 +152,7 @@ def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optiona
     _apply_profile(dac_view, pai_view, paa_view, date, {"dac": "the new DAC", "pai": "the new PAI",
                                   "paa": f"{OPT.paa_cert} {paa_cert}" if paa_cert else
                                   f"the development PAA ({out_dir / DEV_PAA_CERT})"},
-                   allow, warnings)
+                   policy, warnings)
     _add_pair(outputs, out_dir, "PAI", pai, pai_key)
     _add_pair(outputs, out_dir, "DAC", dac, dac_key)
     return Attestation(certs.cert_der(dac), certs.cert_der(pai), certs.raw_private_scalar(dac_key))

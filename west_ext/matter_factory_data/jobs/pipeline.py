@@ -17,6 +17,7 @@ from ..errors import OPT, InputError, Message, PartitionError, Subject
 from ..typed import Request
 
 if TYPE_CHECKING:
+    from ..core.profile import ProfilePolicy
     from ..files.outputs import OutputSet
 
 
@@ -65,7 +66,8 @@ class GenerateRequest(Request):
     offset: Optional[int] = None
     size: Optional[int] = None
     generate_onboarding: bool = False
-    allow_nonconformant_certs: bool = False  # attestation profile violations only warn
+    allow_nonconformant_certs: bool = False  # the development profile's explicit spelling
+    profile: str = "development"  # core.profile: development (warnings) or production
     discovery: Optional[str] = None  # names or a number; None: BLE, the reference's
     format: str = "nrf-cbor"  # formats.FORMATS; stm32-tlv: see jobs/stm32.py
     board: Optional[str] = None  # stm32-tlv: formats/stm32_boards.py
@@ -262,12 +264,11 @@ def _setup_payload(req: GenerateRequest, discovery: int):
 
 def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet,
                  date: Optional[str] = None, warnings: Optional[list] = None):
-    """The DAC, PAI and key; the Matter attestation profile is enforced on all of them
-    (``--allow_nonconformant_certs``: violations become warnings)."""
+    """The DAC, PAI and key; the Matter attestation profile is applied to all of them under
+    the request's profile (core.profile: development warns, production refuses)."""
     from . import credentials
 
-    profile: dict[str, Any] = {"date": date, "allow": req.allow_nonconformant_certs,
-                               "warnings": warnings}
+    profile: dict[str, Any] = {"date": date, "policy": profile_policy(req), "warnings": warnings}
 
     user_files = [o for o in ("dac_cert", "dac_key", "pai_cert") if getattr(req, o)]
     if req.gen_certs:
@@ -288,6 +289,14 @@ def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet,
         dac_cert=req.dac_cert, dac_key=req.dac_key, pai_cert=req.pai_cert,  # type: ignore[arg-type]
         password=req.dac_key_password, paa_cert=req.paa_cert,
         vendor_id=req.vendor_id, product_id=req.product_id, **profile)  # type: ignore[arg-type]
+
+
+def profile_policy(req) -> ProfilePolicy:
+    """The request's :class:`~matter_factory_data.core.profile.ProfilePolicy` (its
+    ``profile`` and ``allow_nonconformant_certs``; production with the latter is refused)."""
+    from ..core.profile import policy
+
+    return policy(req.profile, allow_nonconformant_certs=req.allow_nonconformant_certs)
 
 
 def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: OutputSet) -> bytes:
@@ -407,12 +416,37 @@ def _summary(identity: dict, partition: Optional[tuple[int, int]], image: Option
 # --- partition ---------------------------------------------------------------
 
 class PartitionResult:
-    def __init__(self, outputs: OutputSet, image: bytes, problems: list) -> None:
+    def __init__(self, outputs: OutputSet, image: bytes, problems: list,
+                 warnings: Optional[list] = None) -> None:
         self.outputs, self.image, self.problems = outputs, image, problems
+        self.warnings: list[Message] = warnings or []  # what the profile accepted
+
+
+def stored_chain_profile(values: dict, policy, source: str) -> list[Message]:
+    """The attestation profile over the DAC and PAI an image or JSON holds (``values`` by
+    model key: ``dac_cert``, ``pai_cert`` as DER, ``date``), the DAC on its manufacturing
+    date, under ``policy``: refusals raise, the rest are returned as warnings. Certificates
+    that cannot be read are left to the device lint."""
+    from ..core import attestation_profile, certview
+    from ..errors import FactoryDataError
+
+    try:
+        dac, pai = (certview.parse_certificate(values[k], source=f"{source} {k}",
+                                               profile=False)
+                    for k in ("dac_cert", "pai_cert"))
+    except (KeyError, TypeError, FactoryDataError):
+        return []
+    date = values.get("date")
+    if isinstance(date, (bytes, bytearray)):
+        date = bytes(date).decode("ascii", "replace")
+    violations = attestation_profile.chain_violations(
+        dac=dac, pai=pai, date=date if isinstance(date, str) else None,
+        sources={"dac": f"{source} dac_cert", "pai": f"{source} pai_cert"})
+    return attestation_profile.enforce(violations, policy)
 
 
 def partition(*, input_path: str, output: str, offset: int, size: int,
-              overwrite: bool = False) -> PartitionResult:
+              overwrite: bool = False, policy=None) -> PartitionResult:
     """The reference partition script: JSON file -> ``<output>.hex`` and ``<output>.bin``."""
     from ..files.inputs import parse_json, read_file
     from ..formats import hexfile, nrf_cbor
@@ -421,6 +455,11 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     obj = parse_json(read_file(input_path, OPT.input), f"{OPT.input} {input_path}")
     device_map = nrf_cbor.json_to_device_map(obj, f"{OPT.input} {input_path}")
     image = checked_image(device_map, (offset, size))
+    from ..core.profile import ProfilePolicy
+
+    warnings = stored_chain_profile(nrf_cbor.NrfCborFormat().model_values(device_map),
+                                    policy or ProfilePolicy(),
+                                    f"{OPT.input} {input_path}")
     from ..files.outputs import OutputSet
 
     outputs = OutputSet(overwrite=overwrite)
@@ -429,13 +468,14 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     outputs.add(Path(f"{output}.bin"), image, secret=True, what="factory data image (binary)")
     outputs.check()
     problems = nrf_cbor.lint(device_map, partition_size=size)
-    return PartitionResult(outputs=outputs, image=image, problems=problems)
+    return PartitionResult(outputs=outputs, image=image, problems=problems, warnings=warnings)
 
 
 def _checked_inputs(req: GenerateRequest) -> tuple:
     """The plain inputs, each checked against the device limits: (identity, partition, user
     data, enable key, setup payload or None). Shared by :func:`generate` and
     :func:`check_request`, so the configure-time check cannot drift from the build."""
+    profile_policy(req)  # a profile that is not one, or production with its contradiction
     identity = _identity(req)
     partition = partition_of(req)
     user = user_data(req.user)

@@ -168,7 +168,7 @@ def load_input(path: str, fmt):
 
 def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
                     size: Optional[int], board: Optional[str], strict: bool,
-                    overwrite: bool = False) -> pipeline.PartitionResult:
+                    overwrite: bool = False, policy=None) -> pipeline.PartitionResult:
     """ST's JSON or binary -> ``<output>.bin`` (+ ``.hex`` when an address is known).
 
     Unreadable records (empty, over 602 bytes, truncated), an image without the end
@@ -192,6 +192,11 @@ def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
     if refused:
         more = f" (and {len(refused) - 1} more; see `show`)" if len(refused) > 1 else ""
         raise InputError(f"{OPT.input} {input_path}: {refused[0]}{more}")
+    from ..core.profile import ProfilePolicy
+
+    warnings = pipeline.stored_chain_profile(fmt.model_values(records),
+                                             policy or ProfilePolicy(),
+                                             f"{OPT.input} {input_path}")
     image = fmt.encode(records)
     outputs = OutputSet(overwrite=overwrite)
     outputs.add(Path(f"{output}.bin"), image, secret=True, what="factory data image (binary)")
@@ -200,7 +205,8 @@ def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
                     secret=True, what="factory data image (Intel HEX)")
     outputs.check()
     return pipeline.PartitionResult(outputs=outputs, image=image,
-                                    problems=[p for p in problems if p not in refused])
+                                    problems=[p for p in problems if p not in refused],
+                                    warnings=warnings)
 
 
 def _hides_records(problem, records) -> bool:

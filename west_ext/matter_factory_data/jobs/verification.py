@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..core.profile import ProfilePolicy
 from ..errors import OPT, CredentialError, OnboardingError
 from ..formats import nrf_cbor
 
@@ -18,7 +19,7 @@ class Check:
     ok: bool
     message: str
     skipped: bool = False  # could not be checked (not a failure, but never "passed")
-    warning: bool = False  # passed only because it was allowed (--allow_nonconformant_certs)
+    warning: bool = False  # passed only because the profile accepts it (core.profile)
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Expectations:
     paa_cert: Optional[bytes] = None
     passcode: Optional[int] = None
     codes: list[tuple[str, str]] = field(default_factory=list)  # (source, "MT:..." or digits)
-    allow_nonconformant_certs: bool = False  # profile violations are reported, not failed
+    policy: Optional[ProfilePolicy] = None  # None: the development profile
 
 
 def verify(device_map: dict, expect: Expectations, fmt=None, *, reading=None) -> list[Check]:
@@ -139,10 +140,11 @@ def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
     if not violations:
         return [Check(True, "the certificates follow the Matter attestation profile"
                             + ("" if paa else f" (the PAA not checked: no {OPT.paa_cert})"))]
-    if expect.allow_nonconformant_certs:
-        return [Check(True, f"{v} (accepted: {OPT.allow_nonconformant_certs})", warning=True)
-                for v in violations]
-    return [Check(False, str(v)) for v in violations]
+    policy = expect.policy or ProfilePolicy()
+    errors, _ = policy.split(violations)
+    return [Check(False, policy.refusal(str(v)).render()) if v in errors
+            else Check(True, policy.warning(str(v)).render(), warning=True)
+            for v in violations]
 
 
 def _public_key_check(data: dict, dac) -> Check:

@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple, Optional
 
 from ..errors import OPT, CommandFailed, FactoryDataError, InputError, MissingProgram
 from ..typed import Request
-from .runner import Runner
+from .runner import Runner, file_argument, printable
 
 CLI = "STM32_Programmer_CLI"
 
@@ -40,6 +40,21 @@ INSTALL_DIRS = {
     "win32": (r"C:\Program Files\STMicroelectronics\STM32Cube\STM32CubeProgrammer\bin",
               r"C:\Program Files (x86)\STMicroelectronics\STM32Cube\STM32CubeProgrammer\bin"),
 }
+
+
+#: An ST-LINK serial number as STM32_Programmer_CLI -l prints it (24 hex digits on ST-LINK/V2-1
+#: and V3) and ``sn=`` takes it.
+PROBE_PATTERN = re.compile(r"[0-9A-Fa-f]{4,48}")
+
+
+def check_probe(serial: str) -> str:
+    """An ST-LINK serial number (hex digits), checked before any tool runs."""
+    if not PROBE_PATTERN.fullmatch(serial):
+        shown = repr(serial[:52]) + ("..." if len(serial) > 52 else "")
+        raise InputError.naming("{0}: " + shown.replace("{", "{{").replace("}", "}}")
+                                + " is not an ST-LINK serial number (accepted: 4..48 hex "
+                                "digits, as {1} shows them)", "probe", "list")
+    return serial
 
 
 class Probe(NamedTuple):
@@ -89,11 +104,13 @@ def parse_probes(listing: str) -> list[Probe]:
     probes: dict[str, Probe] = {}
     for block in _PROBE.findall(text):
         sn = re.search(_FIELD.format(r"ST-LINK SN"), block, re.M | re.I)
-        if sn:
+        if sn and PROBE_PATTERN.fullmatch(sn.group(1)):
             board = re.search(_FIELD.format(r"Board Name"), block, re.M | re.I)
             probes[sn.group(1)] = Probe(sn.group(1), board.group(1) if board else "", "")
     uart = text.split("UART Interface", 1)[1] if "UART Interface" in text else ""
     for board, sn, port in _UART_BOARD.findall(uart):
+        if not PROBE_PATTERN.fullmatch(sn):
+            continue
         known = probes.get(sn)
         probes[sn] = Probe(sn, (known.board if known else "") or board, port)
     return list(probes.values())
@@ -102,10 +119,10 @@ def parse_probes(listing: str) -> list[Probe]:
 def program_argv(cli: str, board, image: str, sn: str, *, loader: Optional[str],
                  reset: bool) -> list[str]:
     """Write ``image`` at the board's address through probe ``sn``, verify, reset."""
-    argv = [cli, "-c", "port=SWD", f"sn={sn}", "mode=UR"]
+    argv = [cli, "-c", "port=SWD", f"sn={check_probe(sn)}", "mode=UR"]
     if board.external:
-        argv += ["-el", loader or board.external_loader]
-    argv += ["-d", image, f"0x{board.address:08X}", "-v"]
+        argv += ["-el", file_argument(loader or board.external_loader)]
+    argv += ["-d", file_argument(image), f"0x{board.address:08X}", "-v"]
     if reset:
         argv.append("-rst")
     return argv
@@ -123,7 +140,7 @@ def default_loader(cli: str, board) -> Optional[str]:
 class Stm32ProgramRequest(Request):
     image: Optional[str] = None
     board: Optional[str] = None
-    sn: Optional[list] = None
+    probe: Optional[list] = None
     list: bool = False
     cli: Optional[str] = None
     external_loader: Optional[str] = None
@@ -159,10 +176,13 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     from ..formats.stm32_boards import get_board
 
     runner = Runner(args.dry_run, ui)
+    for serial in args.probe or []:
+        check_probe(serial)
     if args.list:
         cli = find_cli(args.cli, runner)
         for probe in list_probes(runner, cli):
-            ui.info(f"{probe.sn}  board {probe.board or '?'}  port {probe.port or '?'}")
+            ui.info(printable(f"{probe.sn}  board {probe.board or '?'}  port "
+                              f"{probe.port or '?'}"))
         return 0
     if not args.board:
         raise InputError(f"{OPT.board} is required: wb5mm-dk or wba65 (the board gives the address "
@@ -173,15 +193,15 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     assert board is not None  # args.board is given (checked above)
     data = check_image(args.image, board)
     cli = find_cli(args.cli, runner)
-    sns = list(args.sn or [])
+    sns = list(args.probe or [])
     if not sns:
         sns = [probe.sn for probe in list_probes(runner, cli)]
         if not sns:
             if args.dry_run:
-                ui.info(f"dry run: give {OPT.sn} to see the programming commands")
+                ui.info(f"dry run: give {OPT.probe} to see the programming commands")
                 return 0
             raise FactoryDataError(f"{CLI} -l lists no ST-LINK probe; connect the boards or "
-                                   f"give {OPT.sn}")
+                                   f"give {OPT.probe}")
     loader = args.external_loader or default_loader(cli, board)
     ui.info(f"factory data: {args.image} ({len(data)} bytes) at 0x{board.address:08X} on "
             f"{board.title}, {len(sns)} probe(s)")

@@ -7,10 +7,16 @@ the build's ``zephyr/.config``. The commands are plain argv lists run through
 The tool is nrfutil (``device program`` erasing only the ranges the hex touches, read-back
 verify, ``--family`` when known, then ``device reset``); nrfjprog only with ``--tool
 nrfjprog`` or when nrfutil is not on PATH (nRF Command Line Tools are archived). The hex must
-be factory data for the partition: one contiguous block that starts with a CBOR map, below
-64 KiB, page-aligned, in the code flash (never UICR/FICR), and - from a build directory - at
-the build's factory_data partition. A firmware or merged hex is refused: programming it with
-a page erase would wipe the application.
+be factory data for the partition: one contiguous block that decodes as complete factory
+data under the device-faithful lint of ``show``, below 64 KiB, page-aligned, in the code flash
+(never UICR/FICR), and - from a build directory - at the build's factory_data partition. A
+firmware or merged hex is refused (a Cortex-M vector table is named): programming it with a
+page erase would wipe the application.
+
+Nothing typed becomes an option of the tool: the hex reaches it as an absolute path, and the
+probe's serial number (``--snr``/``--dev-id``/``--serial-number``) must be digits, checked
+before any tool runs. ``--list`` lists the connected J-Link probes (``nrfutil --json device
+list``, or ``nrfjprog --ids``).
 
 nRF5340 network core: ``--core net`` (or a build whose ``.config`` has
 ``CONFIG_SOC_NRF5340_CPUNET=y``) programs the network coprocessor (nrfjprog ``--coprocessor
@@ -21,16 +27,17 @@ core flash (0x1000000..0x1040000). The reset after programming is the usual whol
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..errors import OPT, InputError
+from ..errors import OPT, InputError, Subject
 from ..files.inputs import read_file
 from ..formats import hexfile
 from ..typed import Request
 from ..zephyr import build_dir
 from ..zephyr.layout import SOCS
-from .runner import Runner
+from .runner import Runner, file_argument, printable
 
 #: Erase unit of the internal flash/RRAM on every supported family (nrf-connect.md §14)...
 PAGE_SIZE = 0x1000
@@ -64,13 +71,42 @@ class Target(NamedTuple):
         return NET_PAGE_SIZE if self.core == "net" else PAGE_SIZE
 
 
+#: A J-Link serial number as nrfjprog (``--snr``, an unsigned 32-bit number) and nrfutil
+#: (``--serial-number``, the same digits, often with leading zeros) take it.
+SNR_PATTERN = re.compile(r"[0-9]{1,20}")
+NRFJPROG_SNR_MAX = 0xFFFFFFFF
+
+
+def check_snr(snr: Optional[str], tool: Optional[str] = None) -> Optional[str]:
+    """The probe's serial number, checked before any tool runs: ASCII digits only (so it
+    can never be read as an option, nor as nrfutil's comma-separated list of several
+    probes); for nrfjprog at most 4294967295."""
+    if snr is None:
+        return None
+    if not SNR_PATTERN.fullmatch(snr):
+        shown = repr(snr[:24]) + ("..." if len(snr) > 24 else "")
+        raise InputError.naming("{0}: " + _braces(shown) + " is not a J-Link serial number "
+                                "(accepted: 1..20 ASCII digits, as {1} shows them)", "snr",
+                                "list")
+    if tool == "nrfjprog" and int(snr) > NRFJPROG_SNR_MAX:
+        raise InputError.at(Subject("snr"), f"{snr} is larger than the serial numbers nrfjprog "
+                                            f"takes (at most {NRFJPROG_SNR_MAX}); use the "
+                                            "nrfutil tool")
+    return snr
+
+
+def _braces(text: str) -> str:
+    """``text`` inside a :class:`Message` template (its braces are not placeholders)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def nrfjprog_commands(hex_file: Path, family: str, snr: Optional[str],
                       reset: bool, core: str = "app") -> list[list[str]]:
     """Program with a page (sector) erase and read-back verify, then a soft reset."""
     select = ["-f", family] + (["--snr", snr] if snr else [])
     where = NRFJPROG_NET_CORE if core == "net" else []
-    commands = [["nrfjprog", "--program", str(hex_file), "--sectorerase", "--verify", *select,
-                 *where]]
+    commands = [["nrfjprog", "--program", file_argument(hex_file), "--sectorerase", "--verify",
+                 *select, *where]]
     if reset:
         commands.append(["nrfjprog", "--reset", *select])
     return commands
@@ -83,7 +119,7 @@ def nrfutil_commands(hex_file: Path, snr: Optional[str], reset: bool,
     if family in NRFUTIL_FAMILIES:
         select += ["--family", NRFUTIL_FAMILIES[family]]
     where = NRFUTIL_NET_CORE if core == "net" else []
-    commands = [["nrfutil", "device", "program", "--firmware", str(hex_file), *where,
+    commands = [["nrfutil", "device", "program", "--firmware", file_argument(hex_file), *where,
                  "--options", "chip_erase_mode=ERASE_RANGES_TOUCHED_BY_FIRMWARE,"
                  "verify=VERIFY_READ", *select]]
     if reset:
@@ -157,6 +193,7 @@ class FlashRequest(Request):
     dry_run: bool = False
     no_reset: bool = False
     core: Optional[str] = None
+    list: bool = False
 
 
 def is_net_core_build(config: dict[str, str]) -> bool:
@@ -234,15 +271,52 @@ def check_factory_data(segments: list[tuple[int, bytes]], source: str,
     if len(block) >= MAX_IMAGE:
         raise InputError(f"{source}: {len(block)} bytes at 0x{start:x}, more than a factory "
                          f"data partition holds (< 64 KiB); {hint}")
-    if block[0] >> 5 != 5:
-        raise InputError(f"{source}: the data at 0x{start:x} does not start with a CBOR map "
-                         f"(first byte 0x{block[0]:02x}), so it is not factory data; {hint}")
+    _check_decodes(block, start, source, hint)
     if partition is not None:
         address, size, label = partition
         if start != address or start + len(block) > address + size:
             raise InputError(f"{source}: data at 0x{start:x}..0x{start + len(block):x} is not in "
                              f"the factory_data partition 0x{address:x}..0x{address + size:x} "
                              f"({label}); regenerate it for this build")
+
+
+#: Cortex-M vector table: the initial stack pointer lies in SRAM (0x2000_0000..), the reset
+#: handler in code flash with bit 0 set (Thumb).
+SRAM = (0x20000000, 0x20100000)
+CODE_FLASH_END = 0x01000000
+
+
+def vector_table(block: bytes) -> Optional[tuple[int, int]]:
+    """(initial SP, reset vector) when ``block`` starts like a Cortex-M firmware image."""
+    if len(block) < 8:
+        return None
+    sp, reset = int.from_bytes(block[:4], "little"), int.from_bytes(block[4:8], "little")
+    if SRAM[0] <= sp <= SRAM[1] and sp % 4 == 0 and reset & 1 and reset < CODE_FLASH_END:
+        return sp, reset
+    return None
+
+
+def _check_decodes(block: bytes, start: int, source: str, hint: str) -> None:
+    """The block must read as complete factory data under the device-faithful lint of
+    ``show`` (not just start with a byte that looks like a CBOR map)."""
+    from ..formats import nrf_cbor
+    from ..formats.base import ERROR
+
+    vectors = vector_table(block)
+    try:
+        reading = nrf_cbor.read_image(block, source)
+        errors = [str(p) for p in nrf_cbor.lint_image(reading) if p.severity == ERROR]
+    except InputError as exc:
+        errors = [str(exc).removeprefix(f"{source}: ")]
+    if not errors:
+        return
+    if vectors is not None:
+        raise InputError(f"{source}: the data at 0x{start:x} looks like a firmware image "
+                         f"(vector table: SP 0x{vectors[0]:08x}, reset 0x{vectors[1]:08x}), "
+                         f"not factory data; {hint}")
+    more = f" (and {len(errors) - 1} more; see `show`)" if len(errors) > 1 else ""
+    raise InputError(f"{source}: the data at 0x{start:x} is not complete factory data as the "
+                     f"device reads it: {errors[0]}{more}; {hint}")
 
 
 def build_partition(app: Path) -> Optional[tuple[int, int, str]]:
@@ -260,6 +334,7 @@ def build_partition(app: Path) -> Optional[tuple[int, int, str]]:
 
 def commands_for(tool: str, target: Target, args: FlashRequest) -> list[list[str]]:
     reset = not args.no_reset
+    check_snr(args.snr, tool)
     if tool == "nrfutil":
         return nrfutil_commands(target.hex_file, args.snr, reset, target.core, target.family)
     if target.family is None:
@@ -271,6 +346,9 @@ def commands_for(tool: str, target: Target, args: FlashRequest) -> list[list[str
 
 
 def flash_command(args: FlashRequest, ui) -> int:
+    check_snr(args.snr, args.tool)
+    if args.list:
+        return list_command(args, ui)
     target = locate(args)
     source = str(target.hex_file)
     segments = hexfile.from_hex_text(read_file(target.hex_file, "hex file")
@@ -292,3 +370,75 @@ def flash_command(args: FlashRequest, ui) -> int:
     if not args.dry_run:
         ui.info("factory data flashed" + ("" if args.no_reset else "; device reset"))
     return 0
+
+
+# --- flash --list ---------------------------------------------------------------------
+
+class NrfProbe(NamedTuple):
+    snr: str
+    board: str  # devkit board version (PCA10056), or ""
+    ports: tuple  # serial ports (COM5, /dev/ttyACM0)
+    traits: tuple  # nrfutil traits that are set (jlink, devkit, ...)
+
+
+def parse_nrfutil_list(output: str) -> list[NrfProbe]:
+    """The devices of ``nrfutil --json device list`` (NDJSON: the ``task_end`` event holds
+    ``data.data.devices``, each with ``serialNumber``, ``traits``, ``devkit`` and
+    ``serialPorts``); every value the tool prints is checked before it is shown."""
+    import json
+
+    devices: list = []
+    for line in output.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        data = event.get("data") if isinstance(event, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("data"), dict):
+            data = data["data"]
+        if isinstance(data, dict) and isinstance(data.get("devices"), list):
+            devices = data["devices"]
+    probes = []
+    for device in devices:
+        if not isinstance(device, dict):
+            continue
+        snr = device.get("serialNumber")
+        if not isinstance(snr, str) or not SNR_PATTERN.fullmatch(snr):
+            continue  # not a J-Link (or a value no option could take)
+        traits = device.get("traits")
+        set_traits = tuple(sorted(k for k, v in traits.items() if v is True)) \
+            if isinstance(traits, dict) else ()
+        devkit = device.get("devkit")
+        board = devkit.get("boardVersion", "") if isinstance(devkit, dict) else ""
+        ports = device.get("serialPorts")
+        names = tuple(str(p.get("comName") or p.get("path") or "") for p in ports
+                      if isinstance(p, dict)) if isinstance(ports, list) else ()
+        probes.append(NrfProbe(snr, board if isinstance(board, str) else "",
+                               tuple(n for n in names if n), set_traits))
+    return probes
+
+
+def parse_nrfjprog_ids(output: str) -> list[NrfProbe]:
+    """``nrfjprog --ids``: one serial number per line."""
+    return [NrfProbe(line.strip(), "", (), ("jlink",)) for line in output.splitlines()
+            if SNR_PATTERN.fullmatch(line.strip())]
+
+
+def list_command(args: FlashRequest, ui) -> int:
+    """``flash --list``: the connected probes (nrfutil device list, or nrfjprog --ids)."""
+    runner = Runner(args.dry_run, ui)
+    tool = choose_tool(args, runner)
+    if tool == "nrfjprog":
+        probes = parse_nrfjprog_ids(runner.output(["nrfjprog", "--ids"]))
+    else:
+        probes = parse_nrfutil_list(runner.output(["nrfutil", "--json", "device", "list"]))
+    if args.dry_run:
+        return 0
+    for probe in probes:
+        ui.info(printable(f"{probe.snr}  board {probe.board or '?'}  ports "
+                          f"{', '.join(probe.ports) or '?'}  traits "
+                          f"{', '.join(probe.traits) or '?'}"))
+    if not probes:
+        ui.info("no J-Link probe found (connect the board over USB)")
+    return 0
+

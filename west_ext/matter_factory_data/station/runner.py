@@ -49,6 +49,18 @@ NRFJPROG_GUIDANCE = {
 GUIDANCE: dict[str, dict[int, str]] = {"nrfjprog": NRFJPROG_GUIDANCE}
 
 
+def file_argument(path: str | os.PathLike[str]) -> str:
+    """A file as another program's argument: absolute, so that a file named ``--recover``
+    or ``-e.bin`` can never be read as one of its options."""
+    return os.path.abspath(os.fspath(path))
+
+
+def printable(text: str) -> str:
+    """What another program printed, with control characters escaped (as ``repr`` would)
+    before it reaches a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def program_name(program: str) -> str:
     """``/opt/bin/nrfjprog.exe`` -> ``nrfjprog``."""
     name = os.path.basename(program)

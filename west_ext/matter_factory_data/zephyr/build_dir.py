@@ -114,7 +114,6 @@ def build_dotconfig(app_dir: PathLike) -> Path:
 
 def step_arguments(app_dir: PathLike) -> list[str]:
     """The build-step arguments CMake recorded in ``<app build>/zephyr/factory_data_step.json``."""
-    import json
 
     path = Path(app_dir) / STEP_FILE
     if not path.is_file():
@@ -122,10 +121,16 @@ def step_arguments(app_dir: PathLike) -> list[str]:
                          "CONFIG_CHIP_FACTORY_DATA_BUILD=y (or by an older matter-factory-data "
                          "module); set it in prj.conf, or run `menuconfig -d` or "
                          "`west build -- -DCONFIG_CHIP_FACTORY_DATA_BUILD=y`, then build again")
+    from ..files.inputs import parse_json
+
     try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        recorded = parse_json(path.read_bytes(), str(path))
+    except OSError as exc:
         raise InputError(f"{path}: not a factory data step file ({exc}); reconfigure the "
+                         "build (west build --cmake-only)") from None
+    except InputError as exc:  # not JSON, a key twice, text that cannot be UTF-8, ...
+        detail = str(exc).removeprefix(f"{path}: ")
+        raise InputError(f"{path}: not a factory data step file ({detail}); reconfigure the "
                          "build (west build --cmake-only)") from None
     argv = recorded.get("argv") if isinstance(recorded, dict) else None
     if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)):
@@ -188,7 +193,9 @@ def _unquote(value: str, where: str) -> str:
 def read_kconfig(path: PathLike, option: str = ".config") -> dict[str, str]:
     """The symbols of a ``.config`` file (see :func:`parse_dotconfig`)."""
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        # bytes that are not UTF-8 stay visible (surrogate escapes): a text symbol holding one
+        # is refused by the same check as `menuconfig --set` (validate.control_problem)
+        text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot read the file ({exc.strerror or exc})") \
             from None

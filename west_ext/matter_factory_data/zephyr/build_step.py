@@ -61,6 +61,7 @@ SYMBOLS: dict[str, tuple[Optional[str], str, str]] = {
     _F + "GENERATE_CD": ("gen_cd", "n", "bool"),
     _F + "GENERATE_SPAKE2_VERIFIER": (None, "y", "bool"),
     _F + "WRITE_PROTECT": (None, "y", "bool"),
+    _F + "PROFILE_PRODUCTION": (None, "n", "bool"),
     _F + "USE_DEFAULT_CERTS": (None, "y", "bool"),
     _F + "CERT_SOURCE_GENERATED": (None, "n", "bool"),
     _F + "CERT_SOURCE_USER": (None, "n", "bool"),
@@ -206,8 +207,18 @@ def build_request(config: Kconfig, out_dir: Path, args, state: dict,
                   if certificates else {"gen_certs": True})
     for symbol in RANGES:  # every ranged symbol, also those not passed to the generator
         config.integer(symbol)
-    values.update(output=str(out_dir / PREFIX), overwrite=True)
+    values.update(output=str(out_dir / PREFIX), overwrite=True,
+                  profile=profile_of(config, args))
     return GenerateRequest(**values), new_state
+
+
+def profile_of(config: Kconfig, args) -> str:
+    """The profile CMake passed (``--profile``, from CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION
+    and recorded with the step), else the symbol in .config."""
+    given = getattr(args, "profile", None)
+    if given:
+        return given
+    return "production" if config.is_set(_F + "PROFILE_PRODUCTION") else "development"
 
 
 def _rd_uid(config: Kconfig, state: dict, new_state: dict, token_bytes) -> dict:
@@ -261,6 +272,8 @@ def kconfig_vocabulary(config: Kconfig, source: Optional[Source] = None):
         symbol = OPTION_TO_SYMBOL.get(subject)
         if symbol:
             return config.describe(symbol)
+        if subject == "profile=production":  # core.profile.PRODUCTION_SUBJECT
+            return _F + "PROFILE_PRODUCTION=y"
         if source is not None and subject in ("offset", "size"):
             return source.label
         return option_name(subject)

@@ -57,15 +57,16 @@ class Partition(NamedTuple):
 
 
 class SocInfo(NamedTuple):
-    """Flash facts of one SoC (nrf-connect.md section 14)."""
+    """Non-volatile memory facts of one SoC (nrf-connect.md section 14)."""
 
     name: str
     family: str
-    page_size: int  # erase unit of the internal flash / RRAM
+    page_size: int  # erase unit of the internal flash; RRAM/MRAM: see SOCS
     fprotect_block: Optional[int]  # CONFIG_FPROTECT_BLOCK_SIZE, None without fprotect
     write_protect: bool  # CHIP_FACTORY_DATA_WRITE_PROTECT available
     flash_base: int
     flash_size: int
+    memory: str = "flash"  # "flash", "RRAM" (nRF54L) or "MRAM" (nRF54H)
 
     @property
     def flash_end(self) -> int:
@@ -97,12 +98,35 @@ class Finding(NamedTuple):
 
 
 def _soc(name: str, family: str, page: int, block: Optional[int], flash_size: int,
-         base: int = 0) -> SocInfo:
+         base: int = 0, memory: str = "flash") -> SocInfo:
     return SocInfo(name, family, page, block, block is not None and family != "nrf54l", base,
-                   flash_size)
+                   flash_size, memory)
 
 
 _KIB = 1024
+# Every nRF SoC nRF Connect SDK 3.4 supports for Matter (nRF52840, nRF5340 application and
+# network cores, nRF54L15/L10/L05, nRF54LM20, nRF54H20), and the other nRF52/nRF91 parts the
+# module's layout check knows. Sources: nrf-connect.md section 14 (flash, fprotect) and
+# ncs-build-2026.md sections 1-2 (RRAM, default layouts), and Zephyr's devicetree:
+# * nRF54L05/L10/L15 RRAM: 500/1012/1524 KiB at 0 (dts/vendor/nordic/nrf54l05.dtsi,
+#   nrf54l10.dtsi, nrf54l15.dtsi: cpuapp_rram; erase-block-size 4096, write-block-size 16).
+# * nRF54LM20A RRAM: 2036 KiB at 0 (zephyr dts/vendor/nordic/nrf54lm20a.dtsi, commit
+#   006195b0: cpuapp_rram <0x0 DT_SIZE_K(2036)> in the non-secure map; 1940 KiB + the FLPR's
+#   96 KiB at 0x1e5000 otherwise; erase-block-size 4096, write-block-size 16). NCS 3.4's Matter
+#   layout puts factory_data at 0x1F0000 and settings at 0x1F1000..0x1FD000, the end of the
+#   2036 KiB.
+# * nRF54H20 MRAM: mram1x at 0x0E000000, 2048 KiB (zephyr dts/vendor/nordic/nrf54h20.dtsi,
+#   commit 01dea092: "nordic,mram", erase-block-size 4096, write-block-size 16). Partition
+#   reg values are relative to it; the devicetree reader adds the base.
+# The erase unit of RRAM and MRAM: neither needs an erase (RRAM is written in 16-byte blocks;
+# "erase" is writing 0xFF), but we use 4 KiB, the erase-block-size their devicetree declares:
+# Zephyr's flash API, flash_area and the partition tooling page them in 4 KiB, programmers
+# erase ranges in those pages, and every in-tree layout aligns partitions to 4 KiB -- so a
+# layout that passes our check never shares a page with a neighbour whatever tool erases it.
+# Write protection (fprotect, CHIP_FACTORY_DATA_WRITE_PROTECT) exists on nRF52 (BPROT/ACL),
+# nRF5340 app (SPU, 16 KiB blocks) and nRF91 (SPU, 32 KiB); not on the nRF5340 network core,
+# nor on nRF54L (the Kconfig depends on !SOC_SERIES_NRF54L: the one free RRAMC region is the
+# bootloader's), nor on nRF54H (memory permissions come from the UICR's owned partitions).
 SOCS: dict[str, SocInfo] = {s.name: s for s in (
     _soc("nrf52805", "nrf52", 4 * _KIB, 4 * _KIB, 192 * _KIB),
     _soc("nrf52810", "nrf52", 4 * _KIB, 4 * _KIB, 192 * _KIB),
@@ -117,11 +141,13 @@ SOCS: dict[str, SocInfo] = {s.name: s for s in (
     _soc("nrf9151", "nrf91", 4 * _KIB, 32 * _KIB, 1024 * _KIB),
     _soc("nrf9160", "nrf91", 4 * _KIB, 32 * _KIB, 1024 * _KIB),
     _soc("nrf9161", "nrf91", 4 * _KIB, 32 * _KIB, 1024 * _KIB),
-    _soc("nrf54l05", "nrf54l", 4 * _KIB, 4 * _KIB, 500 * _KIB),
-    _soc("nrf54l10", "nrf54l", 4 * _KIB, 4 * _KIB, 1012 * _KIB),
-    _soc("nrf54l15", "nrf54l", 4 * _KIB, 4 * _KIB, 1524 * _KIB),
+    _soc("nrf54l05", "nrf54l", 4 * _KIB, 4 * _KIB, 500 * _KIB, memory="RRAM"),
+    _soc("nrf54l10", "nrf54l", 4 * _KIB, 4 * _KIB, 1012 * _KIB, memory="RRAM"),
+    _soc("nrf54l15", "nrf54l", 4 * _KIB, 4 * _KIB, 1524 * _KIB, memory="RRAM"),
+    _soc("nrf54lm20a", "nrf54l", 4 * _KIB, 4 * _KIB, 2036 * _KIB, memory="RRAM"),
+    _soc("nrf54h20", "nrf54h", 4 * _KIB, None, 2048 * _KIB, base=0x0E000000, memory="MRAM"),
 )}
-_SOC_ALIASES = {"nrf5340": "nrf5340_cpuapp"}
+_SOC_ALIASES = {"nrf5340": "nrf5340_cpuapp", "nrf54lm20": "nrf54lm20a"}
 
 
 def soc_info(text: Union[str, SocInfo], *, source: str = "SoC") -> SocInfo:
@@ -136,7 +162,7 @@ def soc_info(text: Union[str, SocInfo], *, source: str = "SoC") -> SocInfo:
                 return SOCS["nrf5340_cpunet"]
             return SOCS[_SOC_ALIASES.get(name, name)]
     raise InputError(f"{source} {text!r}: unknown SoC (accepted: {', '.join(SOCS)}; "
-                     "nrf5340 means the application core)")
+                     "nrf5340 means the application core, nrf54lm20 the nrf54lm20a)")
 
 
 # --- parsing -------------------------------------------------------------------
@@ -325,7 +351,9 @@ def _free_for_factory_data(partitions: Sequence[Partition], address: int, size: 
 
 def _placement(fd: Partition, info: SocInfo) -> list[Finding]:
     if fd.region == DEFAULT_REGION:
-        page, what = info.page_size, f"the {info.name} flash page"
+        page, what = info.page_size, f"the {info.name} {info.memory} page"
+        if info.memory != "flash":  # no erase needed: the devicetree's erase-block-size
+            what += " (its devicetree erase-block-size)"
     elif fd.region == EXTERNAL_REGION:
         page, what = EXTERNAL_SECTOR, "the external flash erase sector"
     else:
@@ -432,7 +460,9 @@ def _image(fd: Partition, info: SocInfo, image_size: Optional[int],
 def _fprotect(fd: Partition, partitions: Sequence[Partition], info: SocInfo) -> list[Finding]:
     if not info.write_protect or info.fprotect_block is None:
         why = (" (CHIP_FACTORY_DATA_WRITE_PROTECT depends on !SOC_SERIES_NRF54L: the one free "
-               "RRAMC protection region is the bootloader's)" if info.family == "nrf54l" else "")
+               "RRAMC protection region is the bootloader's)" if info.family == "nrf54l" else
+               " (nRF54H memory permissions come from the UICR's owned partitions, not "
+               "fprotect)" if info.family == "nrf54h" else "")
         return [Finding(WARNING, f"write protection is not available on {info.name}{why}",
                         "turn off CONFIG_CHIP_FACTORY_DATA_WRITE_PROTECT (ignored here)")]
     block = info.fprotect_block

@@ -5,7 +5,7 @@ the CLI's ``--help`` builds this parser on every run."""
 
 class StepOption:
     """One option: ``flag`` as CMake writes it, the request field ``dest``, its ``kind``
-    ("path", "int" or "flag"). A plain class: a NamedTuple costs ~2 ms of every start-up
+    ("path", "int", "text" or "flag"). A plain class: a NamedTuple costs ~2 ms of every start-up
     (the CLI's --help builds this parser too)."""
 
     __slots__ = ("flag", "dest", "kind", "metavar", "help", "required")
@@ -40,6 +40,8 @@ OPTIONS = (
                "expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_DAC_KEY"),
     StepOption("--pai-cert", "pai_cert", "path", "FILE",
                "expanded CONFIG_CHIP_FACTORY_DATA_USER_CERTS_PAI_CERT"),
+    StepOption("--profile", "profile", "text", "NAME",
+               "development or production (CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y)"),
     StepOption("--check-only", "check_only", "flag", "",
                "check the values and the layout, write nothing (configure time)"),
 )

@@ -30,6 +30,7 @@ class BuildStepRequest(Request):
     dac_cert: Optional[str] = None
     dac_key: Optional[str] = None
     pai_cert: Optional[str] = None
+    profile: Optional[str] = None  # None: CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION decides
     check_only: bool = False
 
 

@@ -25,8 +25,9 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
                              "build's edt.pickle (default: the build's ZEPHYR_BASE, else the "
                              "environment, else the installed devicetree package)")
     parser.add_argument("--soc", metavar="SOC",
-                        help="the SoC, e.g. nrf52840, nrf5340 (application core), "
-                             "nrf5340_cpunet, nrf9161, nrf54l15 (default with -d: CONFIG_SOC)")
+                        help="the SoC: nrf52840, nrf5340 (application core), nrf5340_cpunet, "
+                             "nrf54l15, nrf54l10, nrf54l05, nrf54lm20a, nrf54h20, nrf91xx, other "
+                             "nrf52xxx (default with -d: CONFIG_SOC)")
     parser.add_argument("--data", metavar="FILE",
                         help="the factory data image (.bin, or .hex to also check its address)")
     parser.add_argument("--elf", metavar="FILE",

@@ -19,8 +19,16 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tool", choices=("nrfjprog", "nrfutil"),
                         help="programmer (default: nrfutil; nrfjprog when nrfutil is not on "
                              "PATH)")
-    parser.add_argument("--snr", "--dev-id", dest="snr", metavar="SNR",
-                        help="serial number of the debugger (J-Link) to use")
+    parser.add_argument("--snr", "--dev-id", "--serial-number", dest="snr", metavar="SNR",
+                        help="serial number of the debugger (J-Link) to use, digits only as "
+                             "`flash --list` shows them (--dev-id as west flash, "
+                             "--serial-number as nrfutil); --sn is the device's serial number, "
+                             "never a probe")
+    parser.add_argument("--sn", metavar="SERIAL", dest="device_sn",
+                        help=argparse.SUPPRESS)  # refused: never a prefix of --snr, see run
+    source.add_argument("--list", action="store_true",
+                        help="list the connected J-Link probes (nrfutil --json device list; "
+                             "nrfjprog --ids with --tool nrfjprog) and program nothing")
     parser.add_argument("--family", type=str.upper, choices=("NRF52", "NRF53", "NRF54L", "NRF91"),
                         help="SoC family (default with a build directory: from zephyr/.config; "
                              "needed by nrfjprog with --hex)")
@@ -36,6 +44,11 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_flash(args: argparse.Namespace, ui: UI) -> int:
+    from ...errors import InputError
     from ...station.flash import FlashRequest, flash_command
 
-    return flash_command(request_from(FlashRequest, args), ui)
+    if args.device_sn is not None:
+        raise InputError(f"--sn {args.device_sn}: --sn is the device's serial number; the "
+                         "J-Link probe is chosen with --snr SERIAL (or --dev-id, "
+                         "--serial-number; see --list)")
+    return flash_command(request_from(FlashRequest, args, ignore=("device_sn",)), ui)

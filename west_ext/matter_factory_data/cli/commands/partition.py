@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import add_format_arguments, any_int, request_from
+from ..options import add_format_arguments, add_profile_arguments, any_int, request_from
 
 
 def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +24,7 @@ def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="refuse data the device would reject or misread")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_profile_arguments(parser)
     add_format_arguments(parser)
 
 

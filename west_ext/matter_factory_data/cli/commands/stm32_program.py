@@ -16,9 +16,12 @@ def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", type=str.lower, choices=BOARD_CHOICES,
                         help="wb5mm-dk (external flash 0x901C0000, through the external "
                              "loader) or wba65 (internal flash 0x081EC000)")
-    parser.add_argument("--sn", metavar="SN", action="append",
-                        help="ST-LINK serial number (repeatable; default: every probe that "
-                             "STM32_Programmer_CLI -l lists)")
+    parser.add_argument("--probe", metavar="SERIAL", action="append",
+                        help="ST-LINK serial number, hex digits as --list shows them "
+                             "(repeatable; default: every probe that STM32_Programmer_CLI -l "
+                             "lists)")
+    parser.add_argument("--sn", metavar="SERIAL", action="append", dest="old_sn",
+                        help=argparse.SUPPRESS)  # the former spelling: refused, see run
     parser.add_argument("--list", action="store_true",
                         help="only list the connected probes (serial number, board, port)")
     parser.add_argument("--cli", metavar="PATH",
@@ -34,6 +37,11 @@ def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_stm32_program(args: argparse.Namespace, ui: UI) -> int:
+    from ...errors import InputError
     from ...station.cubeprogrammer import Stm32ProgramRequest, stm32_program_command
 
-    return stm32_program_command(request_from(Stm32ProgramRequest, args), ui)
+    if args.old_sn:
+        raise InputError(f"--sn {args.old_sn[0]}: --sn is the device's serial number; the "
+                         "ST-LINK probe is chosen with --probe SERIAL (see --list)")
+    return stm32_program_command(request_from(Stm32ProgramRequest, args, ignore=("old_sn",)),
+                                 ui)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import add_format_arguments, any_int, request_from
+from ..options import add_format_arguments, add_profile_arguments, any_int, request_from
 
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,9 +24,7 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onboarding codes file (default: FILE's .txt when it exists)")
     parser.add_argument("--qr", metavar="MT:...", help="a QR payload to check against the image")
     parser.add_argument("--manual", metavar="DIGITS", help="a manual pairing code to check")
-    parser.add_argument("--allow_nonconformant_certs",
-                        dest="allow_nonconformant_certs", action="store_true",
-                        help="report attestation profile violations without failing")
+    add_profile_arguments(parser)
     add_format_arguments(parser)
 
 
@@ -34,9 +32,12 @@ def run_verify(args: argparse.Namespace, ui: UI) -> int:
     from ...station.batch.verify import is_batch_dir, verify_batch
 
     if is_batch_dir(args.file):
+        from ...core.profile import policy
+
         return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
                             jobs=args.jobs, ui=ui,
-                            allow_nonconformant_certs=args.allow_nonconformant_certs)
+                            profile=policy(args.profile, allow_nonconformant_certs=args
+                                           .allow_nonconformant_certs))
     from ...jobs.commands import VerifyRequest, verify_command
 
     return verify_command(request_from(VerifyRequest, args, ignore=("jobs",)), ui)

@@ -11,21 +11,24 @@ from ...errors import OPT, CredentialError, InputError
 from .layout import PAI_CERT, PAI_KEY
 
 
-def pai_and_key(args, out_dir: Path, common: dict, not_before):
-    """The PAI and its key: given, reused from DIR, or made here from a PAA."""
+def pai_and_key(args, out_dir: Path, common: dict, not_before,
+                warnings: Optional[list] = None):
+    """The PAI and its key: given, reused from DIR, or made here from a PAA. A given PAI or
+    PAA is checked under the request's profile (core.profile); what it accepts is appended
+    to ``warnings``."""
     from ...core import certs
     from ...jobs.credentials import load_signer
 
-    if bool(args.pai_cert) != bool(args.pai_key):
+    if (args.pai_cert is not None) != (args.pai_key is not None):
         raise InputError(f"{OPT.pai_cert} and {OPT.pai_key} go together: give both")
-    if args.pai_cert:
+    if args.pai_cert is not None:
         if args.paa_key:
             raise InputError(f"give {OPT.pai_cert}/{OPT.pai_key} (sign DACs with that PAI, checked "
                              f"against {OPT.paa_cert} when given) or {OPT.paa_cert}/{OPT.paa_key} "
                              "(make a PAI), not both")
         cert, key = load_signer(args.pai_cert, args.pai_key, str(OPT.pai_cert), str(OPT.pai_key))
         _check_pai(cert, common, f"{OPT.pai_cert} {args.pai_cert}", args.paa_cert)
-        _check_profile(args, cert, f"{OPT.pai_cert} {args.pai_cert}", not_before)
+        _check_profile(args, cert, f"{OPT.pai_cert} {args.pai_cert}", not_before, warnings)
         return cert, key, [(PAI_CERT, certs.cert_der(cert), False)]
     kept_cert, kept_key = out_dir / PAI_CERT, out_dir / PAI_KEY
     if kept_cert.is_file() and kept_key.is_file():  # made by an earlier run of the series
@@ -37,7 +40,8 @@ def pai_and_key(args, out_dir: Path, common: dict, not_before):
                          f"{OPT.pai_cert} and {OPT.pai_key}")
     if args.paa_cert:
         paa, paa_key = load_signer(args.paa_cert, args.paa_key, str(OPT.paa_cert), str(OPT.paa_key))
-        _check_profile(args, paa, f"{OPT.paa_cert} {args.paa_cert}", not_before, role="paa")
+        _check_profile(args, paa, f"{OPT.paa_cert} {args.paa_cert}", not_before, warnings,
+                       role="paa")
         extra = []
     elif args.defaults:
         paa, paa_key, extra = _development_paa(out_dir, args.seed, not_before)
@@ -56,11 +60,12 @@ def pai_and_key(args, out_dir: Path, common: dict, not_before):
                                      (PAI_KEY, certs.key_der(key), True)]
 
 
-def _check_profile(args, cert, source: str, not_before, role: str = "pai") -> None:
+def _check_profile(args, cert, source: str, not_before, warnings: Optional[list],
+                   role: str = "pai") -> None:
     """The Matter attestation profile for a given PAI (or PAA): its format, and valid when
-    the DACs are issued (from the manufacturing date). Refused unless
-    --allow_nonconformant_certs."""
+    the DACs are issued (from the manufacturing date), under the request's profile."""
     from ...core import attestation_profile, certs, certview
+    from ...jobs.pipeline import profile_policy
 
     view = certview.parse_certificate(certs.cert_der(cert), source=source, profile=False)
     violations = attestation_profile.format_violations(view, role, source)
@@ -71,7 +76,9 @@ def _check_profile(args, cert, source: str, not_before, role: str = "pai") -> No
             f"the {role.upper()} is not valid on the manufacturing date "
             f"{not_before:%Y-%m-%d} when the "
             "DACs are issued"))
-    attestation_profile.enforce(violations, allow=args.allow_nonconformant_certs)
+    accepted = attestation_profile.enforce(violations, profile_policy(args))
+    if warnings is not None:
+        warnings.extend(accepted)
 
 
 def _development_paa(out_dir: Path, seed: Optional[str], not_before):

@@ -39,7 +39,7 @@ def common_values(args) -> tuple[dict, tuple[int, int]]:
     given = {name: getattr(args, name, None) for name in COMMON_OPTIONS}
     origin = {name: option_name for name in given if given[name] is not None}
     layers = []
-    if getattr(args, "fields", None):
+    if getattr(args, "fields", None) is not None:
         layers.append((_fields_file(args.fields), _json_key_namer(args.fields)))
     if getattr(args, "build_dir", None) is not None:
         layers.append(build_dir_values(args.build_dir))
@@ -145,3 +145,17 @@ def _fields_file(path: str) -> dict:
 
 def jsonable(values: dict) -> dict:
     return {k: (v.hex() if isinstance(v, (bytes, bytearray)) else v) for k, v in values.items()}
+
+
+#: Most worker processes of a batch or of `verify DIR` (each holds a copy of the series' keys
+#: and templates).
+MAX_JOBS = 256
+
+
+def check_jobs(jobs: int | None) -> None:
+    """``--jobs``: 1..MAX_JOBS worker processes (None: one per CPU)."""
+    from ...errors import InputError, Subject
+
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
+        raise InputError.at(Subject("jobs"), f"{jobs} is not accepted (accepted: "
+                                             f"1..{MAX_JOBS} worker processes)")

@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from ...errors import OutputError
+from ...errors import InputError
 
 
 class Manifest:
@@ -17,18 +17,21 @@ class Manifest:
 
     def read(self) -> Iterator[dict]:
         """Rows as dicts; a torn last line (a kill mid-write) is cut off the file."""
+        for _, row in self.numbered():
+            yield row
+
+    def numbered(self) -> Iterator[tuple[int, dict]]:
+        """``(line number, row)``; a damaged file (not UTF-8, a cell too many or too few, a
+        header of another batch) is one InputError naming the file and the line."""
+        from ...files.inputs import csv_lines
         from ...files.outputs import cut_torn_line
 
         raw = cut_torn_line(self.path)
-        lines = raw.decode("utf-8").splitlines()
-        if not lines or lines[0].split(",") != self.columns:
-            raise OutputError(f"{self.path}: the header is not {','.join(self.columns)}; "
-                              "restore the manifest of this batch")
-        for number, row in enumerate(csv.DictReader(lines), start=2):
-            if None in row or any(v is None for v in row.values()):
-                raise OutputError(f"{self.path}: line {number} is malformed; restore the "
-                                  "manifest of this batch")
-            yield row
+        first = raw.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+        if first.split(",") != self.columns:
+            raise InputError(f"{self.path}: line 1: the header is not "
+                             f"{','.join(self.columns)}; restore the manifest of this batch")
+        yield from csv_lines(self.path, "batch manifest")
 
     def open_for_append(self):
         return open(self.path, "a", encoding="utf-8", newline="")

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Optional
 
 from ...core import series
-from ...errors import OPT, InputError
+from ...errors import OPT, InputError, Subject
 from .attestation import certification_declaration_files, pai_and_key
-from .common import PER_DEVICE_OPTIONS, common_values, jsonable
+from .common import PER_DEVICE_OPTIONS, check_jobs, common_values, jsonable
 from .device import DeviceTemplate
 from .probe import probe_device, probe_json
 from .request import BatchRequest, Plan
@@ -23,22 +23,23 @@ def make_plan(args: BatchRequest) -> Plan:
     from . import device
 
     _refuse_per_device_options(args)
+    _check_seed(args.seed)
     args = _with_board_region(args)
     common, partition = common_values(args)
     assert args.output is not None  # required by every front end
     out_dir = Path(args.output)
-    given_csv = read_csv(args.csv) if args.csv else None
+    given_csv = read_csv(args.csv) if args.csv is not None else None
     count = _count(args, given_csv)
     _check_csv_against_options(args, given_csv)
     template_text = args.sn_template
     sn_template = series.SerialTemplate(template_text)
     sn_template.check_range(count)
     sequential, first = _discriminator_options(args, count)
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError(f"{OPT.jobs}: {args.jobs} must be at least 1")
+    check_jobs(args.jobs)
     # every DAC is valid from the manufacturing date on (attestation profile)
     not_before = dt.datetime.fromisoformat(common["date"]).replace(tzinfo=dt.timezone.utc)
-    pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before)
+    profile_warnings: list = []
+    pai_cert, pai_key, extra = pai_and_key(args, out_dir, common, not_before, profile_warnings)
     from ...core import certs
     from ...jobs.pipeline import discovery_of
 
@@ -59,6 +60,7 @@ def make_plan(args: BatchRequest) -> Plan:
         "allow_shared_discriminators": bool(args.allow_shared_discriminators),
         "include_passcode": bool(args.include_passcode), "qr": args.qr,
         "allow_nonconformant_certs": bool(args.allow_nonconformant_certs),
+        **({"profile": args.profile} if args.profile != "development" else {}),
         "seed": series.seed_fingerprint(args.seed),
         "csv_sha256": hashlib.sha256(Path(args.csv).read_bytes()).hexdigest() if args.csv else None,
     }
@@ -73,7 +75,7 @@ def make_plan(args: BatchRequest) -> Plan:
                 sn_template=sn_template, sequential=sequential, first_discriminator=first,
                 allow_shared=bool(args.allow_shared_discriminators), csv_path=args.csv,
                 not_before=not_before, jobs=args.jobs or os.cpu_count() or 1,
-                extra_files=extra)
+                extra_files=extra, warnings=tuple(profile_warnings))
     probe_device(plan, given_csv, device)
     if args.schema:
         from ...jobs.pipeline import check_schema
@@ -117,6 +119,17 @@ def _stm32_cd(args: BatchRequest, out_dir: Path, extra: list) -> bytes:
         return (out_dir / "CD.der").read_bytes()
     raise InputError("the STM32 device reads the Certification Declaration from the factory "
                      f"data: give {OPT.certification_declaration} FILE (DER) or {OPT.gen_cd}")
+
+
+def _check_seed(seed: Optional[str]) -> None:
+    """The seed is hashed as UTF-8: text that cannot be (a byte that was not UTF-8 in argv)
+    is refused."""
+    from ...core.validate import control_problem
+    from ...files.inputs import utf8_problem
+
+    if seed is not None and utf8_problem(seed):
+        raise InputError.at(Subject("seed"), f"{control_problem(seed)} (accepted: text that "
+                                             "can be written as UTF-8)")
 
 
 def _discriminator_options(args, count: int) -> tuple[bool, int]:
@@ -163,7 +176,16 @@ def _check_csv_against_options(args, given_csv: Optional[list]) -> None:
                              f"{OPT.allow_shared_discriminators} to allow it")
 
 
+#: Most devices in one series: the series' memory (a few Bloom filters of 64 bits per
+#: device, ~320 MB at this count) and the manifest stay bounded; more: split the lot.
+MAX_COUNT = 10_000_000
+
+
 def _count(args, given_csv: Optional[list]) -> int:
+    if given_csv is not None and len(given_csv) > MAX_COUNT:
+        raise InputError.at(Subject("csv"), f"{args.csv}: {len(given_csv)} rows, more than the "
+                                            f"{MAX_COUNT} devices one series may hold; split it "
+                                            "into several series")
     if given_csv is not None:
         if args.count is not None and args.count != len(given_csv):
             raise InputError(f"{OPT.count} {args.count} differs from the {len(given_csv)} rows of "
@@ -173,6 +195,12 @@ def _count(args, given_csv: Optional[list]) -> int:
         raise InputError(f"missing {OPT.count} N (the number of devices of the series)")
     if args.count < 1:
         raise InputError(f"{OPT.count}: {args.count} must be at least 1")
+    if args.count > MAX_COUNT:
+        raise InputError.at(Subject("count"), f"{args.count} is more than the {MAX_COUNT} "
+                                              "devices one series may hold (accepted: 1.."
+                                              f"{MAX_COUNT}; up to {series.DISCRIMINATOR_COUNT}"
+                                              " without sharing discriminators); split the lot "
+                                              "into several series")
     return args.count
 
 

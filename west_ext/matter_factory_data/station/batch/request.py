@@ -48,3 +48,4 @@ class Plan(NamedTuple):
     not_before: Optional[dt.datetime]
     jobs: int
     extra_files: list  # (name, bytes, secret) written with the series files
+    warnings: tuple = ()  # Messages: what the profile accepted (a given PAI/PAA)

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from ...errors import FactoryDataError, OutputError
+from ...errors import FactoryDataError, InputError, OutputError
 from .device import IMAGE_NAME
 from .layout import DEVICES, SHARED_COLUMN, device_dir_name, image_path
 from .manifest import Manifest
@@ -26,7 +26,7 @@ def _recorded_identity(row: dict, image: bytes, where: str, fmt=None) -> tuple:
         payload = onboarding.parse_qr_code(row["qr_payload"])
         dac_serial = int(row["dac_serial"], 16)
     except (ValueError, FactoryDataError) as exc:
-        raise OutputError(f"{where}: unreadable row ({exc}); restore the manifest") from None
+        raise InputError(f"{where}: unreadable row ({exc}); restore the manifest") from None
     data = decoded_values(image, where, fmt)
     rd_uid = data.get("rd_uid")
     return index, row["sn"], payload.passcode, payload.discriminator, rd_uid, dac_serial
@@ -112,14 +112,14 @@ def resume_series(plan: Plan, manifest: Manifest, allocator, columns: list,
     devices_dir = plan.out_dir / DEVICES
     done = IndexSet()
     recovered: dict = {}
-    for row in manifest.read():
-        index = int(row["index"]) if row["index"].isdigit() else -1
+    for line, row in manifest.numbered():
+        where = f"batch manifest {manifest.path}: line {line}"
+        index = check_row(row, where)
         image = _read_image(plan.out_dir, row)
-        identity = _recorded_identity(row, image, f"{manifest.path} device {row['index']}",
-                                      fmt)
+        identity = _recorded_identity(row, image, f"{where} (device {index})", fmt)
         if index in done:
-            raise OutputError(f"{manifest.path}: device {index} is listed twice; restore the "
-                              "manifest of this batch")
+            raise InputError(f"{where}: device {index} is listed twice; restore the "
+                             "manifest of this batch")
         allocator.record(*identity)
         done.add(index)
     for entry in sorted(os.listdir(devices_dir)):
@@ -152,6 +152,27 @@ def _refuse_copies(row: dict, manifest: Manifest, recovered: dict, allocator,
             raise OutputError(f"{directory}: has the serial number or DAC of device "
                               f"{other['index']}, so it is a copy, not a device of this run; "
                               "remove it and run again")
+
+
+def check_row(row: dict, where: str) -> int:
+    """The device index of a manifest row whose cells the resume reads are well formed (the
+    index, the DAC serial in hex, the image path inside the batch's devices/ folder)."""
+    import re
+
+    index = row.get("index", "")
+    if not re.fullmatch(r"[0-9]{1,9}", index):
+        raise InputError(f"{where}: cell 'index' {index[:20]!r} is not a device number; "
+                         "restore the manifest of this batch")
+    dac_serial = row.get("dac_serial", "")
+    if not re.fullmatch(r"[0-9a-fA-F]{1,40}", dac_serial):
+        raise InputError(f"{where}: cell 'dac_serial' {dac_serial[:44]!r} is not a hexadecimal "
+                         "serial number (1..40 hex digits); restore the manifest of this batch")
+    image = row.get("image", "")
+    parts = Path(image).parts
+    if Path(image).is_absolute() or ".." in parts or parts[:1] != (DEVICES,):
+        raise InputError(f"{where}: cell 'image' {image[:60]!r} is not a file under {DEVICES}/ "
+                         "of this batch; restore the manifest of this batch")
+    return int(index)
 
 
 def _read_image(out_dir: Path, row: dict) -> bytes:

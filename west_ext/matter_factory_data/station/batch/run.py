@@ -17,6 +17,8 @@ def run_batch(args: BatchRequest, ui) -> int:
     from ..signals import stop_on_signals
 
     plan = make_plan(args)
+    for warning in plan.warnings:
+        ui.warn(warning.render())
     check_directory(plan)  # before the lock file is made in it
     lock = lock_series(plan.out_dir)
     try:

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from ...errors import OutputError
+from ...errors import InputError, OutputError
 from .layout import (
     DEVICES,
     LOCK,
@@ -91,12 +91,13 @@ def _is_start_leftover(entry: Path) -> bool:
 
 
 def _check_same_series(state_path: Path, params: dict) -> None:
-    try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        recorded = state["params"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise OutputError(f"{state_path}: unreadable batch state ({exc}); give another -o "
-                          "directory") from None
+    from ...files.inputs import read_json_file
+
+    state = read_json_file(state_path, "batch state")
+    recorded = state.get("params") if isinstance(state, dict) else None
+    if not isinstance(recorded, dict):
+        raise InputError(f"batch state {state_path}: no 'params' object; restore it or give "
+                         "another -o directory")
     difference = _first_difference(recorded, params)
     if difference is not None:
         key, there, now = difference

@@ -15,11 +15,15 @@ def read_csv(path: str) -> list:
     from ...core import validate
     from ...files.inputs import read_file
 
+    raw = read_file(path, OPT.csv)
     try:
-        text = read_file(path, OPT.csv).decode("utf-8-sig")  # a BOM (Excel) is dropped
+        text = raw.decode("utf-8-sig")  # a BOM (Excel) is dropped
     except UnicodeDecodeError as exc:
-        raise InputError(f"{OPT.csv} {path}: not UTF-8 text (byte at position {exc.start})") \
-            from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(f"{OPT.csv} {path}: line {line} is not UTF-8 text (byte "
+                         f"0x{raw[exc.start]:02x} at column {column}, byte at position "
+                         f"{exc.start})") from None
     try:
         return _read_rows(path, text, validate)
     except csv.Error as exc:

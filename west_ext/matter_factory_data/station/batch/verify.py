@@ -13,7 +13,6 @@ when the batch was not allowed to share them).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Iterator
@@ -89,8 +88,7 @@ def check_device(row: dict) -> DeviceReport:
     codes += _codes_file(device_dir / "factory_data.txt", problems)
     checks = verify(records, Expectations(pai_cert=_CONTEXT["pai"], paa_cert=_CONTEXT["paa"],
                                           passcode=payload.passcode, codes=codes,
-                                          allow_nonconformant_certs=bool(
-                                              _CONTEXT.get("allow_nonconformant"))),
+                                          policy=_CONTEXT.get("policy")),
                     fmt=fmt, reading=reading)
     problems += [c.message for c in checks if not c.ok]
     if "passcode" in row and row["passcode"] != str(payload.passcode):
@@ -181,17 +179,20 @@ def _facts(data: dict, payload) -> dict:
 # --------------------------------------------------------------------------- the series
 
 def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[str],
-                 jobs: Optional[int], ui, allow_nonconformant_certs: bool = False) -> int:
+                 jobs: Optional[int], ui, profile=None) -> int:
+    """``profile``: the core.profile.ProfilePolicy the devices' certificates are checked
+    under (None: development)."""
     from ...files.inputs import read_file
+    from .common import check_jobs
 
+    check_jobs(jobs)
     root = Path(directory)
     state = _state(root)
     pai_path = pai_cert or str(root / PAI_CERT)
     pai_der = read_file(pai_path, OPT.pai_cert)
     paa_der = read_file(paa_cert, OPT.paa_cert) if paa_cert else None
     allow_shared = bool(state["params"].get("allow_shared_discriminators"))
-    _CONTEXT["allow_nonconformant"] = allow_nonconformant_certs or \
-        bool(state["params"].get("allow_nonconformant_certs"))
+    _CONTEXT["policy"] = profile  # the workers are forked: they see it
     seen: dict = {}
     repeats: list = []
     failed = checked = 0
@@ -236,17 +237,25 @@ def _unlisted_devices(root: Path, listed: set) -> list:
 
 
 def _state(root: Path) -> dict:
-    try:
-        state = json.loads((root / STATE).read_text(encoding="utf-8"))
-        state["params"]["qr"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{root}: not a batch directory ({STATE} unreadable: {exc})") from None
+    from ...files.inputs import read_json_file
+
+    if not (root / STATE).exists():
+        raise InputError(f"{root}: not a batch directory (no {STATE})")
+    state = read_json_file(root / STATE, "batch state")
+    params = state.get("params") if isinstance(state, dict) else None
+    if not isinstance(params, dict) or not isinstance(params.get("qr"), str):
+        raise InputError(f"batch state {root / STATE}: no 'params' object with 'qr'; restore "
+                         "it")
     return state
 
 
 def _rows(root: Path) -> Iterator[dict]:
-    with open(root / MANIFEST, encoding="utf-8", newline="") as stream:
-        yield from csv.DictReader(stream)
+    from ...files.inputs import csv_lines
+    from .resume import check_row
+
+    for line, row in csv_lines(root / MANIFEST, "batch manifest"):
+        check_row(row, f"batch manifest {root / MANIFEST}: line {line}")
+        yield row
 
 
 def _reports(root: Path, pai_der: bytes, paa_der: Optional[bytes], qr: str,

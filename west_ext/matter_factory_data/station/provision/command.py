@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ...errors import OPT, InputError
+from ...errors import OPT, InputError, Subject
 from ...typed import Request
 
 PROTOCOLS = ("st-demo", "csr")
+#: Fastest UART rate accepted (USB-UART bridges top out around 12 Mbit/s).
+MAX_BAUD = 12_000_000
 
 
 class ProvisionRequest(Request):
@@ -21,6 +23,8 @@ class ProvisionRequest(Request):
     dac_common_name: str = "Matter DAC"
     timeout: Optional[float] = None
     baud: int = 115200
+    profile: str = "development"  # core.profile: the PAI's attestation-profile rules
+    allow_nonconformant_certs: bool = False  # the development profile's explicit spelling
 
 
 def provision_command(args: ProvisionRequest, ui) -> int:
@@ -36,13 +40,20 @@ def provision_command(args: ProvisionRequest, ui) -> int:
     if not args.manifest:
         raise InputError(f"{OPT.manifest} FILE is required: every board's outcome is appended "
                          "to it")
+    _check_common_name(args.dac_common_name)
+    if not 1 <= args.baud <= MAX_BAUD:
+        raise InputError.at(Subject("baud"), f"{args.baud} is not accepted (accepted: "
+                                             f"1..{MAX_BAUD} bits per second)")
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise InputError(f"{OPT.timeout}: {args.timeout:g} is not accepted (accepted: 0 < seconds "
                          "<= 3600)")
     timeouts = Timeouts() if args.timeout is None else Timeouts(
         answer=args.timeout, csr=args.timeout, status=args.timeout, finish=args.timeout)
+    from ...jobs.pipeline import profile_policy
+
+    policy = profile_policy(args)
     if args.protocol == "csr":
-        issuer_args = _issuer_arguments(args)
+        issuer_args = _issuer_arguments(args, policy, ui)
     else:
         given = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
                  if getattr(args, o) is not None]
@@ -70,19 +81,41 @@ def provision_command(args: ProvisionRequest, ui) -> int:
     return 1 if failed else 0
 
 
+def _check_common_name(name: str) -> None:
+    """The DACs' common name under the rules of every text value, 1..64 UTF-8 bytes."""
+    from ...core.certs import subject_text_problem
+
+    problem = subject_text_problem(name)
+    if problem:
+        raise InputError.at(Subject("dac_common_name"), f"common name {problem}")
+    if not 1 <= len(name.encode("utf-8")) <= 64:
+        raise InputError.at(Subject("dac_common_name"), f"{name[:70]!r} is "
+                                                        f"{len(name.encode('utf-8'))} bytes "
+                                                        "(accepted: 1..64 bytes of UTF-8)")
+
+
 def _ports(args: ProvisionRequest) -> list:
     ports = list(args.port or [])
     if not ports:
         raise InputError(f"give {OPT.port} PORT for each board (repeatable; e.g. /dev/ttyACM0, "
                          f"COM5; `stm32-program {OPT.list}` shows each probe's port)")
+    from ...core.validate import control_problem
+
+    for port in ports:
+        problem = "is empty" if port == "" else control_problem(port)
+        if problem:
+            problem = problem.replace(" (accepted: printable text)", "")
+            raise InputError.at(Subject("port"), f"{port[:40]!r} {problem} (accepted: a serial "
+                                                 "port name such as /dev/ttyACM0 or COM5)")
     repeated = sorted({p for p in ports if ports.count(p) > 1})
     if repeated:
         raise InputError(f"{OPT.port} {repeated[0]} is given twice")
     return ports
 
 
-def _issuer_arguments(args: ProvisionRequest) -> dict:
-    """The PAI and its key (checked to belong together), and the product the DACs are for."""
+def _issuer_arguments(args: ProvisionRequest, policy, ui) -> dict:
+    """The PAI and its key (checked to belong together), and the product the DACs are for.
+    The PAI is checked against the attestation profile under ``policy`` (core.profile)."""
     from ...core import certs
     from ...jobs.credentials import load_signer
 
@@ -98,31 +131,30 @@ def _issuer_arguments(args: ProvisionRequest) -> dict:
             raise InputError(f"{OPT[name]}: {value} is out of range (accepted: 1..0xFFFF)")
     assert args.pai_cert is not None and args.pai_key is not None  # checked above (missing)
     pai, key = load_signer(args.pai_cert, args.pai_key, str(OPT.pai_cert), str(OPT.pai_key))
-    _check_pai_profile(pai, f"{OPT.pai_cert} {args.pai_cert}")
     pai_vid, pai_pid = certs.matter_ids(pai, source=str(OPT.pai_cert))
     if pai_vid != args.vendor_id or (pai_pid is not None and pai_pid != args.product_id):
         raise InputError(f"{OPT.pai_cert} {args.pai_cert} is for VID {pai_vid:04X}"
                          + (f"/PID {pai_pid:04X}" if pai_pid is not None else "")
                          + f", not {args.vendor_id:04X}/{args.product_id:04X}")
+    for warning in _pai_profile(pai, f"{OPT.pai_cert} {args.pai_cert}", policy):
+        ui.warn(warning.render())
     return {"pai_cert": pai, "pai_key": key, "vendor_id": args.vendor_id,
             "product_id": args.product_id, "common_name": args.dac_common_name}
 
 
-def _check_pai_profile(pai, source: str) -> None:
-    """Refuse to start with a PAI that breaks the attestation profile (pathLen, key usage,
-    ...) or is not valid for the whole validity of the DACs this station issues: from now
-    until 9999-12-31 (no well-defined expiry, as Matter recommends for DACs)."""
+def _pai_profile(pai, source: str, policy) -> list:
+    """The PAI's attestation-profile rules under ``policy``, and its validity for the DACs
+    the station issues (from now, no well-defined expiry): refusals raise, the rest are
+    returned as warnings. A PAI that is expired or not yet valid is refused in every profile
+    (its DACs fail attestation); one that ends before its DACs is refused by production."""
     import datetime as dt
 
     from ...core import attestation_profile, certs, certview
-    from ...errors import CredentialError
 
     view = certview.parse_certificate(certs.cert_der(pai), source=source, profile=False)
+    violations = attestation_profile.format_violations(view, "pai", source)
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
     end = certs.NO_WELL_DEFINED_EXPIRY.strftime("%Y%m%d%H%M%S")
-    violations = attestation_profile.format_violations(view, "pai", source) + \
-        attestation_profile.issuer_validity_violations(view, source, start=now, end=end)
-    if violations:
-        more = (f" (and {len(violations) - 1} more profile violation(s))"
-                if len(violations) > 1 else "")
-        raise CredentialError(f"{violations[0]}{more}; the station does not issue DACs from it")
+    violations += attestation_profile.issuer_validity_violations(view, source, start=now,
+                                                                 end=end)
+    return attestation_profile.enforce(violations, policy)

@@ -84,7 +84,6 @@ class CsrIssuer:
         return CheckedCsr(public, self._subject_sn(csr.subject))
 
     def _subject_sn(self, subject) -> str:
-        from ...core.validate import shown
 
         values: dict = {}
         for rdn in subject.rdns:
@@ -106,10 +105,12 @@ class CsrIssuer:
         sn = values.get(SERIAL_OID, "")
         if not values.get(CN_OID):
             raise CsrRefused("foreign subject: no commonName")
+        from ...core.certs import subject_text_problem
+
         for oid, name in ((CN_OID, "commonName"), (SERIAL_OID, "serialNumber")):
-            if not values.get(oid, "").isprintable():
-                raise CsrRefused(f"foreign subject: the {name} {shown(values[oid])} holds "
-                                 "control or invisible characters")
+            problem = subject_text_problem(values.get(oid, ""))
+            if problem:
+                raise CsrRefused(f"foreign subject: {name} {problem}")
         if not 1 <= len(sn.encode("utf-8")) <= 32:
             raise CsrRefused("foreign subject: serialNumber (the device's serial number, 1..32 "
                              "bytes) is missing or too long")

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Callable, Optional
 
-from ...errors import OPT, Interrupted, Message, OutputError
+from ...errors import OPT, InputError, Interrupted, Message, OutputError
 from ...files.outputs import cut_torn_line
 from .outcome import FAILED, INTERRUPTED, ISSUED, Outcome
 from .transport import PortGone
@@ -57,16 +57,37 @@ class StationManifest:
             raise OutputError(f"{OPT.manifest} {self.path}: cannot read it ({exc.strerror})") \
                 from None
         if start != header:
-            raise OutputError(f"{OPT.manifest} {self.path}: not a station manifest (its first "
-                              f"line is not {header.decode().strip()})")
+            raise InputError(f"{OPT.manifest} {self.path}: line 1: not a station manifest (the "
+                             f"header is not {header.decode().strip()}); give the station's "
+                             "manifest or a new file")
         cut_torn_line(self.path)
 
     def rows(self) -> list:
-        with open(self.path, newline="", encoding="utf-8") as stream:
-            return list(csv.DictReader(stream))
+        return [row for _, row in self.numbered()]
+
+    def numbered(self) -> list:
+        """``(line, row)``; a damaged manifest (not UTF-8, a cell too many or too few) is one
+        InputError naming the file and the line."""
+        from ...files.inputs import csv_lines
+
+        return list(csv_lines(self.path, "station manifest"))
 
     def dac_serials(self) -> Iterable[int]:
-        return [int(row["dac_serial"], 16) for row in self.rows() if row.get("dac_serial")]
+        """The DAC serial numbers issued before (never issued again); a cell that is not a
+        hexadecimal serial number is one InputError naming the line."""
+        import re
+
+        serials = []
+        for line, row in self.numbered():
+            cell = row.get("dac_serial", "")
+            if not cell:
+                continue
+            if not re.fullmatch(r"[0-9a-fA-F]{1,40}", cell):
+                raise InputError(f"station manifest {self.path}: line {line}: cell "
+                                 f"'dac_serial' {cell[:44]!r} is not a hexadecimal serial "
+                                 "number (1..40 hex digits); restore the manifest")
+            serials.append(int(cell, 16))
+        return serials
 
     def append(self, outcome: Outcome) -> None:
         """One row, complete and on disk (fsync) when this returns; device-supplied text is

@@ -1,0 +1,67 @@
+"""core/profile.py: the one table of what a rule's finding is under each profile."""
+
+import pytest
+
+from matter_factory_data.core import attestation_profile
+from matter_factory_data.core.profile import (
+    DEVELOPMENT,
+    ERROR,
+    PRODUCTION,
+    RULES,
+    WARNING,
+    ProfilePolicy,
+    policy,
+)
+from matter_factory_data.errors import CredentialError, InputError
+
+
+class Finding:
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __str__(self):
+        return f"finding of {self.rule} {{not a template}}"
+
+
+def test_every_rule_the_device_does_not_enforce_warns_in_development_and_refuses_in_production():
+    assert set(RULES) == set(attestation_profile.RULES) - {"x509-v3", "ecdsa-with-SHA256",
+                                                          "p256-key"}
+    for rule in RULES:
+        assert ProfilePolicy(DEVELOPMENT).severity(rule) == WARNING
+        assert ProfilePolicy(PRODUCTION).severity(rule) == ERROR
+
+
+@pytest.mark.parametrize("rule", ["x509-v3", "p256-key", "ecdsa-with-SHA256", "not-a-rule"])
+def test_a_rule_outside_the_table_is_an_error_under_every_profile(rule):
+    for name in (DEVELOPMENT, PRODUCTION):
+        with pytest.raises(CredentialError):
+            ProfilePolicy(name).apply([Finding(rule)])
+
+
+def test_apply_returns_warnings_or_raises_the_first_refusal_counting_the_rest():
+    findings = [Finding("pai-ca-pathlen-0"), Finding("dac-key-usage")]
+    warnings = ProfilePolicy().apply(findings)
+    assert [w.render() for w in warnings] == [
+        "finding of pai-ca-pathlen-0 {not a template}; accepted by the development profile "
+        "(--profile=production refuses it)",
+        "finding of dac-key-usage {not a template}; accepted by the development profile "
+        "(--profile=production refuses it)"]
+    with pytest.raises(CredentialError) as refused:
+        ProfilePolicy(PRODUCTION).apply(findings)
+    assert str(refused.value) == (
+        "finding of pai-ca-pathlen-0 {not a template} (and 1 more profile finding(s)); refused "
+        "by --profile=production (the development profile, the default, accepts it with a "
+        "warning)")
+    assert refused.value.render(lambda s: f"<{s}>").endswith(
+        "refused by <profile=production> (the development profile, the default, accepts it "
+        "with a warning)")
+
+
+def test_the_policy_of_a_request():
+    assert policy(None).name == DEVELOPMENT and not policy(None).production
+    assert policy("production").production
+    assert policy("development", allow_nonconformant_certs=True).explicit_allow
+    with pytest.raises(InputError, match="contradict"):
+        policy("production", allow_nonconformant_certs=True)
+    with pytest.raises(InputError, match="not a profile"):
+        policy("strict")

@@ -1,0 +1,143 @@
+"""Profiles: how strict the tool is about rules the device does not enforce.
+
+``development`` (the default) is compatible with connectedhomeip's reference generator and
+its documentation: a rule that neither the device's factory data parser nor the reference
+generator enforces -- the Matter attestation profile's certificate rules
+(:mod:`.attestation_profile`), the DAC's validity on the manufacturing date -- is a warning
+naming the rule, and the job goes on. ``production`` makes them errors. Values the device
+would reject are errors in every profile; they are not in this table.
+
+Every place that applies such a rule (``generate``, ``partition``, ``batch``, ``verify``,
+``provision``, the build step) asks one :class:`ProfilePolicy` what a finding is. A new rule
+(test vendor IDs, test PAAs, ... for production) is one more row of :data:`RULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Optional
+
+from ..errors import CredentialError, InputError, Message
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+PROFILES = (DEVELOPMENT, PRODUCTION)
+
+#: The subject that names the production profile: ``--profile=production`` on the command
+#: line, ``CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y`` in a build.
+PRODUCTION_SUBJECT = "profile=production"
+
+WARNING = "warning"
+ERROR = "error"
+
+#: rule id -> (severity under development, severity under production). Rules not listed are
+#: errors in every profile.
+RULES: dict[str, tuple[str, str]] = {
+    # The Matter attestation profile (chip-cert validate-att-cert): neither the device's
+    # parser nor the reference generator checks these.
+    "extension-once": (WARNING, ERROR),
+    "basic-constraints-critical": (WARNING, ERROR),
+    "dac-not-ca": (WARNING, ERROR),
+    "pai-ca-pathlen-0": (WARNING, ERROR),  # connectedhomeip's nrfconnect test PAI: pathLen 1
+    "paa-ca-pathlen-0-or-1": (WARNING, ERROR),
+    "key-usage-critical": (WARNING, ERROR),
+    "dac-key-usage": (WARNING, ERROR),
+    "ca-key-usage": (WARNING, ERROR),
+    "skid-20-bytes": (WARNING, ERROR),
+    "akid-20-bytes": (WARNING, ERROR),
+    # A commissioner checks the DAC at commissioning time, not on the manufacturing date
+    # (Nordic's documented example: DAC valid from 2022-02-05, --date 2022-02-02).
+    "dac-valid-at-manufacturing-date": (WARNING, ERROR),
+    "issuer-valid-at-dac-issuance": (WARNING, ERROR),
+    "paa-no-product-id": (WARNING, ERROR),
+    # provision: a PAI ending before its DACs (no well-defined expiry) leaves devices with a
+    # chain that expires; commissioners that check the PAI's validity then refuse them.
+    "issuer-outlives-dacs": (WARNING, ERROR),
+    # Not here, so errors everywhere: issuer-valid-for-dac-validity (provision: the PAI is
+    # expired or not yet valid now, when the station issues DACs).
+    # Not here, so errors everywhere: x509-v3, ecdsa-with-SHA256, p256-key -- a DAC or PAI
+    # breaking them fails attestation on every commissioner.
+}
+
+
+def _escape(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+class ProfilePolicy:
+    """What a rule's finding is under one profile: :meth:`severity`, and :meth:`apply`
+    (raise for the first error, return the warnings)."""
+
+    __slots__ = ("name", "explicit_allow")
+
+    def __init__(self, name: str = DEVELOPMENT, *, explicit_allow: bool = False) -> None:
+        if name not in PROFILES:
+            raise InputError.naming("{0}: " + _escape(repr(name)) + " is not a profile "
+                                    f"(accepted: {', '.join(PROFILES)})", "profile")
+        self.name = name
+        self.explicit_allow = explicit_allow
+
+    @property
+    def production(self) -> bool:
+        return self.name == PRODUCTION
+
+    def severity(self, rule: str) -> str:
+        development, production = RULES.get(rule, (ERROR, ERROR))
+        return production if self.production else development
+
+    def is_error(self, rule: str) -> bool:
+        return self.severity(rule) == ERROR
+
+    def warning(self, finding: str) -> Message:
+        """A finding accepted under this profile, as a warning that says so."""
+        spelled = " (accepted: {1})" if self.explicit_allow else ""
+        return Message(_escape(finding) + "; accepted by the development profile ({0} "
+                       "refuses it)" + spelled,
+                       (PRODUCTION_SUBJECT, "allow_nonconformant_certs") if self.explicit_allow
+                       else (PRODUCTION_SUBJECT,))
+
+    def refusal(self, finding: str, more: int = 0) -> CredentialError:
+        """The error for a finding this profile refuses."""
+        extra = f" (and {more} more profile finding(s))" if more else ""
+        if self.production:
+            return CredentialError(Message(
+                _escape(finding + extra) + "; refused by {0} (the development profile, the "
+                "default, accepts it with a warning)", (PRODUCTION_SUBJECT,)))
+        return CredentialError(Message(_escape(finding + extra) + "; a device or commissioner "
+                                       "refuses it, under every profile"))
+
+    def apply(self, findings: Iterable) -> list[Message]:
+        """``findings``: objects with a ``rule`` id and a ``str()`` naming the rule (such as
+        :class:`.attestation_profile.Violation`). Raises the first one this profile refuses
+        (naming how many more it refuses), else returns the rest as warnings."""
+        findings = list(findings)
+        errors = [f for f in findings if self.is_error(f.rule)]
+        if errors:
+            raise self.refusal(str(errors[0]), len(errors) - 1)
+        return [self.warning(str(f)) for f in findings]
+
+    def split(self, findings: Iterable) -> tuple[list, list]:
+        """``(errors, warnings)`` of ``findings`` under this profile (for reports that go
+        on after an error, such as ``verify``)."""
+        errors: list = []
+        warnings: list = []
+        for finding in findings:
+            (errors if self.is_error(finding.rule) else warnings).append(finding)
+        return errors, warnings
+
+    def __repr__(self) -> str:
+        return f"ProfilePolicy({self.name!r})"
+
+
+def policy(name: Optional[str] = None, *, allow_nonconformant_certs: bool = False
+           ) -> ProfilePolicy:
+    """The policy of a request: ``name`` (None: development). The explicit spelling of the
+    development behaviour, ``allow_nonconformant_certs``, contradicts ``production`` and is
+    refused with it."""
+    chosen = ProfilePolicy(name or DEVELOPMENT, explicit_allow=allow_nonconformant_certs)
+    if chosen.production and allow_nonconformant_certs:
+        raise InputError.naming("{0} and {1} contradict each other: the "
+                                "production profile refuses what the other accepts; give "
+                                "one of them", PRODUCTION_SUBJECT, "allow_nonconformant_certs")
+    return chosen
+
