@@ -242,6 +242,9 @@ OTHER_PROGRAMS_ARGV = {
     "station.flash": {"--coprocessor", "--core", "--snr", "--program", "--sectorerase",
                       "--verify", "--reset", "--serial-number", "--family", "--firmware",
                       "--options", "--json", "--ids"},
+    # nrfutil's and nrfjprog's read commands (station/readback.py)
+    "station.readback": {"--json", "--address", "--bytes", "--width", "--memrd", "--n", "--w",
+                         "--serial-number", "--snr", "nrfjprog --memrd: read "},
     # the nrfjprog command line generate prints for flashing only the factory data
     "jobs.commands": {"To flash only the factory data: nrfjprog --program ",
                       ".hex --sectorerase --verify"},

@@ -92,6 +92,9 @@ def _cases():
                 nrfjprog = [["nrfjprog", "--program", hx, "--sectorerase", "--verify", *sel]]
                 if reset:
                     nrfjprog.append(["nrfjprog", "--reset", *sel])
+                # the readback (1367 bytes, read as 342 32-bit words)
+                nrfjprog.append(["nrfjprog", "--memrd", "0x000fb000", "--n", "1368", "--w", "32",
+                                 *sel])
                 yield Case("nrfjprog", snr, family, reset, nrfjprog)
     for family in ("NRF52", "NRF53", "NRF91", "NRF54L"):
         for snr in (None, "1050065027"):
@@ -102,6 +105,8 @@ def _cases():
                             OPTIONS, *sel]]
                 if reset:
                     nrfutil.append(["nrfutil", "device", "reset", *sel])
+                nrfutil.append(["nrfutil", "--json", "device", "read", "--address", "0xfb000",
+                                "--bytes", "1367", "--width", "8", *sel])
                 yield Case("nrfutil", snr, family, reset, nrfutil)
 
 
@@ -136,18 +141,20 @@ def test_fake_tool_receives_exact_argv(cli, case, fake_tools):
     result = cli(*_argv(case))
     assert result.code == 0, result
     assert fake_tools() == case.expected
-    assert result.out.splitlines()[-1] == ("factory data flashed; device reset" if case.reset
-                                           else "factory data flashed")
+    assert result.out.splitlines()[-2:] == [
+        "factory data flashed; device reset" if case.reset else "factory data flashed",
+        "readback at 0xfb000: match (1367 bytes)"]
 
 
 def test_dev_id_is_an_alias_of_snr(cli, empty_path):
-    result = cli("flash", "--hex", PLAIN_HEX, "--tool", "nrfutil", "--dev-id", "42", "--dry-run")
+    result = cli("flash", "--hex", PLAIN_HEX, "--tool", "nrfutil", "--dev-id", "42", "--dry-run",
+                 "--no-readback")
     assert result.out.splitlines()[-1] == "nrfutil device reset --serial-number 42"
 
 
 def test_family_is_case_insensitive(cli, empty_path):
     result = cli("flash", "--hex", PLAIN_HEX, "--tool", "nrfjprog", "--family", "nrf53",
-                 "--dry-run", "--no-reset")
+                 "--dry-run", "--no-reset", "--no-readback")
     assert result.out.splitlines()[-1].endswith("--verify -f NRF53")
 
 
@@ -159,27 +166,31 @@ def test_default_tool_is_nrfutil_even_with_nrfjprog_on_path(cli, fake_tools):
     result = cli("flash", "--hex", PLAIN_HEX, "--family", "NRF52")
     assert result.code == 0, result
     assert [call[:3] for call in fake_tools()] == [["nrfutil", "device", "program"],
-                                                   ["nrfutil", "device", "reset"]]
+                                                   ["nrfutil", "device", "reset"],
+                                                   ["nrfutil", "--json", "device"]]
 
 
 def test_nrfjprog_when_nrfutil_is_absent(cli, fake_tools):
     fake_tools.install("nrfjprog")
     assert cli("flash", "-d", BUILDS / "plain").code == 0
     assert [call[:2] for call in fake_tools()] == [["nrfjprog", "--program"],
-                                                   ["nrfjprog", "--reset"]]
+                                                   ["nrfjprog", "--reset"],
+                                                   ["nrfjprog", "--memrd"]]
 
 
 def test_default_tool_is_nrfutil_without_nrfjprog(cli, fake_tools):
     fake_tools.install("nrfutil")
     assert cli("flash", "-d", BUILDS / "plain").code == 0
     assert [call[:3] for call in fake_tools()] == [["nrfutil", "device", "program"],
-                                                   ["nrfutil", "device", "reset"]]
+                                                   ["nrfutil", "device", "reset"],
+                                                   ["nrfutil", "--json", "device"]]
 
 
 def test_dry_run_needs_no_tool(cli, empty_path):
     result = cli("flash", "-d", BUILDS / "sysbuild", "--dry-run")
     assert result.code == 0, result
-    assert shlex.split(result.out.splitlines()[-2])[:3] == ["nrfutil", "device", "program"]
+    assert shlex.split(result.out.splitlines()[-3])[:3] == ["nrfutil", "device", "program"]
+    assert shlex.split(result.out.splitlines()[-1])[:4] == ["nrfutil", "--json", "device", "read"]
 
 
 # --- failures -----------------------------------------------------------------------
@@ -291,7 +302,7 @@ def test_build_dir_gives_hex_and_family(cli, empty_path, build, hex_file, family
 
 def test_default_build_dir_is_build_in_cwd(cli, empty_path):
     shutil.copytree(BUILDS / "plain", "build")
-    result = cli("flash", "--tool", "nrfjprog", "--dry-run", "--no-reset")
+    result = cli("flash", "--tool", "nrfjprog", "--dry-run", "--no-reset", "--no-readback")
     assert result.code == 0, result
     assert result.out.splitlines()[-1] == (f"nrfjprog --program {Path.cwd()}/build/zephyr/"
                                            "factory_data.hex --sectorerase --verify -f NRF52")
@@ -426,12 +437,16 @@ def _net_cases():
                          "--coprocessor", "CP_NETWORK"]]
             if reset:
                 nrfjprog.append(["nrfjprog", "--reset", *sel])
+            nrfjprog.append(["nrfjprog", "--memrd", "0x0103e800", "--n", "2100", "--w", "32",
+                             *sel, "--coprocessor", "CP_NETWORK"])
             yield Case("nrfjprog", snr, "NRF53", reset, nrfjprog)
             sel = (["--serial-number", snr] if snr else []) + ["--family", "nrf53"]
             nrfutil = [["nrfutil", "device", "program", "--firmware", hx, "--core", "Network",
                         "--options", OPTIONS, *sel]]
             if reset:
                 nrfutil.append(["nrfutil", "device", "reset", *sel])
+            nrfutil.append(["nrfutil", "--json", "device", "read", "--address", "0x103e800",
+                            "--bytes", "2100", "--width", "8", "--core", "Network", *sel])
             yield Case("nrfutil", snr, "NRF53", reset, nrfutil)
 
 
@@ -500,7 +515,8 @@ def test_core_app_is_the_default_and_explicit(empty_path):
                                  dry_run=True, no_reset=True, core=core), ui)
         assert ui.lines == [f"factory data: {PLAIN_HEX} (1367 bytes at 0xfb000)",
                             "pages to erase: 0xfb000..0xfbfff (1 page of 4 KiB)",
-                            f"nrfjprog --program {PLAIN_HEX} --sectorerase --verify -f NRF53"]
+                            f"nrfjprog --program {PLAIN_HEX} --sectorerase --verify -f NRF53",
+                            "nrfjprog --memrd 0x000fb000 --n 1368 --w 32 -f NRF53"]
 
 
 @pytest.mark.parametrize("given, message", [
@@ -547,7 +563,8 @@ def test_core_option_on_the_command_line(cli, empty_path):
                  "--no-reset")
     assert result.code == 0, result
     assert result.out.splitlines() == NET_LINES + [
-        f"nrfjprog --program {NET_HEX} --sectorerase --verify -f NRF53 --coprocessor CP_NETWORK"]
+        f"nrfjprog --program {NET_HEX} --sectorerase --verify -f NRF53 --coprocessor CP_NETWORK",
+        "nrfjprog --memrd 0x0103e800 --n 2100 --w 32 -f NRF53 --coprocessor CP_NETWORK"]
 
 
 def test_net_core_pages_are_2k():
@@ -648,7 +665,8 @@ def test_build_dir_hex_must_be_in_the_build_partition(cli, tmp_path, fake_tools)
     layout.write_text("factory_data: {address: 0xfb000, size: 0x1000}\n")
     assert cli("flash", "-d", build).code == 0
     assert [c[:3] for c in fake_tools()] == [["nrfutil", "device", "program"],
-                                             ["nrfutil", "device", "reset"]]
+                                             ["nrfutil", "device", "reset"],
+                                             ["nrfutil", "--json", "device"]]
 
 
 def test_golden_image_is_accepted(cli, tmp_path, empty_path):

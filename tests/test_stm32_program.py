@@ -147,7 +147,7 @@ CASES = [
 
 @pytest.mark.parametrize("options, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_argv_table(cli, fake_cli, options, expected):
-    result = cli("stm32-program", "--image", FULL, *options)
+    result = cli("stm32-program", "--image", FULL, *options, "--no-readback")
     assert result.code == 0, result.err
     loader = str(Path(fake_cli.exe).parent / "ExternalLoader" / "S25FL128S_STM32WB5MM-DK.stldr")
     want = [[a.format(image=FULL, loader=loader) for a in argv] for argv in expected]
@@ -167,7 +167,7 @@ def test_dry_run_prints_the_same_commands_and_runs_nothing(cli, fake_cli):
 
 def test_a_failing_probe_is_one_line_and_the_others_are_programmed(cli, fake_cli, monkeypatch):
     monkeypatch.setenv("FAKE_FAIL_SN", SN_WB)
-    result = cli("stm32-program", "--image", FULL, "--board", "wba65")
+    result = cli("stm32-program", "--image", FULL, "--board", "wba65", "--no-readback")
     assert result.code == 1
     errors = result.err.splitlines()
     assert errors[0] == (f"error: ST-LINK {SN_WB}: command exited with status 1: "

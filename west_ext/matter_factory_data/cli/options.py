@@ -242,3 +242,23 @@ def add_ledger_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                              f"&port=N (default: {own})")
     parser.add_argument("--station", metavar="NAME",
                         help="this station's name in the ledger (default: the host name)")
+
+
+def add_readback_arguments(parser: argparse.ArgumentParser, tool: str) -> None:
+    """``--no-readback``, ``--readback-only``, ``--ledger URL``, ``--station NAME`` (flash,
+    stm32-program): the partition read back after programming and compared with the image."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--no-readback", action="store_true",
+                       help="do not read the partition back after programming (default: read "
+                            f"it back with {tool} and compare it with the image; exit 1 on a "
+                            "mismatch)")
+    group.add_argument("--readback-only", action="store_true",
+                       help="program nothing: read the partition back and compare it with the "
+                            "image (a device programmed earlier)")
+    parser.add_argument("--ledger", metavar="URL",
+                        help="report the readback to the identity ledger (sqlite:///ABS/PATH.db "
+                             "or postgresql://...): the identity of the image's serial number "
+                             "becomes ok (match) or failed (mismatch), with the time, the station "
+                             "and the result in its readback column")
+    parser.add_argument("--station", metavar="NAME",
+                        help="this station's name in the ledger (default: the host name)")

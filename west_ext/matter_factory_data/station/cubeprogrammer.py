@@ -128,6 +128,15 @@ def program_argv(cli: str, board, image: str, sn: str, *, loader: Optional[str],
     return argv
 
 
+def upload_argv(cli: str, sn: str, address: int, size: int, out: str,
+                loader: Optional[str]) -> list[str]:
+    """Read ``size`` bytes at ``address`` back into the file ``out`` (readback)."""
+    argv = [cli, "-c", "port=SWD", f"sn={check_probe(sn)}", "mode=UR"]
+    if loader:
+        argv += ["-el", file_argument(loader)]
+    return argv + ["-u", f"0x{address:08X}", str(size), file_argument(out)]
+
+
 def default_loader(cli: str, board) -> Optional[str]:
     """``<CubeProgrammer bin>/ExternalLoader/<board loader>`` for external-flash boards."""
     if not board.external:
@@ -147,6 +156,10 @@ class Stm32ProgramRequest(Request):
     dry_run: bool = False
     no_reset: bool = False
     dac_key_in_secure_storage: bool = False  # the board signs with a key in CKS (no tag 5)
+    no_readback: bool = False
+    readback_only: bool = False
+    ledger: Optional[str] = None
+    station: Optional[str] = None
 
 
 def list_probes(runner: Runner, cli: str) -> list[Probe]:
@@ -190,6 +203,9 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
                          "and whether the external loader is needed)")
     if not args.image:
         raise InputError(f"{OPT.image} is required: the factory data .bin to write (or {OPT.list})")
+    if args.no_readback and (args.readback_only or args.ledger):
+        raise InputError(f"{OPT.no_readback} cannot be combined with "
+                         f"{OPT.readback_only if args.readback_only else OPT.ledger}")
     board = get_board(args.board)
     assert board is not None  # args.board is given (checked above)
     data = check_image(args.image, board, args.dac_key_in_secure_storage)
@@ -206,23 +222,56 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     loader = args.external_loader or default_loader(cli, board)
     ui.info(f"factory data: {args.image} ({len(data)} bytes) at 0x{board.address:08X} on "
             f"{board.title}, {len(sns)} probe(s)")
-    return _program_each(runner, sns, cli, board, args, loader, ui)
+    return _program_each(runner, sns, cli, board, args, loader, ui, data)
 
 
-def _program_each(runner: Runner, sns: list, cli: str, board, args, loader, ui) -> int:
+def _program_each(runner: Runner, sns: list, cli: str, board, args, loader, ui,
+                  data: bytes) -> int:
+
     failed = 0
     for sn in sns:
         argv = program_argv(cli, board, args.image, sn, loader=loader, reset=not args.no_reset)
         try:
-            runner.run(argv)
+            if not args.readback_only:
+                runner.run(argv)
+                if not args.dry_run:
+                    ui.info(f"ST-LINK {sn}: programmed and verified" +
+                            ("" if args.no_reset else ", reset"))
+            if not args.no_readback:
+                _readback(runner, cli, sn, board, loader, data, args, ui)
         except (CommandFailed, FactoryDataError) as exc:
             failed += 1
             ui.error(f"ST-LINK {sn}: {exc}")
             continue
-        if not args.dry_run:
-            ui.info(f"ST-LINK {sn}: programmed and verified" +
-                    ("" if args.no_reset else ", reset"))
     if failed:
-        ui.error(f"{failed} of {len(sns)} device(s) failed; the others are programmed")
+        done = "read back" if args.readback_only else "programmed"
+        ui.error(f"{failed} of {len(sns)} device(s) failed; the others are {done}")
         return 1
     return 0
+
+
+def _readback(runner: Runner, cli: str, sn: str, board, loader, data: bytes, args, ui) -> None:
+    """Upload the region back (``-u``) and compare it with the image (STM32: nothing is
+    masked, the reader never rewrites its factory data)."""
+    from . import readback
+
+    device = readback.read_stm32(
+        runner, lambda out: upload_argv(cli, sn, board.address, len(data), out,
+                                        loader if board.external else None),
+        board.address, len(data))
+    if device is None:  # dry run
+        return
+    outcome = readback.compare(data, device)
+    readback.finish(outcome, data, _image_sn(data, board, args), args.ledger, args.station,
+                    f"0x{board.address:08X}", ui)
+
+
+def _image_sn(data: bytes, board, args) -> Optional[str]:
+    from ..formats import get_format
+
+    fmt = get_format("stm32-tlv", board.name,
+                     key_in_secure_storage=args.dac_key_in_secure_storage)
+    value = fmt.model_values(fmt.decode(data, str(args.image))).get("sn")
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None

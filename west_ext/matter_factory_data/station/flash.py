@@ -194,6 +194,10 @@ class FlashRequest(Request):
     no_reset: bool = False
     core: Optional[str] = None
     list: bool = False
+    no_readback: bool = False
+    readback_only: bool = False
+    ledger: Optional[str] = None
+    station: Optional[str] = None
 
 
 def is_net_core_build(config: dict[str, str]) -> bool:
@@ -360,16 +364,56 @@ def flash_command(args: FlashRequest, ui) -> int:
     runner = Runner(args.dry_run, ui)
     tool = choose_tool(args, runner)
     commands = commands_for(tool, target, args)
+    if args.no_readback and (args.readback_only or args.ledger):
+        raise InputError(f"{OPT.no_readback} cannot be combined with "
+                         f"{OPT.readback_only if args.readback_only else OPT.ledger}")
     runner.require(tool)
     size = sum(len(data) for _, data in segments)
     where = ", nRF5340 network core" if target.core == "net" else ""
     ui.info(f"factory data: {source} ({size} bytes at 0x{segments[0][0]:x}{where})")
-    ui.info(describe_ranges(erase_ranges(segments, target.page_size), target.page_size))
-    for argv in commands:
-        runner.run(argv)
-    if not args.dry_run:
-        ui.info("factory data flashed" + ("" if args.no_reset else "; device reset"))
-    return 0
+    if not args.readback_only:
+        ui.info(describe_ranges(erase_ranges(segments, target.page_size), target.page_size))
+        for argv in commands:
+            runner.run(argv)
+        if not args.dry_run:
+            ui.info("factory data flashed" + ("" if args.no_reset else "; device reset"))
+    if args.no_readback:
+        return 0
+    config = None
+    if app is not None and (app / "zephyr" / ".config").is_file():
+        config = build_dir.read_kconfig(app / "zephyr" / ".config")
+    return readback_nrf(runner, tool, target, segments[0], args, config, ui)
+
+
+def readback_nrf(runner: Runner, tool: str, target: Target, segment: tuple[int, bytes],
+                 args: FlashRequest, config: Optional[dict], ui) -> int:
+    """Read the partition back, compare it with the hex (the DAC key masked where the device
+    zeroes it), report to the ledger; 1 on a mismatch."""
+    from . import readback
+
+    address, image = segment
+    net = target.core == "net"
+    device = readback.read_nrf(
+        runner, tool, address, len(image), snr=args.snr, family=target.family,
+        family_option=(["--family", NRFUTIL_FAMILIES[target.family]]
+                       if target.family in NRFUTIL_FAMILIES else []),
+        core_option=(NRFJPROG_NET_CORE if tool == "nrfjprog" else NRFUTIL_NET_CORE) if net else [])
+    if device is None:  # dry run
+        return 0
+    may_zero = readback.dac_key_range(image) \
+        if readback.device_changes_dac_key(target.family, config) else None
+    outcome = readback.compare(image, device, may_zero)
+    return readback.finish(outcome, image, _image_sn(image), args.ledger, args.station,
+                           f"0x{address:x}", ui)
+
+
+def _image_sn(image: bytes) -> Optional[str]:
+    from ..formats import nrf_cbor
+
+    value = nrf_cbor.read_image(image).device_map.get("sn")
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
 
 
 # --- flash --list ---------------------------------------------------------------------

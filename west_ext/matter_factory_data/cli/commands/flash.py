@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import request_from
+from ..options import add_readback_arguments, request_from
 
 
 def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,7 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the commands, run nothing (no tool needs to be installed)")
     parser.add_argument("--no-reset", action="store_true",
                         help="do not reset the device after programming")
+    add_readback_arguments(parser, "nrfutil device read or nrfjprog --memrd")
     parser.add_argument("--core", type=str.lower, choices=("app", "net"),
                         help="nRF5340 core to program: app (application core, the default) or "
                              "net (network core: nrfjprog --coprocessor CP_NETWORK, nrfutil "
