@@ -5,14 +5,18 @@ import shlex
 import sqlite3
 
 import pytest
+import test_flash
 from intelhex import IntelHex
-from test_flash import PLAIN_HEX, empty_path, fake_tools  # noqa: F401 (fixtures)
+from test_flash import PLAIN_HEX
 from test_stm32_program import FULL
 
 from matter_factory_data.formats import nrf_cbor
 from matter_factory_data.station import readback
 from matter_factory_data.station.ledger import open_ledger
 from matter_factory_data.station.ledger.ledger import Claim
+
+#: the fixtures of test_flash: fake tools first on PATH, a PATH without any tool
+fake_tools, empty_path = test_flash.fake_tools, test_flash.empty_path
 
 
 def _image():
