@@ -308,3 +308,27 @@ def test_a_short_read_is_a_mismatch():
 def test_memrd_parsing_reads_little_endian_words():
     text = "0x000FB000: 04030201 08070605   |........|\n0x000FB008: 0C0B0A09   |....|\n"
     assert readback.parse_nrfjprog_memrd(text, 0xFB000, 10) == bytes(range(1, 11))
+
+
+@pytest.mark.parametrize("kconfig, code", [
+    ("", 1), ("CONFIG_CHIP_CRYPTO_PSA_DAC_PRIV_KEY_KMU=y\n", 0),
+    ("CONFIG_CHIP_CRYPTO_PSA_MIGRATE_DAC_PRIV_KEY=y\n", 0)])
+def test_a_build_that_migrates_the_key_may_zero_it(cli, fake_tools, memory, tmp_path, kconfig,
+                                                   code):
+    """-d BUILD (an nRF52 build): its .config says whether the firmware zeroes the key."""
+    import shutil
+
+    build = tmp_path / "build"
+    shutil.copytree(test_flash.BUILDS / "plain", build)
+    with open(build / "zephyr" / ".config", "a", encoding="utf-8") as config:
+        config.write(kconfig)
+    fake_tools.install("nrfutil")
+    memory(_zeroed_key(IMAGE))
+    result = cli("flash", "-d", build, "--readback-only")
+    assert result.code == code, result
+
+
+def test_ledger_without_readback_is_refused(cli, empty_path):
+    result = cli("flash", "--hex", PLAIN_HEX, "--no-readback", "--ledger", "sqlite:////tmp/l.db")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == "error: --no-readback cannot be combined with --ledger\n"

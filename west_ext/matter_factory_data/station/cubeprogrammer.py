@@ -204,8 +204,8 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     if not args.image:
         raise InputError(f"{OPT.image} is required: the factory data .bin to write (or {OPT.list})")
     if args.no_readback and (args.readback_only or args.ledger):
-        raise InputError(f"{OPT.no_readback} cannot be combined with "
-                         f"{OPT.readback_only if args.readback_only else OPT.ledger}")
+        raise InputError(f"{OPT['no-readback']} cannot be combined with "
+                         f"{OPT['readback-only'] if args.readback_only else OPT.ledger}")
     board = get_board(args.board)
     assert board is not None  # args.board is given (checked above)
     data = check_image(args.image, board, args.dac_key_in_secure_storage)

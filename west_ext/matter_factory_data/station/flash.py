@@ -365,8 +365,8 @@ def flash_command(args: FlashRequest, ui) -> int:
     tool = choose_tool(args, runner)
     commands = commands_for(tool, target, args)
     if args.no_readback and (args.readback_only or args.ledger):
-        raise InputError(f"{OPT.no_readback} cannot be combined with "
-                         f"{OPT.readback_only if args.readback_only else OPT.ledger}")
+        raise InputError(f"{OPT['no-readback']} cannot be combined with "
+                         f"{OPT['readback-only'] if args.readback_only else OPT.ledger}")
     runner.require(tool)
     size = sum(len(data) for _, data in segments)
     where = ", nRF5340 network core" if target.core == "net" else ""
