@@ -226,10 +226,22 @@ def test_a_device_unknown_to_the_ledger_is_one_line(cli, fake_tools, memory, tmp
     memory(IMAGE)
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     open_ledger(url).close()
-    result = _readback(cli, "nrfutil", "NRF52", "--ledger", url)
+    result = cli("flash", "--hex", PLAIN_HEX, "--family", "NRF52", "--ledger", url)
     assert result.code == 1
     assert result.err.startswith("error: ledger ") and "no device with serial number" in result.err
     assert len(result.err.splitlines()) == 1
+    assert fake_tools() == []  # checked before the device is programmed
+
+
+def test_a_bad_station_name_is_refused_before_programming(cli, fake_tools, ledger_url):
+    fake_tools.install("nrfutil", "STM32_Programmer_CLI")
+    result = cli("flash", "--hex", PLAIN_HEX, "--family", "NRF52", "--ledger", ledger_url,
+                 "--station", "=cmd|x")
+    assert (result.code, result.out) == (2, "")
+    assert len(result.err.splitlines()) == 1 and "--station" in result.err
+    result = _stm32(cli, "--ledger", ledger_url, "--station", "=cmd|x")
+    assert (result.code, result.out) == (2, "")
+    assert fake_tools() == []
 
 
 # --- STM32 ---------------------------------------------------------------------------------

@@ -209,6 +209,10 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     board = get_board(args.board)
     assert board is not None  # args.board is given (checked above)
     data = check_image(args.image, board, args.dac_key_in_secure_storage)
+    if args.ledger:
+        from .readback import check_ledger
+
+        check_ledger(args.ledger, args.station, _image_sn(data, board, args))
     cli = find_cli(args.cli, runner)
     sns = list(args.probe or [])
     if not sns:
@@ -227,7 +231,6 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
 
 def _program_each(runner: Runner, sns: list, cli: str, board, args, loader, ui,
                   data: bytes) -> int:
-
     failed = 0
     for sn in sns:
         argv = program_argv(cli, board, args.image, sn, loader=loader, reset=not args.no_reset)

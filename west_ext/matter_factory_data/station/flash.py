@@ -367,6 +367,10 @@ def flash_command(args: FlashRequest, ui) -> int:
     if args.no_readback and (args.readback_only or args.ledger):
         raise InputError(f"{OPT['no-readback']} cannot be combined with "
                          f"{OPT['readback-only'] if args.readback_only else OPT.ledger}")
+    if args.ledger:
+        from .readback import check_ledger
+
+        check_ledger(args.ledger, args.station, _image_sn(segments[0][1]))
     runner.require(tool)
     size = sum(len(data) for _, data in segments)
     where = ", nRF5340 network core" if target.core == "net" else ""

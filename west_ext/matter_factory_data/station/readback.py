@@ -236,6 +236,34 @@ def read_stm32(runner: Runner, upload_argv: Callable[[str], list], address: int,
 
 # --- the ledger ------------------------------------------------------------------------------
 
+def check_ledger(url: Optional[str], station: Optional[str], sn: Optional[str]) -> None:
+    """Before anything is programmed: the ledger URL and the station name are valid, the
+    ledger exists and knows the image's serial number (so the report cannot fail for those
+    reasons after the device was written)."""
+    if not url:
+        return
+    from .ledger.url import check_station, parse_ledger_url
+
+    parse_ledger_url(url, "ledger")
+    check_station(station)
+    _identity(url, sn)
+
+
+def _identity(url: str, sn: Optional[str]) -> str:
+    from .ledger import open_ledger
+    from .ledger.errors import LedgerError
+
+    if not sn:
+        raise LedgerError("readback: the image holds no serial number; the ledger cannot tell "
+                          "which identity it is")
+    with open_ledger(url, create=False) as ledger:
+        serial = ledger.dac_serial_of(sn)
+        if serial is None:
+            raise LedgerError(f"ledger {ledger.url}: no device with serial number "
+                              f"{printable(sn)!r}")
+    return serial
+
+
 def report_to_ledger(url: str, station: Optional[str], sn: Optional[str], image: bytes,
                      outcome: Outcome) -> str:
     """Record the readback in the identity ledger: state ``ok`` or ``failed``, the time, the
@@ -243,18 +271,11 @@ def report_to_ledger(url: str, station: Optional[str], sn: Optional[str], image:
     found by the device serial number the image holds. Returns the DAC serial."""
     from .ledger import open_ledger
     from .ledger.batch import default_station
-    from .ledger.errors import LedgerError
     from .ledger.url import check_station
 
-    if not sn:
-        raise LedgerError("readback: the image holds no serial number; the ledger cannot tell "
-                          "which identity it is")
     station = check_station(station) or default_station()
+    serial = _identity(url, sn)
     with open_ledger(url, create=False) as ledger:
-        serial = ledger.dac_serial_of(sn)
-        if serial is None:
-            raise LedgerError(f"ledger {ledger.url}: no device with serial number "
-                              f"{printable(sn)!r}")
         ledger.report(serial, "ok" if outcome.ok else "failed", station,
                       image_sha256=hashlib.sha256(image).hexdigest(), readback=outcome.text)
     return serial
