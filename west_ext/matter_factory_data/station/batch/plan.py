@@ -52,6 +52,7 @@ def make_plan(args: BatchRequest) -> Plan:
         extra += certification_declaration_files(args, out_dir, common)
     if args.format != "nrf-cbor":
         template = template._replace(cd=_stm32_cd(args, out_dir, extra))
+        _check_cd_covers(template.cd, common, template.pai_cert)
     params = {
         "common": jsonable(common), "partition": list(partition),
         "pai_sha256": hashlib.sha256(template.pai_cert).hexdigest(),
@@ -119,6 +120,23 @@ def _stm32_cd(args: BatchRequest, out_dir: Path, extra: list) -> bytes:
         return (out_dir / "CD.der").read_bytes()
     raise InputError("the STM32 device reads the Certification Declaration from the factory "
                      f"data: give {OPT.certification_declaration} FILE (DER) or {OPT.gen_cd}")
+
+
+def _check_cd_covers(cd: bytes, common: dict, pai_der: bytes) -> None:
+    """The series' CD covers its vendor and product ID and its PAI (core.attest), under
+    every profile: a device with another product's CD fails attestation."""
+    from ...core import certview
+    from ...core.attest import cd_device_problems
+    from ...errors import Subject
+
+    pai = certview.parse_certificate(pai_der, source="the PAI", profile=False)
+    problems = cd_device_problems(cd, vendor_id=common["vendor_id"],
+                                  product_id=common["product_id"], pai=pai, source="the CD")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError.at(Subject("certification_declaration"),
+                            f"{problems[0]}{more}; a commissioner refuses a device whose CD "
+                            "does not cover it")
 
 
 def _check_seed(seed: Optional[str]) -> None:
