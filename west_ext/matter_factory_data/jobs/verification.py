@@ -100,7 +100,7 @@ def _cd_checks(data: dict) -> list[Check]:
 
     if data.get("cd") is None:
         return []  # the device parser's check reports the missing record
-    views = []
+    views: list = []
     for key in ("dac_cert", "pai_cert"):
         try:
             views.append(certview.parse_certificate(bytes(data[key]), source=key, profile=False))

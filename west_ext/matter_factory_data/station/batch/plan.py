@@ -52,6 +52,7 @@ def make_plan(args: BatchRequest) -> Plan:
         extra += certification_declaration_files(args, out_dir, common)
     if args.format != "nrf-cbor":
         template = template._replace(cd=_stm32_cd(args, out_dir, extra))
+        assert template.cd is not None
         _check_cd_covers(template.cd, common, template.pai_cert)
     params = {
         "common": jsonable(common), "partition": list(partition),
