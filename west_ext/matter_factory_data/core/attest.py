@@ -98,27 +98,32 @@ def _ids(view: CertView, source: str) -> tuple[Optional[int], Optional[int]]:
 
 
 def production_findings(values: dict, *, source: str, paa: Optional[bytes] = None,
-                        cd: Optional[bytes] = None, passcode_stored: Optional[bool] = None
-                        ) -> list[Finding]:
+                        cd: Optional[bytes] = None, passcode_stored: Optional[bool] = None,
+                        names: Optional[dict] = None) -> list[Finding]:
     """The production rules over ``values`` (model keys: ``vendor_id``, ``dac_cert``,
     ``pai_cert`` as DER, ``enable_key``, ``passcode``, ``cd``), a PAA (DER) and a CD (DER,
     else ``values['cd']``). ``passcode_stored`` overrides whether ``passcode`` is in the
-    data (generate knows it before the data exists). Unreadable inputs are left to the
-    other checks."""
+    data (generate knows it before the data exists). ``names`` names the inputs in
+    messages by model key (``paa`` and ``cd`` too; default ``"<source> <key>"``). Unreadable
+    inputs are left to the other checks."""
     found: list[Finding] = []
+    given = names or {}
+
+    def name(key: str) -> str:
+        return given.get(key, f"{source} {key}".strip())
 
     def add(rule: str, where: str, detail: str) -> None:
         found.append(Finding(rule, where, detail))
 
     vid = values.get("vendor_id")
     if isinstance(vid, int) and vid in TEST_VENDOR_IDS:
-        add("test-vendor-id", f"{source} vendor_id", f"the vendor ID is {_hex(vid)}, a test "
+        add("test-vendor-id", name("vendor_id"), f"the vendor ID is {_hex(vid)}, a test "
             "vendor ID")
     for key, role in (("dac_cert", "DAC"), ("pai_cert", "PAI"), ("paa", "PAA")):
         der = paa if key == "paa" else values.get(key)
         if der is None:
             continue
-        where = f"{source} {key}" if key != "paa" else "the PAA"
+        where = name(key) if key != "paa" else given.get("paa", "the PAA")
         view = _view(der, where)
         if view is None:
             continue
@@ -134,16 +139,16 @@ def production_findings(values: dict, *, source: str, paa: Optional[bytes] = Non
                 break
     enable_key = values.get("enable_key")
     if enable_key:
-        add("enable-key", f"{source} enable_key", "the factory data holds a test event "
+        add("enable-key", name("enable_key"), "the factory data holds a test event "
             "trigger enable key")
     stored = passcode_stored if passcode_stored is not None else values.get("passcode") \
         is not None
     if stored:
-        add("passcode-stored", f"{source} passcode", "the setup passcode is stored in the "
+        add("passcode-stored", name("passcode"), "the setup passcode is stored in the "
             "factory data (Matter specification 5.1.7 forbids it in production)")
     cd = cd if cd is not None else values.get("cd")
     if cd is not None:
-        found += cd_production_findings(bytes(cd), f"{source} certification declaration")
+        found += cd_production_findings(bytes(cd), given.get("cd", f"{source} CD".strip()))
     return found
 
 

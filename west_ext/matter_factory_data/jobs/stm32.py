@@ -93,6 +93,8 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
         result.setup_payload = setup
     if req.include_passcode:
         result.warnings.append(pipeline.PASSCODE_STORED)
+    result.warnings += pipeline.production_rules(req, identity["vendor_id"], attestation,
+                                                 enable_key, cd)
     result.summary = pipeline._summary(identity, region, image, rd_uid)
     if board is not None:
         result.summary.append(("board", f"{board.title} ({OPT.board} {board.name})"))

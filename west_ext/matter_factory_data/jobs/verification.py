@@ -161,15 +161,21 @@ def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
     date = data.get("date")
     date_text = date.decode("ascii", "replace") if isinstance(date, bytes) else \
         date if isinstance(date, str) else None
-    violations = attestation_profile.chain_violations(
+    violations: list = attestation_profile.chain_violations(
         dac=dac, pai=pai, paa=paa, date=date_text,
         sources={"dac": "dac_cert", "pai": "pai_cert", "paa": str(OPT.paa_cert)})
+    from ..core.attest import production_findings
+
+    policy = expect.policy or ProfilePolicy()
+    errors, warnings = policy.split(
+        violations + production_findings(data, source="the image", paa=expect.paa_cert,
+                                         names={"dac_cert": "dac_cert", "pai_cert": "pai_cert",
+                                                "paa": str(OPT.paa_cert)}))
+    violations = errors + warnings
     if not violations:
         return [Check(True, "the certificates follow the Matter attestation profile"
                             + ("" if paa else f" (the PAA not checked: no {OPT.paa_cert})"))]
-    policy = expect.policy or ProfilePolicy()
-    errors, _ = policy.split(violations)
-    return [Check(False, policy.refusal(str(v)).render()) if v in errors
+    return [Check(False, policy.refusal(str(v), rule=v.rule).render()) if v in errors
             else Check(True, policy.warning(str(v)).render(), warning=True)
             for v in violations]
 

@@ -159,4 +159,8 @@ def _pai_profile(pai, source: str, policy) -> list:
             "issuer-valid-at-dac-issuance", source,
             f"the PAI (valid {view.not_before[:8]} .. {view.not_after[:8]}) is not valid now, "
             "when the station issues DACs"))
+    from ...core.attest import production_findings
+
+    violations += production_findings({"pai_cert": view.der}, source=source,  # type: ignore[arg-type]
+                                      names={"pai_cert": source})
     return attestation_profile.enforce(violations, policy)
