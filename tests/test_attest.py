@@ -193,10 +193,24 @@ def test_a_lot_is_attested_device_by_device(cli, tmp_path, acme):
     ok = cli("attest", lot, "--paa-store", acme.store, "--cd-store", acme.cd_store)
     assert ok.code == 0, ok
     assert f"{lot}: all 3 devices pass attestation" in ok.out
+    # one device whose image another PKI made: only that device fails, in 1 or 2 workers
     other = Pki(tmp_path / "other", name="Other")
+    generate(cli, tmp_path / "o" / "fd", other)
+    import csv
+
+    with open(lot / "manifest.csv", newline="") as stream:
+        second = list(csv.DictReader(stream))[1]
+    (lot / second["image"]).write_bytes((tmp_path / "o" / "fd.bin").read_bytes())
+    for jobs in ("1", "2"):
+        one = cli("attest", lot, "--paa-store", acme.store, "--cd-store", acme.cd_store,
+                  "--jobs", jobs)
+        fails(one, "FAIL  device 2: no PAA in the trust store issued the PAI")
+        assert "device 1:" not in one.out and "device 3:" not in one.out
+        assert "1 of 3 devices fail attestation" in one.err
     bad = cli("attest", lot, "--paa-store", other.store)
     fails(bad, "device 1: no PAA in the trust store", "device 3: no PAA in the trust store")
-    assert "3 of 3 devices fail attestation" in bad.err
+    assert "device 2:" not in bad.out  # made by the other PKI: that store trusts it
+    assert "2 of 3 devices fail attestation" in bad.err
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -28,6 +28,7 @@ class AttestRequest(Request):
     format: Optional[str] = None  # None: detected
     board: Optional[str] = None
     offset: Optional[int] = None
+    jobs: Optional[int] = None  # a lot: worker processes (None: one per CPU)
 
 
 def parse_time(text: Optional[str]) -> _dt.datetime:
@@ -156,37 +157,71 @@ def attest_command(req: AttestRequest, ui) -> int:
     return 0
 
 
-def _attest_lot(req: AttestRequest, ui, store, signers, given_cd, at) -> int:
+_LOT: dict = {}  # what every worker of a lot needs (set by _init_lot)
+
+
+def _init_lot(context: dict) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _LOT.update(context)
+
+
+def _check_row(row: dict) -> tuple[str, list[str]]:
+    """(device name, problems) of one manifest row."""
     from ..core.attest import attest_device
     from ..errors import FactoryDataError
+
+    name = f"device {row.get('index', '?')}"
+    try:
+        values = image_values(str(_LOT["root"] / row["image"]), _LOT["format"], _LOT["board"],
+                              None)
+    except FactoryDataError as exc:
+        return name, [str(exc)]
+    except KeyError:
+        return name, ["its manifest row has no image"]
+    return name, attest_device(values, paa_store=_LOT["store"], cd_signers=_LOT["signers"],
+                               at=_LOT["at"], cd=_LOT["cd"])
+
+
+def _attest_lot(req: AttestRequest, ui, store, signers, given_cd, at) -> int:
+    import multiprocessing
+    import os
+
+    from ..errors import Interrupted
+    from .batch.common import check_jobs
     from .batch.layout import MANIFEST
     from .batch.verify import _rows, _state
 
+    check_jobs(req.jobs)
     root = Path(req.target)
     params = _state(root)["params"]
-    fmt_name = req.format or params.get("format", "nrf-cbor")
-    board = req.board or params.get("board")
     if given_cd is None and (root / "CD.der").is_file():
         given_cd = (root / "CD.der").read_bytes()
-    checked = failed = 0
-    for row in _rows(root):
-        checked += 1
-        name = f"device {row.get('index', '?')}"
+    context = {"root": root, "format": req.format or params.get("format", "nrf-cbor"),
+               "board": req.board or params.get("board"), "store": store, "signers": signers,
+               "cd": given_cd, "at": at}
+    rows = list(_rows(root))
+    if not rows:
+        raise InputError(f"{req.target}: {MANIFEST} lists no device")
+    jobs = min(req.jobs or os.cpu_count() or 1, len(rows))
+    if jobs == 1:
+        _init_lot(context)
+        results = [_check_row(row) for row in rows]
+    else:
         try:
-            values = image_values(str(root / row["image"]), fmt_name, board, None)
-        except FactoryDataError as exc:
-            problems = [str(exc)]
-        else:
-            problems = attest_device(values, paa_store=store, cd_signers=signers, at=at,
-                                     cd=given_cd)
+            with multiprocessing.get_context("fork").Pool(jobs, _init_lot, (context,)) as pool:
+                results = pool.map(_check_row, rows, chunksize=max(1, len(rows) // (jobs * 8)))
+        except KeyboardInterrupt:
+            raise Interrupted("attestation interrupted") from None
+    failed = 0
+    for name, problems in results:
         if problems:
             failed += 1
             for line in _device_line(name, problems):
                 ui.info(line)
-    if checked == 0:
-        raise InputError(f"{req.target}: {MANIFEST} lists no device")
     if failed:
-        raise VerificationError(f"{req.target}: {failed} of {checked} devices fail "
+        raise VerificationError(f"{req.target}: {failed} of {len(rows)} devices fail "
                                 "attestation")
-    ui.info(f"{req.target}: all {checked} devices pass attestation")
+    ui.info(f"{req.target}: all {len(rows)} devices pass attestation")
     return 0

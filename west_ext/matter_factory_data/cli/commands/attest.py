@@ -29,6 +29,8 @@ def add_attest_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the image format (default: detected from the image)")
     parser.add_argument("--board", type=str.lower, choices=BOARD_CHOICES,
                         help="stm32-tlv: the board whose reader rules apply")
+    parser.add_argument("--jobs", type=any_int, metavar="N",
+                        help="a lot: worker processes (default: one per CPU)")
     parser.add_argument("--offset", type=any_int,
                         help="partition address in a multi-segment .hex")
 
