@@ -13,10 +13,10 @@ def add_attest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="IMAGE|LOT",
                         help="a factory data image (.bin, .hex or .json; nRF CBOR or STM32 TLV, "
                              "detected) or a lot directory made by batch")
-    parser.add_argument("--paa-store", "--paa_store", dest="paa_store", metavar="DIR",
+    parser.add_argument("--paa-store", dest="paa_store", metavar="DIR",
                         required=True,
                         help="the trusted PAAs: a directory of DER or PEM certificates")
-    parser.add_argument("--cd-store", "--cd_store", dest="cd_store", metavar="DIR",
+    parser.add_argument("--cd-store", dest="cd_store", metavar="DIR",
                         help="the trusted CD signers: a directory of DER or PEM certificates "
                              "(without it the CD's signature is not checked)")
     parser.add_argument("--cd", metavar="FILE",
