@@ -504,8 +504,10 @@ def test_csv_shared_discriminators_allowed_when_asked(cli, scratch, tmp_path):
 # --------------------------------------------------------------------------- 5. --seed
 
 def tree(directory: Path) -> dict:
-    """Every file with its bytes and mode (the run-independent part of a batch)."""
-    return snapshot(directory)
+    """Every file with its bytes and mode (the run-independent part of a batch: not the
+    lot's ledger, which records when and where each identity was claimed)."""
+    return {name: value for name, value in snapshot(directory).items()
+            if not str(name).startswith("ledger.db")}
 
 
 def test_same_seed_gives_identical_batches(cli, scratch):
@@ -718,7 +720,7 @@ def test_directory_of_another_batch_is_refused(cli, scratch, change, fragment):
     else:
         changed += list(change)
     result = cli("batch", "-o", out, *changed, "--count", "5")
-    assert_one_line_error(result, 1, "different batch", fragment)
+    assert_one_line_error(result, 2, "different batch", fragment)  # usage: exit 2
     assert snapshot(out) == before
 
 
@@ -728,7 +730,7 @@ def test_directory_with_unrelated_files_is_refused(cli, scratch):
     (out / "notes.txt").write_text("mine")
     before = snapshot(out)
     result = cli("batch", "-o", out, "--count", "2", *FAST, *NO_QR)
-    assert_one_line_error(result, 1, str(out))
+    assert_one_line_error(result, 2, str(out))  # usage: exit 2
     assert snapshot(out) == before
 
 

@@ -1,7 +1,9 @@
 """The console script ``matter-factory-data``: the command table, the parser built from it, and
 the one place where errors become messages and exit codes (:func:`run`, through
-:func:`.boundary.guarded`): 0 success, 1 failure (outputs exist, I/O, partition too small,
-verification failed), 2 invalid input or usage.
+:func:`.boundary.guarded`): 0 success, 1 a check or an operation failed (verification, layout,
+``--strict`` findings, partition too small, I/O, a programmer's failure), 2 bad input or usage
+(also an output that exists without ``--overwrite`` and a missing programmer); the README's
+table gives them per command.
 
 Each command's options and its hand-off to the typed command body live in
 ``cli/commands/<command>.py``; options shared by several commands in :mod:`.options`; the
@@ -23,6 +25,7 @@ from .commands.check import add_check_arguments, run_check
 from .commands.codes import add_codes_arguments, run_codes
 from .commands.flash import add_flash_arguments, run_flash
 from .commands.generate import add_generate_arguments, run_generate
+from .commands.ledger import add_ledger_command_arguments, run_ledger
 from .commands.menuconfig import add_menuconfig_arguments, run_menuconfig
 from .commands.merge import add_merge_arguments, run_merge
 from .commands.partition import add_partition_arguments, run_partition
@@ -106,6 +109,9 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "provision": ("provisioning station: serve several STM32 boards at once over their "
                   "UARTs (our CSR protocol, or ST's finish:NNN demo), outcomes to a manifest",
                   add_provision_arguments, run_provision),
+    "ledger": ("the identity ledger of a factory line: stats, export (DAC serials per PAI, "
+               "CSV/JSON), import of a batch lot, report of a device", add_ledger_command_arguments,
+               run_ledger),
     "merge": ("merge the firmware hex and the factory data hex into one hex",
               add_merge_arguments, run_merge),
     "menuconfig": ("edit the factory data Kconfig symbols of a build's .config or of a .conf "
@@ -151,11 +157,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
-    ui = UI()
-    try:
-        return run(args, ui)
-    except BrokenPipeError:
-        return 1
+    return run(args, UI())  # the boundary also ends a closed pipe quietly
 
 
 if __name__ == "__main__":
