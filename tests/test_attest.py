@@ -179,6 +179,9 @@ def test_an_stm32_image_is_detected_and_its_cd_checked(cli, tmp_path, acme):
     ok = cli("attest", f"{out}.bin", "--paa-store", acme.store, "--cd-store", acme.cd_store)
     assert ok.code == 0, ok
     assert "no Certification Declaration" not in ok.out
+    st_json = cli("attest", f"{out}.json", "--paa-store", acme.store, "--cd-store",
+                  acme.cd_store)
+    assert st_json.code == 0, st_json  # ST's JSON form, told from its keys
     other = Pki(tmp_path / "other", name="Other")
     fails(cli("attest", f"{out}.bin", "--paa-store", acme.store, "--cd-store", other.cd_store),
           "which is not in the CD-signer store")
@@ -234,6 +237,15 @@ def test_bad_input_is_exit_2(cli, tmp_path, acme, args, fragment):
                                  else "error: --at")
     assert len(result.err.strip().splitlines()) == 1
     assert "Traceback" not in result.err
+
+
+def test_an_image_of_neither_format_is_bad_input(cli, tmp_path, acme):
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x01\x02\x03\x04" * 8)
+    result = cli("attest", junk, "--paa-store", acme.store)
+    assert result.code == 2, result
+    assert "cannot tell the format" in result.err and "Traceback" not in result.err
+    assert cli("attest", tmp_path / "none.bin", "--paa-store", acme.store).code == 2
 
 
 def test_test_vendor_material_attests_only_with_a_store_that_trusts_it(cli, tmp_path):

@@ -95,29 +95,14 @@ def cd_signers(directory: Optional[str]) -> Optional[dict]:
     return signers
 
 
-def detect_format(image: bytes) -> str:
-    """``nrf-cbor`` when byte 0 is a CBOR map head, else ``stm32-tlv`` (a TLV image starts
-    with a little-endian u32 tag)."""
-    return "nrf-cbor" if image[:1] and 0xA0 <= image[0] <= 0xBF else "stm32-tlv"
-
-
 def image_values(path: str, fmt_name: Optional[str], board: Optional[str],
                  offset: Optional[int]) -> dict:
     """The model values (``dac_cert``, ``pai_cert``, ``vendor_id``, ``product_id``, ``cd``) of
     an image file (.bin, .hex or .json)."""
     from ..formats import get_format, images
 
-    if fmt_name is None:
-        from ..files.inputs import read_file
-
-        raw = read_file(path, "input")
-        suffix = Path(path).suffix.lower()
-        if suffix == ".json":  # ST's JSON form has upper-case tag names
-            fmt_name = "stm32-tlv" if b'"VENDOR_ID"' in raw else "nrf-cbor"
-        else:
-            if suffix in (".hex", ".ihex"):
-                raw = images._hex_segment(raw, path, offset)[1]
-            fmt_name = detect_format(raw)
+    if fmt_name is None:  # told from the content, as show and verify do
+        fmt_name, _ = images.detect_format(path, offset)
     fmt = get_format(fmt_name, board)
     loaded = images.load(path, offset, fmt)
     return fmt.model_values(loaded.device_map)
