@@ -210,6 +210,10 @@ def test_a_lot_is_attested_device_by_device(cli, tmp_path, acme):
         fails(one, "FAIL  device 2: no PAA in the trust store issued the PAI")
         assert "device 1:" not in one.out and "device 3:" not in one.out
         assert "1 of 3 devices fail attestation" in one.err
+        # the in-process run leaves Ctrl-C alone (programs started later inherit an ignore)
+        import signal
+
+        assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
     bad = cli("attest", lot, "--paa-store", other.store)
     fails(bad, "device 1: no PAA in the trust store", "device 3: no PAA in the trust store")
     assert "device 2:" not in bad.out  # made by the other PKI: that store trusts it

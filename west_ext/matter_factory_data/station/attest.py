@@ -146,6 +146,7 @@ _LOT: dict = {}  # what every worker of a lot needs (set by _init_lot)
 
 
 def _init_lot(context: dict) -> None:
+    """A worker's start: the context, and Ctrl-C left to the parent (which stops the pool)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -191,7 +192,7 @@ def _attest_lot(req: AttestRequest, ui, store, signers, given_cd, at) -> int:
         raise InputError(f"{req.target}: {MANIFEST} lists no device")
     jobs = min(req.jobs or os.cpu_count() or 1, len(rows))
     if jobs == 1:
-        _init_lot(context)
+        _LOT.update(context)  # in this process: Ctrl-C stays Ctrl-C
         results = [_check_row(row) for row in rows]
     else:
         try:
