@@ -52,6 +52,9 @@ RULES: dict[str, tuple[str, str]] = {
     "dac-valid-at-manufacturing-date": (WARNING, ERROR),
     "issuer-valid-at-dac-issuance": (WARNING, ERROR),
     "paa-no-product-id": (WARNING, ERROR),
+    # provision: a PAI ending before its DACs (no well-defined expiry) leaves devices with a
+    # chain that expires; commissioners that check the PAI's validity then refuse them.
+    "issuer-outlives-dacs": (WARNING, ERROR),
     # Development and test material (core.attest.production_findings): normal in
     # development (connectedhomeip's and Nordic's documented examples use them), so not
     # reported there; production refuses them. --include_passcode keeps its own warning.
@@ -62,6 +65,8 @@ RULES: dict[str, tuple[str, str]] = {
     "passcode-stored": (OFF, ERROR),  # --include_passcode (warned about separately)
     # SPAKE2+ iteration counts below 1000 are refused under every profile (core/model.py:
     # the device and the specification's minimum), so they are not in this table.
+    # Not here, so errors everywhere: issuer-valid-for-dac-validity (provision: the PAI is
+    # expired or not yet valid now, when the station issues DACs).
     # Not here, so errors everywhere: x509-v3, ecdsa-with-SHA256, p256-key -- a DAC or PAI
     # breaking them fails attestation on every commissioner.
 }

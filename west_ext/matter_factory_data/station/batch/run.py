@@ -14,6 +14,8 @@ from .workers import make_missing
 
 
 def run_batch(args: BatchRequest, ui) -> int:
+    from ..signals import stop_on_signals
+
     plan = make_plan(args)
     for warning in plan.warnings:
         ui.warn(warning.render())
@@ -22,7 +24,13 @@ def run_batch(args: BatchRequest, ui) -> int:
     try:
         lock = lock_series(plan.out_dir)
         try:
-            return _run_locked(plan, ui, ledger)
+            with stop_on_signals() as received:  # SIGTERM/SIGHUP stop the run like Ctrl-C
+                try:
+                    return _run_locked(plan, ui, ledger)
+                except Interrupted as exc:
+                    if received.name:
+                        raise Interrupted(f"{received.describe()}: {exc}") from None
+                    raise
         finally:
             unlock_series(plan.out_dir, lock)
     finally:
