@@ -194,8 +194,26 @@ def _shown_argv(args: argparse.Namespace) -> dict:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except SystemExit as exc:  # a usage error: with --json also as events on stdout
+        if exc.code == 2 and argv and argv[0] in EVENT_COMMANDS and "--json" in argv:
+            _usage_events(argv[0], Parser.last_error)
+        raise
     return run(args, UI())  # the boundary also ends a closed pipe quietly
+
+
+def _usage_events(command: str, message: str) -> None:
+    """run_started, an INPUT_INVALID error and run_finished for a command line argparse
+    refused (its one line is already on stderr)."""
+    from ..errors import InputError
+    from ..events import Events
+    from .boundary import one_line
+
+    events = Events(sys.stdout, command=command)
+    events.emit("run_started", command=command, argv={})
+    events.error(InputError(message), one_line(message))
+    events.finished(2)
 
 
 if __name__ == "__main__":

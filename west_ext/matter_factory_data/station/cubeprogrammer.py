@@ -214,22 +214,24 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
 def _program_each(runner: Runner, sns: list, cli: str, board, args, loader, ui,
                   data: bytes) -> int:
     failed = 0
-    for sn in sns:
+    for done, sn in enumerate(sns, 1):
         argv = program_argv(cli, board, args.image, sn, loader=loader, reset=not args.no_reset)
         try:
             runner.run(argv)
         except (CommandFailed, FactoryDataError) as exc:
             failed += 1
             step_failed(ui, exc, f"ST-LINK {sn}: {exc}", {"probe": sn})
-            continue
-        if not args.dry_run:
-            ui.info(f"ST-LINK {sn}: programmed and verified" +
-                    ("" if args.no_reset else ", reset"))
-            event(ui, "device_programmed", {"probe": sn}, image=str(args.image),
-                     bytes=len(data), address=board.address, board=board.title,
-                     reset=not args.no_reset)
-        event(ui, "progress", done=sns.index(sn) + 1, total=len(sns))
+        else:
+            _programmed(ui, sn, args, data, board)
+        event(ui, "progress", done=done, total=len(sns))
     if failed:
         ui.error(f"{failed} of {len(sns)} device(s) failed; the others are programmed")
         return 1
     return 0
+
+
+def _programmed(ui, sn: str, args, data: bytes, board) -> None:
+    if not args.dry_run:
+        ui.info(f"ST-LINK {sn}: programmed and verified" + ("" if args.no_reset else ", reset"))
+        event(ui, "device_programmed", {"probe": sn}, image=str(args.image), bytes=len(data),
+              address=board.address, board=board.title, reset=not args.no_reset)
