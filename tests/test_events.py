@@ -16,6 +16,8 @@ import jsonschema
 import pytest
 from test_flash import PLAIN_HEX, fake_tools  # noqa: F401  (fixture)
 from test_provision import boards, pai, provision  # noqa: F401  (fixtures)
+from test_signer_pkcs11 import hsm  # noqa: F401  (fixture)
+from test_signer_pkcs11 import run as run_pkcs11
 from test_stm32_program import FULL, SN_WB, SN_WBA, fake_cli  # noqa: F401  (fixture)
 
 from matter_factory_data import events
@@ -271,3 +273,23 @@ def test_error_codes_follow_the_exception_classes():
     assert set(events.RETRYABLE) == set(
         json.loads(Path(events.schema_path()).read_text())["allOf"][7]["then"]["properties"]
         ["data"]["properties"]["code"]["enum"])
+
+
+# --- the PAI key in a token (SoftHSM2): a wrong PIN has its own code ------------------------
+
+def test_batch_json_with_a_wrong_token_pin_is_hsm_pin_incorrect(validator, hsm, tmp_path):  # noqa: F811
+    env = dict(hsm.env)
+    env.pop("MFD_PKCS11_PIN", None)
+    (tmp_path / "bad-pin").write_text("9999\n")
+    uri = hsm.uri("pai-key").replace(str(hsm.pin_file), str(tmp_path / "bad-pin"))
+    out = tmp_path / "lot"
+    done = run_pkcs11(env, "batch", "-o", out, "--count", "2", *FAST, "--qr", "none",
+                      "--vendor_id", "0xFFF1", "--product_id", "0x8004",
+                      "--pai_cert", tmp_path / "pai.der", "--pai_key", uri, "--json")
+    assert done.returncode == 2, done.stderr
+    lines = parse(validator, done.stdout)
+    errors = [e["data"] for e in lines if e["event"] == "error"]
+    assert [(e["code"], e["retryable"]) for e in errors] == [("HSM_PIN_INCORRECT", False)]
+    assert "wrong PIN" in errors[0]["message"]
+    assert "9999" not in done.stdout and "1234" not in done.stdout
+    assert not any(e["event"] == "device_claimed" for e in lines)
