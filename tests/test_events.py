@@ -293,3 +293,18 @@ def test_batch_json_with_a_wrong_token_pin_is_hsm_pin_incorrect(validator, hsm, 
     assert "wrong PIN" in errors[0]["message"]
     assert "9999" not in done.stdout and "1234" not in done.stdout
     assert not any(e["event"] == "device_claimed" for e in lines)
+
+
+def test_run_started_shows_the_options_without_secrets():
+    import argparse
+
+    from matter_factory_data.cli.app import _shown_argv
+
+    shown = _shown_argv(argparse.Namespace(
+        command="batch", json=True, count=3, passcode=20202021, pai_key="pkcs11:x",
+        ledger="postgresql://line:s3cret@db/lots?password=s3cret", output="lot",
+        csv="pkcs11:token=t;object=o?pin-value=1234", verbose=False, ports=["/dev/a"],
+        seed=None))
+    assert shown == {"count": 3, "ledger": "postgresql://***@db/lots?password=***",
+                     "output": "lot", "csv": "(given)", "verbose": False,
+                     "ports": ["/dev/a"]}

@@ -172,9 +172,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 def _shown_argv(args: argparse.Namespace) -> dict:
     """The options of a run as run_started shows them (those given a value): plain values
-    only; an option named
-    for a secret (passcode, key, PIN, salt, verifier, onboarding code) is left out, and so is
-    a text that could carry a PIN (a PKCS#11 URI's pin-value)."""
+    only; an option named for a secret (passcode, key, PIN, salt, verifier, onboarding code)
+    is left out, a text with a PKCS#11 ``pin-value`` is shown as ``(given)``, and a URL's
+    password (``user:password@``, ``password=``) as ``***``."""
+    import re
+
     secret_words = ("passcode", "key", "pin", "salt", "verifier", "qr", "manual")
     shown: dict = {}
     for name, value in sorted(vars(args).items()):
@@ -182,7 +184,9 @@ def _shown_argv(args: argparse.Namespace) -> dict:
                 word in name.lower() for word in secret_words):
             continue
         if isinstance(value, str):
-            shown[name] = "(given)" if "pin" in value.lower() else value
+            value = re.sub(r"(://)[^/@]*@", r"\1***@", value)
+            value = re.sub(r"(?i)(password=)[^&\s]*", r"\1***", value)
+            shown[name] = "(given)" if "pin-value" in value.lower() else value
         elif isinstance(value, (bool, int, float)):
             shown[name] = value
         elif isinstance(value, (list, tuple)) and all(isinstance(v, (str, int)) for v in value):
