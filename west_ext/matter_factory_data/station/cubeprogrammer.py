@@ -23,6 +23,8 @@ from typing import Callable, NamedTuple, Optional
 
 from ..errors import OPT, CommandFailed, FactoryDataError, InputError, MissingProgram
 from ..typed import Request
+from ..ui import event
+from ..ui import failed as step_failed
 from .runner import Runner, file_argument, printable
 
 CLI = "STM32_Programmer_CLI"
@@ -232,23 +234,21 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
 def _program_each(runner: Runner, sns: list, cli: str, board, args, loader, ui,
                   data: bytes) -> int:
     failed = 0
-    for sn in sns:
+    for done, sn in enumerate(sns, 1):
         argv = program_argv(cli, board, args.image, sn, loader=loader, reset=not args.no_reset)
         try:
             if not args.readback_only:
                 runner.run(argv)
-                if not args.dry_run:
-                    ui.info(f"ST-LINK {sn}: programmed and verified" +
-                            ("" if args.no_reset else ", reset"))
+                _programmed(ui, sn, args, data, board)
             if not args.no_readback:
                 _readback(runner, cli, sn, board, loader, data, args, ui)
         except (CommandFailed, FactoryDataError) as exc:
             failed += 1
-            ui.error(f"ST-LINK {sn}: {exc}")
-            continue
+            step_failed(ui, exc, f"ST-LINK {sn}: {exc}", {"probe": sn})
+        event(ui, "progress", done=done, total=len(sns))
     if failed:
-        done = "read back" if args.readback_only else "programmed"
-        ui.error(f"{failed} of {len(sns)} device(s) failed; the others are {done}")
+        what = "read back" if args.readback_only else "programmed"
+        ui.error(f"{failed} of {len(sns)} device(s) failed; the others are {what}")
         return 1
     return 0
 
@@ -266,7 +266,7 @@ def _readback(runner: Runner, cli: str, sn: str, board, loader, data: bytes, arg
         return
     outcome = readback.compare(data, device)
     readback.finish(outcome, data, _image_sn(data, board, args), args.ledger, args.station,
-                    f"0x{board.address:08X}", ui)
+                    f"0x{board.address:08X}", ui, sn)
 
 
 def _image_sn(data: bytes, board, args) -> Optional[str]:
@@ -278,3 +278,10 @@ def _image_sn(data: bytes, board, args) -> Optional[str]:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return value if isinstance(value, str) else None
+
+
+def _programmed(ui, sn: str, args, data: bytes, board) -> None:
+    if not args.dry_run:
+        ui.info(f"ST-LINK {sn}: programmed and verified" + ("" if args.no_reset else ", reset"))
+        event(ui, "device_programmed", {"probe": sn}, image=str(args.image), bytes=len(data),
+              address=board.address, board=board.title, reset=not args.no_reset)

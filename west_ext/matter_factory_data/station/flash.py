@@ -35,6 +35,7 @@ from ..errors import OPT, InputError, Subject
 from ..files.inputs import read_file
 from ..formats import hexfile
 from ..typed import Request
+from ..ui import event
 from ..zephyr import build_dir
 from ..zephyr.layout import SOCS
 from .runner import Runner, file_argument, printable
@@ -381,6 +382,9 @@ def flash_command(args: FlashRequest, ui) -> int:
             runner.run(argv)
         if not args.dry_run:
             ui.info("factory data flashed" + ("" if args.no_reset else "; device reset"))
+            event(ui, "device_programmed", {"probe": args.snr}, image=str(source), bytes=size,
+                  address=segments[0][0], core=target.core, tool=tool,
+                  reset=not args.no_reset)
     if args.no_readback:
         return 0
     config = None
@@ -408,7 +412,7 @@ def readback_nrf(runner: Runner, tool: str, target: Target, segment: tuple[int, 
         if readback.device_changes_dac_key(target.family, config) else None
     outcome = readback.compare(image, device, may_zero)
     return readback.finish(outcome, image, _image_sn(image), args.ledger, args.station,
-                           f"0x{address:x}", ui)
+                           f"0x{address:x}", ui, args.snr)
 
 
 def _image_sn(image: bytes) -> Optional[str]:

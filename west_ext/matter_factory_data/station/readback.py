@@ -282,12 +282,21 @@ def report_to_ledger(url: str, station: Optional[str], sn: Optional[str], image:
 
 
 def finish(outcome: Outcome, image: bytes, sn: Optional[str], ledger: Optional[str],
-           station: Optional[str], where: str, ui) -> int:
-    """Say the result (one line), report it to the ledger when given; 0 or 1 (mismatch)."""
+           station: Optional[str], where: str, ui, probe: Optional[str] = None) -> int:
+    """Say the result (one line; with ``--json`` a ``device_readback`` event), report it to
+    the ledger when given; 0 or 1 (mismatch)."""
+    from ..ui import event
+
+    device = {"serial": sn, "probe": probe} if sn else {"probe": probe}
+    event(ui, "device_readback", device, ok=outcome.ok,
+          mismatches=[] if outcome.ok else [outcome.offset], result=outcome.text,
+          bytes=len(image))
     if ledger:
         serial = report_to_ledger(ledger, station, sn, image, outcome)
         ui.info(f"ledger: DAC serial {serial} reported {'ok' if outcome.ok else 'failed'} "
                 f"(readback {outcome.text})")
+        event(ui, "device_reported", device, state="ok" if outcome.ok else "failed",
+              dac_serial=serial)
     if not outcome.ok:
         raise ReadbackMismatch(f"readback at {where}: {outcome.text}; the device does not hold "
                                "the factory data image")
