@@ -344,3 +344,20 @@ def test_ledger_without_readback_is_refused(cli, empty_path):
     result = cli("flash", "--hex", PLAIN_HEX, "--no-readback", "--ledger", "sqlite:////tmp/l.db")
     assert (result.code, result.out) == (2, "")
     assert result.err == "error: --no-readback cannot be combined with --ledger\n"
+
+
+def test_json_events_of_a_mismatch_and_its_report(cli, fake_tools, memory, ledger_url):
+    """--json: a device_readback event (ok false, the first offset; no key byte) and a
+    device_reported event, every line valid against the shipped schema."""
+    import test_events
+
+    fake_tools.install("nrfutil")
+    memory(_flipped(IMAGE, 0x40))
+    result = _readback(cli, "nrfutil", "NRF52", "--ledger", ledger_url, "--json")
+    assert result.code == 1
+    lines = test_events.parse(test_events.validator.__wrapped__(), result.out)
+    readback_events = [e for e in lines if e["event"] == "device_readback"]
+    assert [(e["data"]["ok"], e["data"]["mismatches"]) for e in readback_events] == \
+        [(False, [0x40])]
+    assert [e["data"]["state"] for e in lines if e["event"] == "device_reported"] == ["failed"]
+    assert KEY.hex() not in result.out
