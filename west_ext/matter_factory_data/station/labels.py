@@ -48,6 +48,14 @@ class LabelOptions:
         core_labels.geometry(core_labels.MT_PAYLOAD_MODULES, self.size_mm, dpi,
                              size_subject=size_subject, dpi_subject=dpi_subject)
 
+    def describe(self) -> str:
+        """The printed size of an ``MT:`` label, e.g. '33 modules of 6 dots (0.508 mm): 16.76
+        mm at 300 dpi'."""
+        geo = core_labels.geometry(core_labels.MT_PAYLOAD_MODULES, self.size_mm, self.dpi)
+        return (f"{geo.modules} modules of {geo.dots_per_module} dot"
+                f"{'s' if geo.dots_per_module != 1 else ''} ({geo.module_mm:.3f} mm): "
+                f"{geo.size_mm:.2f} mm at {self.dpi} dpi")
+
     def render(self, payload: str) -> dict:
         return core_labels.render(payload, self.size_mm, self.dpi, self.formats,
                                   size_subject=self.size_subject, dpi_subject=self.dpi_subject)
@@ -67,7 +75,8 @@ def labels_command(args: LabelsRequest, ui) -> int:
     finally:
         unlock_series(lot, lock)
     ui.info(f"{out}: labels of {count} device{'s' if count != 1 else ''} "
-            f"({', '.join(options.formats)}, {LABELS_CSV}; files 0600: they hold the passcodes)")
+            f"({', '.join(options.formats)}, {LABELS_CSV}; files 0600: they hold the passcodes); "
+            f"{options.describe()}")
     return 0
 
 

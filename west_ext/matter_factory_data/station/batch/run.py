@@ -54,7 +54,7 @@ def _write_labels(plan: Plan, options, ui) -> None:
 
     count = write_labels(plan.out_dir, plan.out_dir / LABELS_DIR, options, overwrite=True)
     ui.info(f"{plan.out_dir / LABELS_DIR}: labels of {_devices(count)} "
-            f"({', '.join(options.formats)} and labels.csv)")
+            f"({', '.join(options.formats)} and labels.csv); {options.describe()}")
 
 
 def _run_locked(plan: Plan, ui) -> int:
