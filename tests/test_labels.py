@@ -15,6 +15,7 @@ from pathlib import Path
 import png
 import pytest
 import qrcode
+import zxingcpp
 from conftest import snapshot
 from qrcode.constants import ERROR_CORRECT_M
 
@@ -89,6 +90,23 @@ def svg_grid(path: Path) -> tuple:
     return root.get("width"), root.get("height"), size, grid
 
 
+def decode(width: int, height: int, grey: bytes) -> list:
+    """zxing-cpp's reading of an 8-bit greyscale image: [(text, ECC level, version)]."""
+    found = zxingcpp.read_barcodes(memoryview(grey).cast("B", (height, width)))
+    return [(b.text, b.ec_level, b.extra.get("Version")) for b in found if b.valid]
+
+
+def decode_png(path: Path) -> list:
+    width, height, rows, _ = png.Reader(filename=str(path)).asDirect()
+    return decode(width, height, bytes(255 * v for row in rows for v in row))
+
+
+def decode_grid(grid: list, per: int = 4) -> list:
+    size = len(grid) * per
+    lines = [bytes(0 if dark else 255 for dark in row for _ in range(per)) for row in grid]
+    return decode(size, size, b"".join(line for line in lines for _ in range(per)))
+
+
 def ecc_level(grid: list) -> str:
     """The error correction level in the symbol's format information (both copies)."""
     inner = [row[4:-4] for row in grid[4:-4]]
@@ -125,11 +143,13 @@ def test_labels_png_and_svg_show_the_library_matrix_at_whole_dots(cli, tmp_path)
         assert tuple(physical) == (11811, 11811, True)  # 300 dpi in pixels per metre
         assert grid == expected
         assert ecc_level(grid) == "M"
+        assert decode_png(lot / "labels" / f"{name}.png") == [(row["qr_payload"], "M", "2")]
         quiet = grid[:4] + grid[-4:] + [r[:4] + r[-4:] for r in grid]
         assert not any(any(line) for line in quiet)  # 4 white modules all around
         s_width, s_height, size, s_grid = svg_grid(lot / "labels" / f"{name}.svg")
         assert (s_width, s_height, size) == ("19.558mm", "19.558mm", 33)
         assert s_grid == expected
+        assert decode_grid(s_grid) == [(row["qr_payload"], "M", "2")]
 
 
 @pytest.mark.parametrize(("size", "dpi", "per", "pixels", "mm"), [
@@ -149,6 +169,7 @@ def test_labels_take_the_largest_whole_dots_per_module_that_fit(cli, tmp_path, s
     assert width == pixels == 33 * per
     assert physical[0] == round(int(dpi) / 0.0254)
     assert grid == library_matrix(manifest_rows(lot)[0]["qr_payload"])
+    assert decode_png(out / "000001.png") == [(manifest_rows(lot)[0]["qr_payload"], "M", "2")]
     root = ET.parse(out / "000001.svg").getroot()
     assert root.get("width") == f"{mm}mm" and root.get("height") == f"{mm}mm"
     assert not (lot / "labels").exists()
@@ -319,3 +340,18 @@ def test_an_mt_payload_is_a_version_2_symbol_at_level_m():
     assert len(matrix) == core_labels.MT_PAYLOAD_MODULES == 33
     assert matrix == library_matrix(payload)
     assert ecc_level(matrix) == "M"
+
+
+def test_labels_do_not_run_beside_a_batch_on_the_same_lot(cli, tmp_path):
+    from matter_factory_data.station.batch.series_dir import lock_series, unlock_series
+
+    lot = make_lot(cli, tmp_path / "lot", 1)
+    held = lock_series(lot)  # what a running batch holds
+    try:
+        result = cli("labels", lot, "--size_mm", "20", "--dpi", "300")
+    finally:
+        unlock_series(lot, held)
+    assert result.code == 1 and "another batch run is working on this directory" in result.err
+    assert not (lot / "labels").exists()
+    assert cli("labels", lot, "--size_mm", "20", "--dpi", "300").code == 0
+    assert not (lot / ".lock").exists()

@@ -66,9 +66,12 @@ def labels_command(args: LabelsRequest, ui) -> int:
                            dpi_subject=OPT.dpi, format_subject=OPT.format)
     lot = Path(args.lot)
     _check_lot(lot)
+    import os
+
     from .batch.series_dir import lock_series, unlock_series
 
-    lock = lock_series(lot)  # no batch run may add rows while we read them
+    # no batch run may add rows while we read them; a read-only lot (an archive) has none
+    lock = lock_series(lot) if os.access(lot, os.W_OK) else None
     try:
         out = Path(args.output) if args.output else lot / LABELS_DIR
         count = write_labels(lot, out, options, overwrite=args.overwrite)
