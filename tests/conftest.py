@@ -143,3 +143,30 @@ def scratch():
     path = Path(tempfile.mkdtemp(prefix="mfd-batch-", dir=base))
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL server for the session (tests/pgserver.py); skipped only when
+    PostgreSQL is not installed outside CI (in CI, CI=true, its absence fails)."""
+    import pgserver
+
+    bindir = pgserver.binaries()
+    if bindir is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("PostgreSQL (initdb, pg_ctl) is not installed; .ci/deps.sh installs it")
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    server = pgserver.PostgresServer(bindir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_ledger(postgres, request):
+    """The URL of a fresh database of the session's PostgreSQL server."""
+    import re
+
+    name = "t_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:50]
+    return postgres.create_database(name)

@@ -23,6 +23,7 @@ from .commands.codes import add_codes_arguments, run_codes
 from .commands.flash import add_flash_arguments, run_flash
 from .commands.generate import add_generate_arguments, run_generate
 from .commands.labels import add_labels_arguments, run_labels
+from .commands.ledger import add_ledger_command_arguments, run_ledger
 from .commands.menuconfig import add_menuconfig_arguments, run_menuconfig
 from .commands.merge import add_merge_arguments, run_merge
 from .commands.partition import add_partition_arguments, run_partition
@@ -106,6 +107,9 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "provision": ("provisioning station: serve several STM32 boards at once over their "
                   "UARTs (our CSR protocol, or ST's finish:NNN demo), outcomes to a manifest",
                   add_provision_arguments, run_provision),
+    "ledger": ("the identity ledger of a factory line: stats, export (DAC serials per PAI, "
+               "CSV/JSON), import of a batch lot, report of a device", add_ledger_command_arguments,
+               run_ledger),
     "merge": ("merge the firmware hex and the factory data hex into one hex",
               add_merge_arguments, run_merge),
     "menuconfig": ("edit the factory data Kconfig symbols of a build's .config or of a .conf "

@@ -214,3 +214,15 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
                            "(the Kconfig defaults; makes a development certificate chain; the "
                            "partition: --offset 0xf7000 --size 0x1000, the sample's and nRF "
                            "Connect SDK 3.4's nRF52840 layout)")
+
+
+def add_ledger_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """``--ledger URL`` and ``--station NAME`` (batch, provision)."""
+    own = ("the lot's own sqlite:///DIR/ledger.db" if command == "batch" else
+           "sqlite:///MANIFEST.ledger.db next to --manifest")
+    parser.add_argument("--ledger", metavar="URL",
+                        help="the identity ledger every identity is claimed from: "
+                             "sqlite:///ABS/PATH.db or postgresql://USER@/DB?host=/SOCKET/DIR"
+                             f"&port=N (default: {own})")
+    parser.add_argument("--station", metavar="NAME",
+                        help="this station's name in the ledger (default: the host name)")

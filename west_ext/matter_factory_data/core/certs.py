@@ -129,6 +129,17 @@ def matter_ids(cert: x509.Certificate, *, source: str = "the certificate") -> tu
 # --------------------------------------------------------------------------- checks
 
 
+def public_key_sha256(key_or_cert: KeyOrCert) -> str:
+    """SHA-256 (hex) of the DER SubjectPublicKeyInfo of a key pair, public key or certificate:
+    what the identity ledger records to recognise a device key."""
+    import hashlib
+
+    public = key_or_cert.public_key() if isinstance(
+        key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey)) else key_or_cert
+    return hashlib.sha256(public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
 def public_key_bytes(key_or_cert: KeyOrCert) -> bytes:
     """The 65-byte uncompressed SEC1 point of a key pair, public key or certificate."""
     if isinstance(key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey)):

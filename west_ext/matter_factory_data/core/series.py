@@ -306,6 +306,46 @@ class IdentityAllocator:
         return DeviceIdentity(index, sn, passcode, discriminator, salt, rd_uid, dac_serial,
                               key_seed)
 
+    def redraw(self, identity: DeviceIdentity, taken: Iterable[str],
+               given: Given = NOTHING_GIVEN) -> tuple[DeviceIdentity, list]:
+        """``identity`` with the values named in ``taken`` (``sn``, ``pair``, ``rd_uid``,
+        ``dac_serial``: held by another device of a shared ledger) drawn again. Returns the
+        new identity and the names it could not redraw (given, or from the serial number
+        template)."""
+        changes: dict = {}
+        fixed = []
+        index = identity.index
+        for name in sorted(taken):
+            if name == "sn":
+                if given.sn is not None or not self.template.is_random:
+                    fixed.append(name)
+                    continue
+                self.serials.add(identity.sn)
+                changes["sn"] = self._serial(index)
+            elif name == "pair":
+                if given.passcode is not None:
+                    fixed.append(name)
+                    continue
+                self.pairs.add((identity.passcode, identity.discriminator))
+                changes["passcode"] = self._passcode(index, identity.discriminator)
+            elif name == "rd_uid":
+                if given.rd_uid is not None:
+                    fixed.append(name)
+                    continue
+                self.rd_uids.add(bytes(identity.rd_uid))
+                changes["rd_uid"] = self._fresh(self.rd_uids, lambda attempt: self.randomness
+                                                .bytes(index, f"rd_uid{attempt}", RD_UID_LENGTH))
+            elif name == "dac_serial":
+                self.dac_serials.add(identity.dac_serial)
+                changes["dac_serial"] = self._fresh(
+                    self.dac_serials, lambda attempt: self._dac_serial(index, attempt))
+            else:
+                fixed.append(name)
+        fresh = identity._replace(**changes)
+        self._note(fresh.sn, fresh.passcode, fresh.discriminator, fresh.rd_uid,
+                   fresh.dac_serial)
+        return fresh, fixed
+
     def _serial(self, index: int) -> str:
         if not self.template.is_random:
             return self.template.format(index)

@@ -9,6 +9,7 @@ from ..options import (
     add_build_dir_argument,
     add_field_arguments,
     add_format_arguments,
+    add_ledger_arguments,
     any_int,
     request_from,
 )
@@ -62,6 +63,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include_passcode", action="store_true",
                         help="store the passcode in the factory data and the manifest "
                              "(development only)")
+    add_ledger_arguments(parser, "batch")
     add_field_arguments(parser)
     add_format_arguments(parser, cd=True)
 

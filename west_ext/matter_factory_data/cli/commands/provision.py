@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import add_profile_arguments, any_int, request_from
+from ..options import add_ledger_arguments, add_profile_arguments, any_int, request_from
 
 
 def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +30,7 @@ def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
                              "finish frame, 15 s)")
     parser.add_argument("--baud", type=any_int, default=115200,
                         help="baud rate (default 115200, as ST's firmware)")
+    add_ledger_arguments(parser, "provision")
     add_profile_arguments(parser)
 
 

@@ -81,6 +81,7 @@ def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any
         "qr_payload": qr_text, "manual_code": onboarding.manual_code(payload),
         "dac_serial": f"{identity.dac_serial:x}",
         "image_sha256": hashlib.sha256(image).hexdigest(), "passcode": identity.passcode,
+        "dac_pubkey_sha256": certs.public_key_sha256(key),
     }
     return BuiltDevice(files, row)
 

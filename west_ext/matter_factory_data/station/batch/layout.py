@@ -56,3 +56,6 @@ def image_path(index: int) -> str:
 
 
 LOCK = ".lock"
+
+#: The lot's own ledger (when no --ledger is given): sqlite:///<DIR>/ledger.db
+LEDGER = "ledger.db"

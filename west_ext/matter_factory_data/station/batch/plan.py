@@ -75,13 +75,30 @@ def make_plan(args: BatchRequest) -> Plan:
                 sn_template=sn_template, sequential=sequential, first_discriminator=first,
                 allow_shared=bool(args.allow_shared_discriminators), csv_path=args.csv,
                 not_before=not_before, jobs=args.jobs or os.cpu_count() or 1,
-                extra_files=extra, warnings=tuple(profile_warnings))
+                extra_files=extra, warnings=tuple(profile_warnings),
+                ledger_url=_ledger_url(args), station=_station(args))
     probe_device(plan, given_csv, device)
     if args.schema:
         from ...jobs.pipeline import check_schema
 
         check_schema(probe_json(plan), args.schema)
     return plan
+
+
+def _ledger_url(args: BatchRequest) -> Optional[str]:
+    """The --ledger URL, checked (the connection is made when the run starts)."""
+    if args.ledger is None:
+        return None
+    from ..ledger.url import parse_ledger_url
+
+    parse_ledger_url(args.ledger)
+    return args.ledger
+
+
+def _station(args: BatchRequest) -> Optional[str]:
+    from ..ledger.url import check_station
+
+    return check_station(args.station)
 
 
 def _with_board_region(args: BatchRequest) -> BatchRequest:

@@ -31,6 +31,8 @@ class BatchRequest(GenerateRequest):
     seed: Optional[str] = None
     verbose: bool = False
     defaults: bool = False
+    ledger: Optional[str] = None  # URL; None: the lot's own sqlite:///<DIR>/ledger.db
+    station: Optional[str] = None  # recorded with every claim; default: the host name
 
 
 class Plan(NamedTuple):
@@ -51,4 +53,6 @@ class Plan(NamedTuple):
     not_before: Optional[dt.datetime]
     jobs: int
     extra_files: list  # (name, bytes, secret) written with the series files
+    ledger_url: Optional[str] = None  # given --ledger (checked); None: the lot's own
+    station: Optional[str] = None
     warnings: tuple = ()  # Messages: what the profile accepted (a given PAI/PAA)

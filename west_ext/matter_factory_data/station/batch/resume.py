@@ -59,10 +59,17 @@ def recover_row(out_dir: Path, index: int, columns: list, pool, fmt=None) -> dic
            "vendor_id": f"0x{data['vendor_id']:04X}", "product_id": f"0x{data['product_id']:04X}",
            "discriminator": data["discriminator"], "qr_payload": qr, "manual_code": manual,
            "dac_serial": f"{dac.serial_number:x}", "image": image_path(index),
-           "image_sha256": hashlib.sha256(image).hexdigest(), "passcode": payload.passcode}
+           "image_sha256": hashlib.sha256(image).hexdigest(), "passcode": payload.passcode,
+           "dac_pubkey_sha256": _dac_key_sha256(bytes(data["dac_cert"]), where)}
     if SHARED_COLUMN in columns:
         row[SHARED_COLUMN] = " ".join(map(str, pool.shared_with(data["discriminator"], index)))
     return row
+
+
+def _dac_key_sha256(dac_der: bytes, where: str) -> str:
+    from ...core import certs
+
+    return certs.public_key_sha256(certs.load_certificate(dac_der, source=f"{where} DAC"))
 
 
 class IndexSet:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...core import series
 from ...errors import Interrupted
-from .layout import MANIFEST, columns_for
+from .layout import LEDGER, MANIFEST, columns_for
 from .manifest import Manifest, write_rows
 from .plan import make_plan
 from .request import BatchRequest, Plan
@@ -19,14 +19,19 @@ def run_batch(args: BatchRequest, ui) -> int:
     for warning in plan.warnings:
         ui.warn(warning.render())
     check_directory(plan)  # before the lock file is made in it
-    lock = lock_series(plan.out_dir)
+    ledger = _open_ledger(plan.ledger_url) if plan.ledger_url else None  # before writing
     try:
-        code = _run_locked(plan, ui)
-        if label_options is not None:
-            _write_labels(plan, label_options, ui)
-        return code
+        lock = lock_series(plan.out_dir)
+        try:
+            code = _run_locked(plan, ui, ledger)
+            if label_options is not None:
+                _write_labels(plan, label_options, ui)
+            return code
+        finally:
+            unlock_series(plan.out_dir, lock)
     finally:
-        unlock_series(plan.out_dir, lock)
+        if ledger is not None:
+            ledger.close()
 
 
 def _label_options(args: BatchRequest):
@@ -57,24 +62,49 @@ def _write_labels(plan: Plan, options, ui) -> None:
             f"({', '.join(options.formats)} and labels.csv); {options.describe()}")
 
 
-def _run_locked(plan: Plan, ui) -> int:
+def _open_ledger(url: str):
+    from ..ledger import open_ledger
+
+    return open_ledger(url)
+
+
+def _run_locked(plan: Plan, ui, ledger) -> int:
     try:
-        return _run_series(plan, ui)
+        return _run_series(plan, ui, ledger)
     except KeyboardInterrupt:
         raise Interrupted("interrupted; every finished device is kept: run the same command "
                           "again to finish the series") from None
 
 
-def _run_series(plan: Plan, ui) -> int:
+def _run_series(plan: Plan, ui, ledger) -> int:
+    from ..ledger.batch import BatchLedger
+
     open_series(plan)
-    columns = columns_for(plan.params)
-    manifest = Manifest(plan.out_dir / MANIFEST, columns)
-    randomness = series.Randomness(plan.seed)
-    pool = series.DiscriminatorPool(sequential=plan.sequential, start=plan.first_discriminator,
-                                    allow_shared=plan.allow_shared, randomness=randomness)
-    allocator = series.IdentityAllocator(randomness=randomness, template=plan.sn_template,
-                                         discriminators=pool, expected=plan.count)
-    done, recovered = resume_series(plan, manifest, allocator, columns, ui)
+    own = ledger is None
+    if own:  # the lot's own ledger, next to its manifest
+        ledger = _open_ledger(f"sqlite://{(plan.out_dir / LEDGER).resolve()}")
+    try:
+        columns = columns_for(plan.params)
+        manifest = Manifest(plan.out_dir / MANIFEST, columns)
+        randomness = series.Randomness(plan.seed)
+        pool = series.DiscriminatorPool(sequential=plan.sequential,
+                                        start=plan.first_discriminator,
+                                        allow_shared=plan.allow_shared, randomness=randomness)
+        allocator = series.IdentityAllocator(randomness=randomness, template=plan.sn_template,
+                                             discriminators=pool, expected=plan.count)
+        done, recovered = resume_series(plan, manifest, allocator, columns, ui)
+        claims = BatchLedger(ledger, plan.out_dir, plan.station, plan.params["pai_sha256"],
+                             allocator, seeded=plan.seed is not None)
+        claims.start(done, recovered)
+        result = _make(plan, ui, manifest, columns, allocator, done, recovered, claims)
+        claims.ledger.void_unbuilt(claims.lot_id)  # every device is built: the rest is stale
+        return result
+    finally:
+        if own:
+            ledger.close()
+
+
+def _make(plan: Plan, ui, manifest, columns, allocator, done, recovered, claims) -> int:
     missing = MissingIndexes(done, plan.count)
     if not len(missing):
         write_rows(manifest, columns, [recovered[i] for i in sorted(recovered)])
@@ -85,7 +115,8 @@ def _run_series(plan: Plan, ui) -> int:
         return 0
     if done:
         ui.info(f"resuming: {_devices(len(done))} already made, {len(missing)} to go")
-    make_missing(plan, manifest, allocator, missing, columns, len(done), recovered, ui)
+    make_missing(plan, manifest, allocator, missing, columns, len(done), recovered, ui,
+                 claims)
     ui.info(f"made {_devices(len(missing))} in {plan.out_dir} ({MANIFEST}: "
             f"{_plural(len(done) + len(missing), 'row')})")
     return 0

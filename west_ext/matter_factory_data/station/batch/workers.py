@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ...core import series
-from ...errors import Interrupted, OutputError
+from ...errors import FactoryDataError, Interrupted, OutputError
 from .attestation import dac_common_name
 from .device import DeviceTemplate
 from .layout import DEVICES, SHARED_COLUMN, device_dir_name, image_path
@@ -127,22 +127,36 @@ class Window:
 
 
 def _jobs(plan: Plan, allocator, missing: MissingIndexes, columns: list,
-          window: Window) -> Iterator[tuple]:
-    """Identities made just in time, at most a window ahead of the writer."""
+          window: Window, ledger=None) -> Iterator[tuple]:
+    """Identities made just in time, at most a window ahead of the writer; with a ledger,
+    claimed from it (in blocks) before they are built."""
     given = read_csv(plan.csv_path) if plan.csv_path else None
-    for index in missing:
+
+    shares: dict = {}  # index -> the devices sharing its discriminator so far
+
+    def allocated() -> Iterator:
+        for index in missing:
+            one = given[index - 1] if given else series.Given()
+            identity = allocator.allocate(index, one)
+            if SHARED_COLUMN in columns:
+                shares[index] = allocator.discriminators.shared_with(identity.discriminator,
+                                                                     index)
+            yield identity, one
+
+    identities = (ledger.claimed(allocated()) if ledger is not None
+                  else (identity for identity, _ in allocated()))
+    for identity in identities:
         if not window.enter():
             return
-        identity = allocator.allocate(index, given[index - 1] if given else series.Given())
-        shared = (allocator.discriminators.shared_with(identity.discriminator, index)
-                  if SHARED_COLUMN in columns else [])
-        yield identity, shared
+        yield identity, shares.pop(identity.index, [])
 
 
 def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingIndexes,
                   columns: list,
-                  done: int, recovered: dict, ui) -> None:
-    """Make the missing devices; the recovered rows are written in index order among them."""
+                  done: int, recovered: dict, ui, ledger=None) -> None:
+    """Make the missing devices; the recovered rows are written in index order among them.
+    With a ledger (:class:`~..ledger.batch.BatchLedger`), a row is written once the ledger
+    has recorded its device."""
     import multiprocessing
 
     from ...core import certs
@@ -152,17 +166,33 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
                 dac_common_name(plan.template.common), plan.not_before, plan.seed is not None,
                 str(plan.out_dir / DEVICES))
     progress = Progress(ui, plan.count, done, live=ui.is_terminal())
-    jobs = _jobs(plan, allocator, missing, columns, window)
+    jobs = _jobs(plan, allocator, missing, columns, window, ledger)
     with manifest.open_for_append() as stream:
         writer = csv.DictWriter(stream, columns, extrasaction="ignore")
 
-        def record(row: dict) -> None:
+        def write(row: dict) -> None:
             for index in sorted(i for i in recovered if i < row["index"]):
                 writer.writerow(recovered.pop(index))  # keep the rows in index order
             writer.writerow(row)
             stream.flush()
+
+        def record(row: dict) -> None:
+            for ready in (ledger.built(row) if ledger is not None else (row,)):
+                write(ready)
             window.leave()
             progress.advance()
+
+        def flush_ledger(stopping: bool) -> None:
+            """Record the built devices still waiting; when stopping on another error, a
+            failure here leaves them to the next run (their directories are recovered)."""
+            if ledger is None:
+                return
+            try:
+                for ready in ledger.flush():
+                    write(ready)
+            except Exception:
+                if not stopping:
+                    raise
 
         try:
             if plan.jobs == 1 or len(missing) == 1:
@@ -179,15 +209,22 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
                             record(row)
                     finally:
                         window.stop()  # before the pool is terminated: see Window
+            flush_ledger(stopping=False)
             for index in sorted(recovered):
                 writer.writerow(recovered.pop(index))
                 stream.flush()
         except OSError as exc:
+            flush_ledger(stopping=True)
             progress.finish()
             raise OutputError(f"cannot write a device: {exc.strerror or exc} "
                               f"({exc.filename or plan.out_dir}); finished devices are kept, "
                               "rerun the same command once the cause is fixed") from None
+        except FactoryDataError:  # the ledger refused or failed: record what is built
+            flush_ledger(stopping=True)
+            progress.finish()
+            raise
         except KeyboardInterrupt:
+            flush_ledger(stopping=True)
             progress.finish()
             raise Interrupted(
                 f"interrupted after {progress.done} of {plan.count} devices; every finished "

@@ -23,6 +23,8 @@ class ProvisionRequest(Request):
     dac_common_name: str = "Matter DAC"
     timeout: Optional[float] = None
     baud: int = 115200
+    ledger: Optional[str] = None  # URL; None: sqlite:///<MANIFEST without .csv>.ledger.db
+    station: Optional[str] = None  # this station's name in the ledger; default: host name
     profile: str = "development"  # core.profile: the PAI's attestation-profile rules
     allow_nonconformant_certs: bool = False  # the development profile's explicit spelling
 
@@ -54,28 +56,84 @@ def provision_command(args: ProvisionRequest, ui) -> int:
     if args.protocol == "csr":
         issuer_args = _issuer_arguments(args, policy, ui)
     else:
-        given = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
+        given = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id", "ledger")
                  if getattr(args, o) is not None]
         if given:
             raise InputError(f"{OPT[given[0]]} is for {OPT.protocol} csr; ST's demo firmware "
                              "provisions its compiled-in credentials")
-    manifest = StationManifest(args.manifest)
+    ledger_url = _ledger_url(args) if args.protocol == "csr" else None
+    station_name = _station(args)
+    # An existing manifest is checked before the ledger is opened (a damaged one changes
+    # nothing, not even a new ledger file); a new one is made only once the ledger works.
+    from pathlib import Path
+
+    manifest = StationManifest(args.manifest) if Path(args.manifest).exists() else None
+    used = list(manifest.dac_serials()) if manifest is not None and ledger_url else []
+    ledger = None
+    if ledger_url is not None:
+        from ..ledger import open_ledger
+
+        ledger = open_ledger(ledger_url)
+    try:
+        manifest = manifest or StationManifest(args.manifest)
+    except BaseException:
+        if ledger is not None:
+            ledger.close()
+        raise
     if args.protocol == "csr":
+        from ..ledger.station import StationLedger
         from .issuer import CsrIssuer
 
-        issuer = CsrIssuer(**issuer_args, used_serials=manifest.dac_serials())
-        session: Callable = CsrSession(issuer, timeouts)
+        assert ledger is not None  # opened above for csr
+        recorder = StationLedger(ledger, station_name, _pai_der(issuer_args["pai_cert"]))
+        issuer = CsrIssuer(**issuer_args, used_serials=used, ledger=recorder)
+        csr_session = CsrSession(issuer, timeouts)
+
+        def reported(transport, port, stop):  # then its outcome reported to the ledger
+            return recorder.report(csr_session(transport, port, stop))
+
+        session: Callable = reported
     else:
         def st_demo(transport, port, stop):
             return st_demo_session(transport, port, timeouts, stop)
 
         session = st_demo
-    outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
-                           open_port=lambda port: SerialTransport(port, args.baud))
+    try:
+        outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
+                               open_port=lambda port: SerialTransport(port, args.baud))
+    finally:
+        if ledger is not None:
+            ledger.close()
     failed = [o for o in outcomes if not o.ok]
     ui.info(f"{len(outcomes) - len(failed)} of {len(outcomes)} board(s) provisioned; "
             f"outcomes appended to {args.manifest}")
     return 1 if failed else 0
+
+
+def _ledger_url(args: ProvisionRequest) -> str:
+    """--ledger (checked), or the station's own ledger next to its manifest."""
+    from pathlib import Path
+
+    from ..ledger.url import parse_ledger_url
+
+    if args.ledger is not None:
+        parse_ledger_url(args.ledger)
+        return args.ledger
+    path = Path(str(args.manifest)).resolve()
+    return f"sqlite://{path.with_name(path.stem + '.ledger.db')}"
+
+
+def _station(args: ProvisionRequest) -> str:
+    from ..ledger.batch import default_station
+    from ..ledger.url import check_station
+
+    return check_station(args.station) or default_station()
+
+
+def _pai_der(cert) -> bytes:
+    from ...core import certs
+
+    return certs.cert_der(cert)
 
 
 def _check_common_name(name: str) -> None:

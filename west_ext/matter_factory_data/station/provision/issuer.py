@@ -31,6 +31,11 @@ class CsrRefused(CredentialError):
     """The CSR is not one this station signs; the message says why."""
 
 
+class NotIssued(CredentialError):
+    """No DAC for a valid CSR: the ledger's policy refused it, or the ledger could not record
+    it (the DAC is never sent unrecorded)."""
+
+
 class CheckedCsr(NamedTuple):
     public_key: ec.EllipticCurvePublicKey
     sn: str
@@ -45,7 +50,8 @@ class CsrIssuer:
     """Issues DACs for CSRs of one product (``vendor_id``/``product_id``) from one PAI."""
 
     def __init__(self, *, pai_cert, pai_key, vendor_id: int, product_id: int,
-                 common_name: str = "Matter DAC", used_serials: Iterable[int] = ()) -> None:
+                 common_name: str = "Matter DAC", used_serials: Iterable[int] = (),
+                 ledger=None) -> None:
         from ...core import certs
 
         self.vendor_id, self.product_id = vendor_id, product_id
@@ -55,6 +61,9 @@ class CsrIssuer:
                                        product_id=product_id, not_before=None)
         self._used = set(used_serials)
         self._lock = threading.Lock()
+        #: write-ahead: a :class:`~..ledger.station.StationLedger` records each DAC (or
+        #: gives the recorded one again) before issue() returns it
+        self.ledger = ledger
 
     def check(self, der: bytes) -> CheckedCsr:
         from cryptography import x509
@@ -102,8 +111,21 @@ class CsrIssuer:
         return sn
 
     def issue(self, checked: CheckedCsr) -> Issued:
+        """The DAC for a checked CSR; with a ledger, recorded before it is returned (a
+        refusal or a ledger failure raises :class:`NotIssued`, and no DAC is returned)."""
         from ...core import certs
 
+        if self.ledger is not None:
+            from ..ledger.station import NotIssued as LedgerRefusal
+
+            def sign(serial: int) -> bytes:
+                return certs.cert_der(self._issuer.issue(checked.public_key, serial))
+
+            try:
+                dac, serial = self.ledger.issue(checked.sn, checked.public_key, sign)
+            except LedgerRefusal as exc:
+                raise NotIssued(str(exc)) from None
+            return Issued(dac, serial)
         with self._lock:
             serial = secrets.randbits(127) | (1 << 126)
             while serial in self._used:

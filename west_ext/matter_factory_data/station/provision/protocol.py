@@ -18,7 +18,7 @@ import time
 from typing import Callable, Optional
 
 from .framing import BadFrame, Frame, FrameReader, encode_frame
-from .issuer import CsrRefused
+from .issuer import CsrRefused, NotIssued
 from .outcome import FAILED, INTERRUPTED, OK, Outcome
 from .transport import PortGone
 
@@ -151,7 +151,11 @@ class CsrSession:
             link.send("ERROR", f"CSR refused: {exc}".encode())
             return self._fail(port, state, f"CSR refused: {exc}")
         state["sn"] = checked.sn
-        issued = self.issuer.issue(checked)
+        try:
+            issued = self.issuer.issue(checked)  # recorded in the ledger before it is sent
+        except NotIssued as exc:
+            link.send("ERROR", f"not issued: {exc}".encode())
+            return self._fail(port, state, f"not issued: {exc}")
         state["dac_serial"] = f"{issued.serial:x}"
         link.send("DAC", issued.dac)
         link.send("PAI", self.issuer.pai_der)
