@@ -355,3 +355,12 @@ def test_labels_do_not_run_beside_a_batch_on_the_same_lot(cli, tmp_path):
     assert not (lot / "labels").exists()
     assert cli("labels", lot, "--size_mm", "20", "--dpi", "300").code == 0
     assert not (lot / ".lock").exists()
+
+
+def test_a_lot_without_a_device_has_no_label(cli, tmp_path):
+    lot = make_lot(cli, tmp_path / "lot", 1)
+    header = (lot / "manifest.csv").read_bytes().split(b"\n", 1)[0] + b"\n"
+    (lot / "manifest.csv").write_bytes(header)
+    result = cli("labels", lot, "--size_mm", "20", "--dpi", "300")
+    assert result.code == 2 and "the lot has no device yet" in result.err
+    assert not (lot / "labels").exists()

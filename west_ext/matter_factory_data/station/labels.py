@@ -106,11 +106,11 @@ def write_labels(lot: Path, out: Path, options: LabelOptions, *, overwrite: bool
         index = int(row["index"])
         images = options.render(row["qr_payload"])
         names = {}
-        for fmt in core_labels.LABEL_FORMATS:
-            if fmt in images:
-                names[fmt] = f"{index:06d}.{fmt}"
-                outputs.add(out / names[fmt], images[fmt], secret=True,
-                            what=f"{fmt.upper()} label of device {index}")
+        for kind in core_labels.LABEL_FORMATS:
+            if kind in images:
+                names[kind] = f"{index:06d}.{kind}"
+                outputs.add(out / names[kind], images[kind], secret=True,
+                            what=f"{kind.upper()} label of device {index}")
         writer.writerow([index, row["sn"], row["manual_code"], row["qr_payload"],
                          names.get("png", ""), names.get("svg", "")])
         count += 1
