@@ -251,7 +251,7 @@ OTHER_PROGRAMS_ARGV = {
         "whole chip, firmware included",
         "no debugger with that serial number; list them with 'nrfjprog --ids'"},
     # ST's genFactoryData.py, whose behaviour a finding compares
-    "formats.stm32_tlv": {
+    "formats.stm32_lint": {
         " is a second record with this tag: the device reads the first, genFactoryData "
         "--binary keeps the last",
         ": the device skips it and genFactoryData --binary drops it"},

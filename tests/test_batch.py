@@ -720,7 +720,7 @@ def test_directory_of_another_batch_is_refused(cli, scratch, change, fragment):
     else:
         changed += list(change)
     result = cli("batch", "-o", out, *changed, "--count", "5")
-    assert_one_line_error(result, 1, "different batch", fragment)
+    assert_one_line_error(result, 2, "different batch", fragment)  # usage: exit 2
     assert snapshot(out) == before
 
 
@@ -730,7 +730,7 @@ def test_directory_with_unrelated_files_is_refused(cli, scratch):
     (out / "notes.txt").write_text("mine")
     before = snapshot(out)
     result = cli("batch", "-o", out, "--count", "2", *FAST, *NO_QR)
-    assert_one_line_error(result, 1, str(out))
+    assert_one_line_error(result, 2, str(out))  # usage: exit 2
     assert snapshot(out) == before
 
 

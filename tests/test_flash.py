@@ -218,7 +218,7 @@ def test_nrfutil_failure_is_one_line(cli, fake_tools, monkeypatch):
 ], ids=["nrfjprog", "default-nrfutil"])
 def test_missing_tool_is_one_line(cli, empty_path, argv, message):
     result = cli("flash", "--hex", PLAIN_HEX, *argv)
-    assert (result.code, result.out, result.err) == (1, "", f"error: {message}\n")
+    assert (result.code, result.out, result.err) == (2, "", f"error: {message}\n")
 
 
 @pytest.mark.parametrize("argv, message", [

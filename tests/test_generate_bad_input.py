@@ -165,7 +165,7 @@ def test_existing_output_is_not_replaced_without_overwrite(cli, golden, tmp_path
     (out_dir / "fd.hex").write_text("keep me")
     before = snapshot(out_dir)
     result = cli("generate", *golden_args(golden, out_dir / "fd"))
-    assert_refused(result, 1, "fd.hex: already exists; pass --overwrite to replace it", before,
+    assert_refused(result, 2, "fd.hex: already exists; pass --overwrite to replace it", before,
                    snapshot(out_dir))
 
 
@@ -173,7 +173,7 @@ def test_existing_json_is_protected_when_prefix_ends_in_json(cli, golden, tmp_pa
     (tmp_path / "fd.json").write_text("{}")
     before = snapshot(tmp_path)
     result = cli("generate", *golden_args(golden, tmp_path / "fd.json"))
-    assert_refused(result, 1, "fd.json: already exists", before, snapshot(tmp_path))
+    assert_refused(result, 2, "fd.json: already exists", before, snapshot(tmp_path))
 
 
 def test_overwrite_replaces_outputs(cli, golden, tmp_path):
@@ -187,7 +187,7 @@ def test_output_under_a_file_is_refused(cli, golden, tmp_path):
     (tmp_path / "afile").write_text("x")
     before = snapshot(tmp_path)
     result = cli("generate", *golden_args(golden, tmp_path / "afile" / "fd"))
-    assert_refused(result, 1, "is not a directory", before, snapshot(tmp_path))
+    assert_refused(result, 2, "is not a directory", before, snapshot(tmp_path))
 
 
 def test_wrong_dac_key_password_is_one_line(cli, golden, tmp_path):

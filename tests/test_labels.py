@@ -200,7 +200,7 @@ def test_labels_refuse_to_overwrite_unless_asked(cli, tmp_path):
     assert cli("labels", lot, "--size_mm", "20", "--dpi", "300").code == 0
     before = snapshot(lot)
     result = cli("labels", lot, "--size_mm", "30", "--dpi", "300")
-    assert result.code == 1 and "already exists" in result.err
+    assert result.code == 2 and "already exists" in result.err
     assert snapshot(lot) == before
     result = cli("labels", lot, "--size_mm", "30", "--dpi", "300", "--overwrite")
     assert result.code == 0, result

@@ -178,7 +178,7 @@ def test_merge_d_explicit_output_is_not_replaced_without_overwrite(cli, tmp_path
     out = tmp_path / "mine.hex"
     out.write_text("keep\n")
     result = cli("merge", "-d", build, "-o", out)
-    assert result.code == 1
+    assert result.code == 2
     assert result.err == f"error: {out}: already exists; pass --overwrite to replace it\n"
     assert out.read_text() == "keep\n"
     assert cli("merge", "-d", build, "-o", out, "--overwrite").code == 0
@@ -199,7 +199,7 @@ def test_merge_files_outside_a_build(cli, tmp_path):
     assert (tmp_path / "m.hex").read_bytes() == merged_hex(str(firmware), factory.read_text(),
                                                            FD_ADDRESS, FD_SIZE)
     again = cli("merge", "--firmware", firmware, "--factory-data", factory, "-o", "m.hex")
-    assert again.code == 1
+    assert again.code == 2
     assert again.err == "error: m.hex: already exists; pass --overwrite to replace it\n"
     assert cli("merge", "--firmware", firmware, "--factory-data", factory, "-o", "m.hex",
                "--overwrite").code == 0

@@ -96,7 +96,7 @@ def test_missing_input_file(cli, tmp_path):
 def test_existing_outputs_need_overwrite(cli, tmp_path):
     assert make_partition(cli, tmp_path, {"version": 1}).code == 0
     result = make_partition(cli, tmp_path, {"version": 1})
-    assert result.code == 1 and "already exists; pass --overwrite" in result.err
+    assert result.code == 2 and "already exists; pass --overwrite" in result.err
 
 
 def test_not_raw_prints_what_was_made_and_how_to_flash(cli, tmp_path):

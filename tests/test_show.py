@@ -85,24 +85,27 @@ def test_non_text_key_stops_the_device_parser():
 def test_show_refuses_what_is_not_cbor_at_all(cli, tmp_path, content, fragment):
     (tmp_path / "x.bin").write_bytes(content)
     before = snapshot(tmp_path)
-    result = cli("show", tmp_path / "x.bin")
+    result = cli("show", tmp_path / "x.bin", "--format", "nrf-cbor")
     assert result.code == 2 and fragment in result.err, result
     assert result.err.count("\n") == 1 and snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("content, shown, fragment", [
-    (b"\xd9\xd9\xf7\xa1\x61\x61\x01", '{"<tag 55799>": {"a": 1}}', "starts with a CBOR tag"),
-    (b"\x82\x01\x02", "[1, 2]", "does not start with a CBOR map"),
-    (b"\xa2\x61\x61\x01\x61", '{"a": 1}', "the map is cut off or malformed after 1 of its 2 "
-                                         "entries"),
-], ids=["tagged", "array", "truncated"])
-def test_show_renders_valid_cbor_that_is_not_factory_data(cli, tmp_path, content, shown,
-                                                           fragment):
+@pytest.mark.parametrize("content, fragment", [
+    (b"\xd9\xd9\xf7\xa1\x61\x61\x01", "starts with a CBOR tag"),
+    (b"\x82\x01\x02", "does not start with a CBOR map"),
+    (b"\xa2\x61\x61\x01\x61", "the CBOR map is cut off or malformed after 1 of its 2 entries"),
+    (b"\xa1\x61\x61\x01", "the map holds no factory data key (1 entries, none of them"),
+], ids=["tagged", "array", "truncated", "no-known-key"])
+def test_show_refuses_valid_cbor_that_is_not_factory_data(cli, tmp_path, content, fragment):
+    """Not readable factory data is bad input: exit 2, one line with the root cause, nothing
+    on stdout, with or without --json/--strict."""
     (tmp_path / "x.bin").write_bytes(content)
-    result = cli("show", tmp_path / "x.bin", "--json")
-    assert result.code == 0 and result.out.strip() == shown, result
-    assert f"error: {tmp_path / 'x.bin'}: " in result.err and fragment in result.err
-    assert cli("show", tmp_path / "x.bin", "--strict").code == 1
+    for options in ([], ["--json"], ["--strict"]):
+        result = cli("show", tmp_path / "x.bin", "--format", "nrf-cbor", *options)
+        assert result.code == 2 and result.out == "", result
+        assert result.err.startswith(f"error: {tmp_path / 'x.bin'}: not readable nRF factory "
+                                     "data: ") and fragment in result.err
+        assert result.err.count("\n") == 1, result
 
 
 def test_show_warns_and_strict_fails(cli, tmp_path):
@@ -194,7 +197,8 @@ def test_show_prints_a_readable_summary_by_default(cli, golden):
     lines = dict(line.split(":", 1) for line in result.out.splitlines())
     assert lines["serial number"].strip() == "11223344556677889900"
     assert lines["vendor"].strip() == "0xFFF1  Nordic Semiconductor ASA"
-    assert lines["size"].strip() == ("1367 bytes (1366 of CBOR + 0x00 terminator); partition "
+    assert lines["size"].strip() == ("1367 bytes of factory data (1366 of CBOR + 0x00 "
+                                     "terminator); the file holds 1367 bytes; partition "
                                      "4096 bytes, 2729 free")
     assert lines["DAC"].strip() == "CN=Matter Dev DAC 0xFFF1/0x8006, VID=FFF1, PID=8006"
     assert lines["DAC validity"].strip().startswith("2022-02-05 00:00:00Z .. no expiry")

@@ -219,7 +219,7 @@ def test_missing_cli_is_one_line(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
     result = cli("stm32-program", "--image", FULL, "--board", "wba65", "--probe", "0A0B0C0D")
-    assert result.code == 1
+    assert result.code == 2  # not installed: usage, exit 2
     assert result.err.count("\n") == 1
     assert result.err.startswith("error: STM32_Programmer_CLI not found on PATH nor in ")
     result = cli("stm32-program", "--list", "--cli", tmp_path / "nowhere")

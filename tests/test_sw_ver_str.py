@@ -17,7 +17,7 @@ def test_generate_stores_it_after_hw_ver_str_as_bytes(cli, golden, tmp_path):
     image = (tmp_path / "fd.bin").read_bytes()
     assert cbor2.loads(image[:-1])["sw_ver_str"] == b"v2.2"
     assert b"\x6asw_ver_str\x44v2.2" in image  # tstr key, bstr value
-    shown = cli("show", tmp_path / "fd.bin")
+    shown = cli("show", tmp_path / "fd.bin", "--format", "nrf-cbor")
     assert "software version:    v2.2" in shown.out and shown.err == ""
     assert cli("verify", tmp_path / "fd.bin", "--allow_nonconformant_certs").code == 0
 

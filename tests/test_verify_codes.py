@@ -117,7 +117,8 @@ def test_codes_png(cli, tmp_path):
             "--passcode", "1234567"]
     assert cli("codes", *args, "--png", tmp_path / "qr.png").code == 0
     assert (tmp_path / "qr.png").read_bytes()[:4] == b"\x89PNG"
-    assert cli("codes", *args, "--png", tmp_path / "qr.png").code == 1
+    again = cli("codes", *args, "--png", tmp_path / "qr.png")  # exists: usage, exit 2
+    assert again.code == 2 and "already exists; pass --overwrite" in again.err
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -29,7 +29,7 @@ def test_iterations_are_checked_before_any_work(cli, tmp_path, golden, value, fr
     data["spake2_it"] = value
     path = write(tmp_path, data)
     started = time.monotonic()
-    result = cli("verify", path, "--passcode", "20202021")
+    result = cli("verify", path, "--passcode", "20202021", "--format", "nrf-cbor")
     assert time.monotonic() - started < 5
     assert result.code == 1, result
     assert f"skip  spake2_verifier not checked: {fragment}" in result.out
@@ -44,7 +44,8 @@ def test_what_is_not_checked_is_said(cli, golden):
     assert "skip  spake2_verifier not checked: no passcode known" in result.out
     assert "skip  onboarding codes not checked: none given" in result.out
     last = result.out.strip().splitlines()[-1]
-    assert last.endswith("checks passed; 2 not checked (the 'skip' lines); 1 accepted with a "
+    assert "skip  PAI not checked against a PAA: none given (--paa_cert)" in result.out
+    assert last.endswith("checks passed; 3 not checked (the 'skip' lines); 1 accepted with a "
                          "warning (the 'warn' lines)")
     assert "all " in last
 

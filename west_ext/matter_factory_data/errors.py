@@ -167,6 +167,14 @@ class OutputError(FactoryDataError, OSError):
     """An output cannot be written (exists without --overwrite, unwritable directory, ...)."""
 
 
+class OutputRefused(OutputError):
+    """An output cannot be written *as asked*: it exists (no --overwrite), is a directory, two
+    outputs name one file, its parent is a file, a batch directory holds something else.
+    Usage, not a failure: exit 2 like bad input (nothing was written)."""
+
+    exit_code = 2
+
+
 class Interrupted(FactoryDataError):
     """The user stopped a long job (Ctrl-C); what was finished is kept."""
 
@@ -178,7 +186,10 @@ class VerificationError(FactoryDataError):
 
 
 class MissingProgram(FactoryDataError, FileNotFoundError):
-    """An external program (nrfjprog, nrfutil, STM32_Programmer_CLI) is not on PATH."""
+    """An external program (nrfjprog, nrfutil, STM32_Programmer_CLI) is not on PATH: the
+    station is not set up, nothing was attempted (exit 2, as for bad input or usage)."""
+
+    exit_code = 2
 
 
 class CommandFailed(FactoryDataError):

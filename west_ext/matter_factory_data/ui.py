@@ -26,6 +26,10 @@ class UI:
     def error(self, message: str) -> None:
         print(f"error: {message}", file=self.err)
 
+    def note(self, message: str) -> None:
+        """A remark about how the command understood its input (stderr, never stdout)."""
+        print(f"note: {message}", file=self.err)
+
     def is_terminal(self) -> bool:
         """Whether a live progress line can be drawn (stderr is a terminal)."""
         isatty = getattr(self.err, "isatty", None)

@@ -1,7 +1,9 @@
 """The console script ``matter-factory-data``: the command table, the parser built from it, and
 the one place where errors become messages and exit codes (:func:`run`, through
-:func:`.boundary.guarded`): 0 success, 1 failure (outputs exist, I/O, partition too small,
-verification failed), 2 invalid input or usage.
+:func:`.boundary.guarded`): 0 success, 1 a check or an operation failed (verification, layout,
+``--strict`` findings, partition too small, I/O, a programmer's failure), 2 bad input or usage
+(also an output that exists without ``--overwrite`` and a missing programmer); the README's
+table gives them per command.
 
 Each command's options and its hand-off to the typed command body live in
 ``cli/commands/<command>.py``; options shared by several commands in :mod:`.options`; the
@@ -155,11 +157,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
-    ui = UI()
-    try:
-        return run(args, ui)
-    except BrokenPipeError:
-        return 1
+    return run(args, UI())  # the boundary also ends a closed pipe quietly
 
 
 if __name__ == "__main__":

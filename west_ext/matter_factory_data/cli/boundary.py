@@ -12,12 +12,19 @@ def guarded(call: Callable[[], int], ui) -> int:
     from ..errors import FactoryDataError
 
     try:
-        return call()
+        code = call()
+        _flush(ui)  # a closed pipe shows here, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone(ui)
     except FactoryDataError as exc:
         ui.error(one_line(str(exc)))
         return exc.exit_code
     except OSError as exc:  # a path the system refuses (too long, ...) that no check named
         import errno
+
+        if exc.errno == errno.EPIPE:
+            return _reader_gone(ui)
 
         where = f"{exc.filename}: " if exc.filename else ""
         ui.error(one_line(f"{where}{exc.strerror or exc}"))
@@ -35,7 +42,7 @@ def guarded(call: Callable[[], int], ui) -> int:
                      "traceback and please report it)")
             return 1
         ui.error(one_line(hint))
-        return 1
+        return 2  # the installation is incomplete, as for a missing programmer: usage
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("MFD_DEBUG"):
             raise
@@ -76,3 +83,30 @@ def missing_package(exc: ImportError) -> str | None:
     what = "missing Python package" if isinstance(exc, ModuleNotFoundError) else \
         "unusable Python package (too old or broken)"
     return f"{what} {package!r}: install with `{command}`"
+
+
+def _flush(ui) -> None:
+    for stream in (getattr(ui, "out", None), getattr(ui, "err", None)):
+        flush = getattr(stream, "flush", None)
+        if flush is not None:
+            flush()
+
+
+def _reader_gone(ui) -> int:
+    """The reader of our output went away (``show ... | head -1``): end quietly with 0, as
+    the reader chose to stop reading. Later writes (and the interpreter's final flush) go to
+    /dev/null, so nothing more is said about it."""
+    import sys
+
+    for stream in {id(s): s for s in (getattr(ui, "out", None), getattr(ui, "err", None),
+                                      sys.stdout)}.values():
+        fileno = getattr(stream, "fileno", None)
+        try:
+            target = fileno() if fileno is not None else None
+        except (OSError, ValueError):
+            target = None
+        if target is not None:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, target)
+            os.close(devnull)
+    return 0

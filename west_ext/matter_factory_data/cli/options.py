@@ -93,12 +93,15 @@ FORMAT_CHOICES = ("nrf-cbor", "stm32-tlv")
 BOARD_CHOICES = ("wb5mm-dk", "wba65")
 
 
-def add_format_arguments(parser, cd: bool = False) -> None:
-    """``--format`` and ``--board`` (and ``--cd`` for the commands that make images)."""
+def add_format_arguments(parser, cd: bool = False, detect: bool = False) -> None:
+    """``--format`` and ``--board`` (and ``--cd`` for the commands that make images);
+    ``detect``: no default format, the command tells it from the content."""
     group = parser.add_argument_group("Image format")
-    group.add_argument("--format", choices=FORMAT_CHOICES, default="nrf-cbor",
-                       help="on-flash format: nrf-cbor (nRF Connect SDK, the default) or "
-                            "stm32-tlv (ST X-CUBE-MATTER, genFactoryData's image)")
+    group.add_argument("--format", choices=FORMAT_CHOICES, default=None if detect else "nrf-cbor",
+                       help="on-flash format: nrf-cbor (nRF Connect SDK) or stm32-tlv (ST "
+                            "X-CUBE-MATTER, genFactoryData's image); default: "
+                            + ("told from the content (a CBOR map or an ST TLV record; --board "
+                               "implies stm32-tlv), said on stderr" if detect else "nrf-cbor"))
     group.add_argument("--board", type=str.lower, choices=BOARD_CHOICES,
                        help="stm32-tlv: the board whose reader rules and flash region apply "
                             "(wb5mm-dk: external flash 0x901C0000, 64 KiB; wba65: internal "
@@ -107,6 +110,17 @@ def add_format_arguments(parser, cd: bool = False) -> None:
         group.add_argument("--certification_declaration", metavar="FILE",
                            help="stm32-tlv: the Certification Declaration (DER) stored in tag 1 "
                                 "(or --gen_cd to make one)")
+
+
+def add_key_storage_argument(parser) -> None:
+    """``--dac-key-in-secure-storage`` (stm32-tlv; show, verify, generate, partition,
+    stm32-program)."""
+    abbreviable_from(parser.add_argument(  # --dac_key_ stays --dac_key_password
+        "--dac-key-in-secure-storage", dest="dac_key_in_secure_storage", action="store_true",
+        help="stm32-tlv: the firmware signs with a DAC key kept in the secure key storage "
+             "(STM32WB: CKS), so the image needs no private key record (tag 5); without it a "
+             "WB5MM-DK image must hold tag 5, which every shipped WB application reads "
+             "(generate: the key is left out of the image)"), len("dac_key_i"))
 
 
 # --- the factory data fields (generate and batch) ------------------------------

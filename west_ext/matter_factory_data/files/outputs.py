@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from ..errors import OPT, OutputError
+from ..errors import OPT, OutputError, OutputRefused
 
 
 class OutputFile(NamedTuple):
@@ -38,11 +38,11 @@ class OutputSet:
 
         problem = path_problem(path)
         if problem:
-            raise OutputError(f"cannot write the {what or 'output'} {os.fspath(path)!r}: "
-                              f"{problem}")
+            raise OutputRefused(f"cannot write the {what or 'output'} {os.fspath(path)!r}: "
+                                f"{problem}")
         target = Path(path)
         if any(f.path == target for f in self.files):
-            raise OutputError(f"{target}: two outputs would be written to the same file")
+            raise OutputRefused(f"{target}: two outputs would be written to the same file")
         self.files.append(OutputFile(target, data, secret, what))
         return target
 
@@ -54,15 +54,15 @@ class OutputSet:
             recover(directory)
         for out in self.files:
             if out.path.is_dir():
-                raise OutputError(f"{out.path}: is a directory, cannot write the "
-                                  f"{out.what or 'output'}")
+                raise OutputRefused(f"{out.path}: is a directory, cannot write the "
+                                    f"{out.what or 'output'}")
             if os.path.lexists(out.path) and not self.overwrite:
                 kind = " (a dangling symbolic link)" if not out.path.exists() else ""
-                raise OutputError(f"{out.path}: already exists{kind}; pass {OPT.overwrite} to "
+                raise OutputRefused(f"{out.path}: already exists{kind}; pass {OPT.overwrite} to "
                                   "replace it")
             parent = _existing_parent(out.path.parent)
             if not parent.is_dir():
-                raise OutputError(f"{out.path}: cannot create it, {parent} is not a directory")
+                raise OutputRefused(f"{out.path}: cannot create it, {parent} is not a directory")
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise OutputError(f"{out.path}: the directory {parent} is not writable")
 

@@ -33,9 +33,11 @@ BOARD_FORMATS = ("stm32-tlv",)
 DEFAULT_FORMAT = "nrf-cbor"
 
 
-def get_format(name: str = DEFAULT_FORMAT, board: str | None = None):
+def get_format(name: str = DEFAULT_FORMAT, board: str | None = None, *,
+               key_in_secure_storage: bool = False):
     """The format registered as ``name`` (with ``board``'s rules where the format has
-    boards); InputError naming the accepted ones otherwise."""
+    boards; ``key_in_secure_storage``: the DAC key is in the device's secure key storage,
+    not in the image); InputError naming the accepted ones otherwise."""
     from ..errors import InputError
 
     if name not in FORMATS:
@@ -43,7 +45,11 @@ def get_format(name: str = DEFAULT_FORMAT, board: str | None = None):
                          f"{', '.join(FORMATS)})")
     implementation = FORMATS[name]()
     if name in BOARD_FORMATS:
-        return implementation(board)
+        return implementation(board, key_in_secure_storage=key_in_secure_storage)
+    if key_in_secure_storage:
+        raise InputError(f"{OPT['dac-key-in-secure-storage']} applies to {OPT.format} "
+                         f"{' or '.join(BOARD_FORMATS)} (the nRF image always holds the DAC "
+                         "key)")
     if board is not None:
         raise InputError(f"{OPT.board} applies to {OPT.format} {' or '.join(BOARD_FORMATS)}, "
                          f"not to {OPT.format} {name}")

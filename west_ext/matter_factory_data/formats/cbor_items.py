@@ -215,8 +215,9 @@ def scan(data: bytes, pos: int = 0, end: Optional[int] = None, *,
                 (head.indefinite or head.argument):  # a container or chunked string
             count = None if head.indefinite else head.argument * (2 if head.major == MAP else 1)  # type: ignore[operator]
             if count is not None and count > end - pos:  # each item takes at least one byte
-                raise CborError(head.offset, f"a {head.describe()} of {head.argument} items "
-                                             f"cannot fit the {end - pos} bytes left")
+                raise CborError(head.offset, f"{with_article(head.describe())} of "
+                                             f"{head.argument} items cannot fit the {end - pos} "
+                                             "bytes left")
             stack.append(_Frame(node, count, depth + 1,
                                 head.major if head.major in (BSTR, TSTR) else None))
             if node is not None:

@@ -4,8 +4,10 @@ Facts from ST's X-CUBE-MATTER-Extension v1.4.1 (the device readers ``stm32_facto
 the providers ``FactoryDataProvider.cpp`` and the ``STM_Provisioning`` firmware):
 
 * WB5MM-DK: external QSPI NOR, 0x901C0000..0x901CFFFF (64 KiB), programmed through an
-  external loader; the DAC public key record is read in every mode; the hardware version
-  string is a compile-time default. Its provisioning firmware completes an image in a 16 KiB
+  external loader; the DAC public key record is read in every mode, and every shipped WB
+  application signs with the private key of tag 5 (only firmware that keeps the key in the
+  secure key storage, CKS, does without it); the hardware version string is a compile-time
+  default. Its provisioning firmware completes an image in a 16 KiB
   RAM copy (DAC 493 B, PAI 463 B, public key 65 B, private key 32 B appended at the end
   marker, then ``AC AC AC AC FF FF FF FF``) and writes only those 16 KiB back.
 * WBA65: internal flash, 0x081EC000..0x081FAFFF (61 440 bytes, memory-mapped); the DAC key
@@ -48,7 +50,7 @@ BOARDS = {
     "wb5mm-dk": Board(
         name="wb5mm-dk", title="STM32WB5MM-DK", address=0x901C0000, size=0x10000,
         external=True, external_loader="S25FL128S_STM32WB5MM-DK.stldr",
-        required=frozenset({6}),
+        required=frozenset({5, 6}),  # every shipped WB application reads the key (tag 5)
         unread={**UNSUPPORTED, 28: "the STM32WB provider uses a compile-time hardware "
                                    "version string"},
         completes_provisioning=True),

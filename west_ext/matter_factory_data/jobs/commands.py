@@ -80,7 +80,7 @@ def generate_command(req: GenerateCommand, ui) -> int:
                          "out/factory_data)")
     generator_fields = GenerateRequest.parameters()
     if req.format != "nrf-cbor" or req.board is not None \
-            or req.certification_declaration is not None:
+            or req.certification_declaration is not None or req.dac_key_in_secure_storage:
         from .stm32 import generate_stm32 as generate  # noqa: F811
     result = generate(GenerateRequest(**{k: v for k, v in vars(req).items()
                                          if k in generator_fields}))
@@ -114,6 +114,7 @@ class PartitionRequest(Request):
     allow_nonconformant_certs: bool = False
     format: str = "nrf-cbor"
     board: Optional[str] = None
+    dac_key_in_secure_storage: bool = False
 
 
 def partition_command(args: PartitionRequest, ui) -> int:
@@ -121,7 +122,7 @@ def partition_command(args: PartitionRequest, ui) -> int:
     from .pipeline import partition, profile_policy
 
     policy = profile_policy(args)
-    if args.format != "nrf-cbor" or args.board is not None:
+    if args.format != "nrf-cbor" or args.board is not None or args.dac_key_in_secure_storage:
         return _partition_stm32(args, ui, policy)
     if args.offset is None or args.size is None:
         raise InputError(f"{OPT.offset} and {OPT.size} are required (the partition's address and "
@@ -149,10 +150,12 @@ def _partition_stm32(args: PartitionRequest, ui, policy) -> int:
     from ..formats import get_format
     from .stm32 import partition_stm32
 
-    get_format(args.format, args.board)  # --format/--board checked first
+    get_format(args.format, args.board,  # --format/--board checked first
+               key_in_secure_storage=args.dac_key_in_secure_storage)
     result = partition_stm32(input_path=args.input, output=args.output, offset=args.offset,
                              size=args.size, board=args.board, strict=args.strict,
-                             overwrite=args.overwrite, policy=policy)
+                             overwrite=args.overwrite, policy=policy,
+                             key_in_secure_storage=args.dac_key_in_secure_storage)
     for warning in result.warnings:
         ui.warn(warning.render())
     for problem in result.problems:
@@ -183,8 +186,9 @@ class VerifyRequest(Request):
     codes: Optional[str] = None
     allow_nonconformant_certs: bool = False
     profile: str = "development"
-    format: str = "nrf-cbor"
-    board: Optional[str] = None
+    format: Optional[str] = None  # None: detected from the content (said on stderr)
+    board: Optional[str] = None  # implies stm32-tlv
+    dac_key_in_secure_storage: bool = False
 
 
 def verify_command(args: VerifyRequest, ui) -> int:
@@ -200,8 +204,17 @@ def verify_command(args: VerifyRequest, ui) -> int:
         from ..core.validate import require
 
         require("passcode", args.passcode, Subject("passcode"))
-    fmt = get_format(args.format, args.board)
+    name, note = args.format, None
+    if name is None and (args.board is not None or args.dac_key_in_secure_storage):
+        name = "stm32-tlv"
+    if name is None:
+        name, why = images.detect_format(args.file, args.offset)
+        note = f"{args.file}: read as {name}, since {why}"
+    fmt = get_format(name, args.board, key_in_secure_storage=args.dac_key_in_secure_storage)
     loaded = images.load(args.file, args.offset, fmt)
+    _refuse_unreadable(loaded, fmt)
+    if note:
+        ui.note(note)
     expect = Expectations(
         policy=profile,
         dac_cert=read_file(args.dac_cert, OPT.dac_cert) if args.dac_cert else None,
@@ -224,6 +237,19 @@ def verify_command(args: VerifyRequest, ui) -> int:
                                 f"{not_checked}")
     ui.info(f"{args.file}: all {ran} checks passed{not_checked}")
     return 0
+
+
+def _refuse_unreadable(loaded, fmt) -> None:
+    """Input that is not readable factory data is bad input (exit 2), as in ``show``."""
+    from ..formats import images, nrf_cbor
+
+    if fmt.name == "nrf-cbor" and loaded.reading is not None:
+        if not loaded.reading.is_map:
+            return images.refuse_unreadable(loaded, None, [])
+        problems = nrf_cbor.lint_image(loaded.reading)
+    else:
+        problems = fmt.lint(loaded.device_map)
+    images.refuse_unreadable(loaded, None if fmt.name == "nrf-cbor" else fmt, problems)
 
 
 def _codes_to_check(args: VerifyRequest) -> list[tuple[str, str]]:

@@ -72,6 +72,7 @@ class GenerateRequest(Request):
     format: str = "nrf-cbor"  # formats.FORMATS; stm32-tlv: see jobs/stm32.py
     board: Optional[str] = None  # stm32-tlv: formats/stm32_boards.py
     certification_declaration: Optional[str] = None  # stm32-tlv: CD (DER) for tag 1
+    dac_key_in_secure_storage: bool = False  # stm32-tlv: the key is in CKS, not in tag 5
 
 
 class GenerateResult:

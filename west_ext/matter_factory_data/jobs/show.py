@@ -31,21 +31,50 @@ class ShowRequest(Request):
     json: bool = False
     show_secrets: bool = False
     strict: bool = False
-    format: str = "nrf-cbor"
-    board: Optional[str] = None
+    format: Optional[str] = None  # None: detected from the content (said on stderr)
+    board: Optional[str] = None  # implies stm32-tlv
     records: bool = False
+    dac_key_in_secure_storage: bool = False  # stm32-tlv: the key is in CKS, not in tag 5
 
 
 def show_command(args: ShowRequest, ui) -> int:
-    from ..formats import images, nrf_cbor
+    """0: shown (findings are warnings/errors on stderr); 1: ``strict`` and the device would
+    reject or misread the data; InputError (exit 2): not readable factory data of the
+    chosen or detected format, said once with its root cause (and the detected format)."""
+    from ..errors import InputError, Message
+    from ..formats import images
 
     check_offset_and_size(args.offset, args.size)
-    if args.format != "nrf-cbor" or args.board is not None:
-        return _show_other(args, ui)
+    name = args.format
+    if name is None and (args.board is not None or args.dac_key_in_secure_storage):
+        name = "stm32-tlv"
+    if name is not None:
+        return _show_in(args.replace(format=name), ui)
+    name, why = images.detect_format(args.file, args.offset)
+    said = f"read as {name}, since {why}; choose with ".replace("{", "{{").replace("}", "}}")
+    try:
+        return _show_in(args.replace(format=name), ui,
+                        note=str(Message(f"{_braced(args.file)}: {said}{{0}}", ("format",))))
+    except InputError as exc:  # one line: the root cause, then how the format was chosen
+        raise InputError(Message(_braced(str(exc)) + f" ({said}{{0}})", ("format",))) from None
+
+
+def _braced(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _show_in(args: ShowRequest, ui, note: Optional[str] = None) -> int:
+    """``show`` in the format ``args.format``; ``note`` (how it was detected) is said once
+    the data has been read."""
+    from ..formats import images, nrf_cbor
+
+    if args.format != "nrf-cbor" or args.board is not None or args.dac_key_in_secure_storage:
+        return _show_other(args, ui, note)
     if args.records:
         from ..errors import InputError
 
-        raise InputError(f"{OPT.records} lists the records of {OPT.format} stm32-tlv")
+        raise InputError(f"{OPT.records} lists the records of {OPT.format} stm32-tlv; this is "
+                         "nRF CBOR")
     loaded = images.load(args.file, args.offset, read_any=True)
     reading = loaded.reading
     if reading is not None:
@@ -54,65 +83,67 @@ def show_command(args: ShowRequest, ui) -> int:
     else:
         problems = nrf_cbor.lint(loaded.device_map, partition_size=args.size)
         used = len(nrf_cbor.encode_image(loaded.device_map))
+    images.refuse_unreadable(loaded, None, problems)
     if args.size is not None and used > args.size:
         problems.append(nrf_cbor.Problem(nrf_cbor.ERROR, "", f"the data needs {used} bytes, "
                                          f"more than the partition's {args.size}"))
+    if note:
+        ui.note(note)
     if args.json or args.pretty:
-        if reading is not None and not reading.is_map:
-            shown: Any = json_value(reading.top)
-        else:
-            shown = masked_json(loaded.device_map, args.show_secrets)
+        shown = masked_json(loaded.device_map, args.show_secrets)
         ui.info(json.dumps(shown, indent=2) if args.pretty else json.dumps(shown))
     else:
         for line in summary(loaded, problems, used=used, partition_size=args.size,
                             show_secrets=args.show_secrets):
             ui.info(line)
-    errors = [p for p in problems if p.severity == nrf_cbor.ERROR]
-    for problem in problems:
-        report = ui.error if problem.severity == nrf_cbor.ERROR else ui.warn
-        report(f"{args.file}: {problem}")
-    return 1 if args.strict and errors else 0
+    return _report(args, problems, ui)
 
 
-def _show_other(args: ShowRequest, ui) -> int:
-    """``show`` of a format with records (stm32-tlv): the same summary as for nRF by default,
-    ST's JSON with ``--json``, every record as scanned with ``--records``; secrets masked
-    unless ``--show-secrets``."""
-    import json
-
-    from ..formats import get_format, images
+def _report(args: ShowRequest, problems: list, ui) -> int:
     from ..formats.base import ERROR
 
-    fmt = get_format(args.format, args.board)
-    loaded = images.load(args.file, args.offset, fmt)
-    problems = fmt.lint(loaded.device_map, partition_size=args.size)
-    if args.records:
-        from ..formats.stm32_tlv import tag_name
+    for problem in problems:
+        report = ui.error if problem.severity == ERROR else ui.warn
+        report(f"{args.file}: {problem}")
+    return 1 if args.strict and any(p.severity == ERROR for p in problems) else 0
 
-        read: Any = loaded.device_map  # stm32-tlv: the records as the device scans them
-        for record in read.records:
+
+def _show_other(args: ShowRequest, ui, note: Optional[str] = None) -> int:
+    """``show`` of a format with records (stm32-tlv): the same summary as for nRF by default,
+    ST's JSON with ``--json``, every record as scanned with ``--records``; secrets masked
+    unless ``--show-secrets``. An image the reader cannot scan at all (cut off, no ST
+    record) is refused with its root cause; one with bad records is summarised."""
+    from ..formats import get_format, images
+    from ..formats.stm32_records import tag_name
+
+    fmt = get_format(args.format or "nrf-cbor", args.board,
+                     key_in_secure_storage=args.dac_key_in_secure_storage)
+    loaded = images.load(args.file, args.offset, fmt)
+    records: Any = loaded.device_map  # stm32-tlv: the records as the device scans them
+    problems = fmt.lint(records, partition_size=args.size)
+    images.refuse_unreadable(loaded, fmt, problems)
+    if note:
+        ui.note(note)
+    if args.records:
+        for record in records.records:
             ui.info(f"{record.offset:6d}  tag {record.tag:<3d} {tag_name(record.tag):32} "
                     f"{record.declared:5d} bytes")
-        end = read.end
+        end = records.end
         ui.info(f"{end:6d}  end marker" if end is not None else "        (no end marker)")
     elif args.json or args.pretty:
-        data = fmt.to_json(loaded.device_map)
+        data = fmt.to_json(records)
         if not args.show_secrets:
             data = {name: (_mask(value) if name in RECORD_SECRETS else value)
                     for name, value in data.items()}
         ui.info(json.dumps(data, indent=2) if args.pretty else json.dumps(data))
     else:
-        model = images.LoadedData(fmt.model_values(loaded.device_map), loaded.source,
+        model = images.LoadedData(fmt.model_values(records), loaded.source,
                                   loaded.offset, loaded.image)
-        end = getattr(loaded.device_map, "end", None)
-        used = end + 4 if end is not None else len(fmt.encode(loaded.device_map))
+        used = records.image_length
         for line in summary(model, problems, used=used, partition_size=args.size,
                             show_secrets=args.show_secrets, fmt=fmt):
             ui.info(line)
-    for problem in problems:
-        report = ui.error if problem.severity == ERROR else ui.warn
-        report(f"{args.file}: {problem}")
-    return 1 if args.strict and any(p.severity == ERROR for p in problems) else 0
+    return _report(args, problems, ui)
 
 
 #: Records of ST's JSON whose values are secrets (the DAC private key, the passcode, the
@@ -191,6 +222,8 @@ def _mask(value: Any) -> str:
 # --- summary -------------------------------------------------------------------------
 
 def _text(value: Any) -> str:
+    if value is None:
+        return "(missing)"
     if isinstance(value, (bytes, bytearray)):
         try:
             text = bytes(value).decode("utf-8")
@@ -218,13 +251,17 @@ def summary(loaded, problems: list, *, used: int, partition_size: Optional[int],
     if fmt is not None and fmt.name != "nrf-cbor":
         board = getattr(getattr(fmt, "board", None), "name", None)
         rows.append(("format", fmt.name + (f", board {board}" if board else "")))
-    if reading is not None and not reading.is_map:
-        content = _text(json.dumps(json_value(reading.top)))[:200]
-        rows.append(("content", f"not factory data: {content}"))
-        return _finish(rows, problems)
-    size = f"{used} bytes"
+    size = f"{used} bytes of factory data"
     if reading is not None:
         size += f" ({reading.end} of CBOR{' + 0x00 terminator' if reading.terminated else ''})"
+    elif fmt is not None and fmt.name != "nrf-cbor":
+        size += " (records and end marker)"
+    if loaded.image is not None:
+        container = "HEX segment" if loaded.source.lower().endswith((".hex", ".ihex")) \
+            else "file"
+        size += f"; the {container} holds {len(loaded.image)} bytes"
+    else:
+        size = f"{used} bytes when encoded (read from JSON)"
     if partition_size is not None:
         size += f"; partition {partition_size} bytes, {max(partition_size - used, 0)} free"
     rows.append(("size", size))

@@ -28,6 +28,8 @@ from ..formats.base import ERROR
 from . import pipeline
 from .pipeline import GenerateRequest, GenerateResult
 
+#: The option that says the DAC key is in the device's secure key storage (no tag 5).
+KEY_STORAGE = OPT["dac-key-in-secure-storage"]
 #: generate options the STM32 image has no tag for.
 UNTAGGED = ("product_url", "product_label", "part_number", "product_finish", "product_color",
             "user")
@@ -49,7 +51,8 @@ def region_of(req, board) -> Optional[tuple[int, int]]:
 
 def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.urandom
                    ) -> GenerateResult:
-    fmt = get_format(req.format, req.board)
+    fmt = get_format(req.format, req.board,
+                     key_in_secure_storage=req.dac_key_in_secure_storage)
     if fmt.name != "stm32-tlv":
         raise InputError.naming(f"{{0}} and {{1}} apply to {OPT.format} stm32-tlv", "board",
                                 "certification_declaration")
@@ -72,7 +75,8 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
     values.update(cd=cd, dac_cert=attestation.dac_cert, pai_cert=attestation.pai_cert,
                   spake2_verifier=verifier, rd_uid=rd_uid, enable_key=enable_key,
                   passcode=req.passcode if req.include_passcode else None)
-    values.update(_key_records(attestation.dac_key, board, result))
+    values.update(_key_records(attestation.dac_key, board, result,
+                               req.dac_key_in_secure_storage))
     data = fmt.json_from_values(values)
     result.factory_data = data
     device_map = fmt.from_json(data, "generated data")
@@ -129,8 +133,10 @@ def _certification_declaration(req, identity: dict, out_dir: Path, outputs: Outp
                             "certification_declaration", "gen_cd")
 
 
-def _key_records(dac_key: bytes, board, result: GenerateResult) -> dict:
-    """Tags 5 and 6: the DAC key and its public point; not on WBA65 (PSA ITS)."""
+def _key_records(dac_key: bytes, board, result: GenerateResult,
+                 key_in_secure_storage: bool = False) -> dict:
+    """Tags 5 and 6: the DAC key and its public point; not on WBA65 (PSA ITS); only the
+    public point when the key is said to be in the secure key storage (CKS)."""
     from ..core import certs
 
     if board is not None and 5 in board.unread:
@@ -140,6 +146,11 @@ def _key_records(dac_key: bytes, board, result: GenerateResult) -> dict:
             "firmware"))
         return {}
     key = certs.private_key_from_scalar(dac_key, source="dac_key")
+    if key_in_secure_storage:
+        result.warnings.append(Message(
+            f"the DAC private key is not written to the image ({KEY_STORAGE}): load it into "
+            "the device's secure key storage (CKS) yourself"))
+        return {"dac_pub_key": certs.public_key_bytes(key)}
     return {"dac_key": dac_key, "dac_pub_key": certs.public_key_bytes(key)}
 
 
@@ -168,7 +179,8 @@ def load_input(path: str, fmt):
 
 def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
                     size: Optional[int], board: Optional[str], strict: bool,
-                    overwrite: bool = False, policy=None) -> pipeline.PartitionResult:
+                    overwrite: bool = False, policy=None, key_in_secure_storage: bool = False
+                    ) -> pipeline.PartitionResult:
     """ST's JSON or binary -> ``<output>.bin`` (+ ``.hex`` when an address is known).
 
     Unreadable records (empty, over 602 bytes, truncated), an image without the end
@@ -177,7 +189,7 @@ def partition_stm32(*, input_path: str, output: str, offset: Optional[int],
     from ..formats import hexfile
     from ..formats.stm32_tlv import BY_NAME
 
-    fmt = get_format("stm32-tlv", board)
+    fmt = get_format("stm32-tlv", board, key_in_secure_storage=key_in_secure_storage)
     region = region_of(_Region(offset, size), fmt.board)
     records = load_input(input_path, fmt)
     problems = fmt.lint(records, partition_size=region[1] if region else None)

@@ -111,6 +111,9 @@ def _credential_checks(data: dict, expect: Expectations, key_optional: bool = Fa
     if paa is not None:
         checks.append(_attempt("PAI is signed by the PAA", certs.check_issued_by, pai, paa,
                                child_source="pai_cert", issuer_source=str(OPT.paa_cert)))
+    else:
+        checks.append(Check(True, f"PAI not checked against a PAA: none given ({OPT.paa_cert})",
+                            skipped=True))
     checks += _guarded("the attestation profile", lambda: _profile_checks(data, expect))
     checks += _id_checks(data, certs.matter_ids(dac), certs.matter_ids(pai))
     for key_name, given in (("dac_cert", expect.dac_cert), ("pai_cert", expect.pai_cert)):
@@ -153,8 +156,9 @@ def _public_key_check(data: dict, dac) -> Check:
     from ..core import certs
 
     if "dac_pub_key" not in data:
-        return Check(True, "the DAC key is not in the image (the device keeps it in its key "
-                           "storage); key and certificate not compared")
+        return Check(True, "DAC key and certificate not compared: the image holds neither the "
+                           "private nor the public key (the device keeps the key in its key "
+                           "storage)", skipped=True)
     ok = data["dac_pub_key"] == certs.public_key_bytes(dac)
     return Check(ok, "DAC public key " + ("matches" if ok else "does not match") +
                  " the DAC certificate (the private key is not in the image)")
@@ -244,8 +248,9 @@ def _manual_checks(data: dict, source: str, manual, passcode: Optional[int]) -> 
 
 def _field_check(source: str, name: str, in_code, in_data) -> Check:
     ok = in_code == in_data
+    shown = "(missing)" if in_data is None else in_data
     return Check(ok, f"{source}: {name} {in_code} {'equals' if ok else 'differs from'} the "
-                     f"data's {in_data}")
+                     f"data's {shown}")
 
 
 def _code_passcode_check(data: dict, source: str, code_passcode: int,

@@ -146,13 +146,14 @@ class Stm32ProgramRequest(Request):
     external_loader: Optional[str] = None
     dry_run: bool = False
     no_reset: bool = False
+    dac_key_in_secure_storage: bool = False  # the board signs with a key in CKS (no tag 5)
 
 
 def list_probes(runner: Runner, cli: str) -> list[Probe]:
     return parse_probes(runner.output([cli, "-l"]))
 
 
-def check_image(path: str, board) -> bytes:
+def check_image(path: str, board, key_in_secure_storage: bool = False) -> bytes:
     """The image must be one the board's reader accepts: refused before any probe is
     touched."""
     from ..files.inputs import read_file
@@ -162,7 +163,7 @@ def check_image(path: str, board) -> bytes:
     if Path(path).suffix.lower() != ".bin":
         raise InputError(f"{OPT.image} {path}: give the .bin image (it is written at the board's "
                          f"address 0x{board.address:08X})")
-    fmt = get_format("stm32-tlv", board.name)
+    fmt = get_format("stm32-tlv", board.name, key_in_secure_storage=key_in_secure_storage)
     data = read_file(path, OPT.image)
     errors = [p for p in fmt.lint(fmt.decode(data, path)) if p.severity == ERROR]
     if errors:
@@ -191,7 +192,7 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
         raise InputError(f"{OPT.image} is required: the factory data .bin to write (or {OPT.list})")
     board = get_board(args.board)
     assert board is not None  # args.board is given (checked above)
-    data = check_image(args.image, board)
+    data = check_image(args.image, board, args.dac_key_in_secure_storage)
     cli = find_cli(args.cli, runner)
     sns = list(args.probe or [])
     if not sns:

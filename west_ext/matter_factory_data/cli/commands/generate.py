@@ -9,6 +9,7 @@ from ..options import (
     add_build_dir_argument,
     add_field_arguments,
     add_format_arguments,
+    add_key_storage_argument,
     refuse_options_besides,
     request_from,
 )
@@ -34,6 +35,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also print the QR payload and manual code (they reveal the "
                              "passcode)")
     add_format_arguments(parser, cd=True)
+    add_key_storage_argument(parser)
 
 
 def run_generate(args: argparse.Namespace, ui: UI) -> int:

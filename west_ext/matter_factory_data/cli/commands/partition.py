@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import add_format_arguments, add_profile_arguments, any_int, request_from
+from ..options import (
+    add_format_arguments,
+    add_key_storage_argument,
+    add_profile_arguments,
+    any_int,
+    request_from,
+)
 
 
 def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +32,7 @@ def add_partition_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_profile_arguments(parser)
     add_format_arguments(parser)
+    add_key_storage_argument(parser)
 
 
 def run_partition(args: argparse.Namespace, ui: UI) -> int:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import add_build_dir_argument, add_format_arguments, any_int, request_from
+from ..options import (
+    add_build_dir_argument,
+    add_format_arguments,
+    add_key_storage_argument,
+    any_int,
+    request_from,
+)
 
 
 def add_show_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +35,8 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--records", action="store_true",
                         help="stm32-tlv: list every record as the device scans it (offset, "
                              "tag, name, length), duplicates included, instead of the JSON")
-    add_format_arguments(parser)
+    add_format_arguments(parser, detect=True)
+    add_key_storage_argument(parser)
 
 
 def run_show(args: argparse.Namespace, ui: UI) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import BOARD_CHOICES, request_from
+from ..options import BOARD_CHOICES, add_key_storage_argument, request_from
 
 
 def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +34,7 @@ def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the commands, run nothing")
     parser.add_argument("--no-reset", action="store_true",
                         help="do not reset the device after programming")
+    add_key_storage_argument(parser)
 
 
 def run_stm32_program(args: argparse.Namespace, ui: UI) -> int:

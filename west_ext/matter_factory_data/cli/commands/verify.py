@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import add_format_arguments, add_profile_arguments, any_int, request_from
+from ..options import (
+    add_format_arguments,
+    add_key_storage_argument,
+    add_profile_arguments,
+    any_int,
+    request_from,
+)
 
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +31,8 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qr", metavar="MT:...", help="a QR payload to check against the image")
     parser.add_argument("--manual", metavar="DIGITS", help="a manual pairing code to check")
     add_profile_arguments(parser)
-    add_format_arguments(parser)
+    add_format_arguments(parser, detect=True)
+    add_key_storage_argument(parser)
 
 
 def run_verify(args: argparse.Namespace, ui: UI) -> int:

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from ...errors import InputError, OutputError
+from ...errors import InputError, OutputError, OutputRefused
 from .layout import (
     DEVICES,
     LOCK,
@@ -62,11 +62,11 @@ def _clear_unfinished_start(out: Path, remove: bool = True) -> None:
     if not out.exists():
         return
     if not out.is_dir():
-        raise OutputError(f"-o {out}: exists and is not a directory; give a new or empty one")
+        raise OutputRefused(f"-o {out}: exists and is not a directory; give a new or empty one")
     entries = list(out.iterdir())
     foreign = [e.name for e in entries if not _is_start_leftover(e)]
     if foreign:
-        raise OutputError(f"-o {out}: exists and is not a batch directory (no {STATE}; holds "
+        raise OutputRefused(f"-o {out}: exists and is not a batch directory (no {STATE}; holds "
                           f"{foreign[0]!r}); give a new or empty directory")
     if remove:
         from ...files.outputs import recover
@@ -101,7 +101,7 @@ def _check_same_series(state_path: Path, params: dict) -> None:
     difference = _first_difference(recorded, params)
     if difference is not None:
         key, there, now = difference
-        raise OutputError(f"-o {state_path.parent}: holds a different batch (its {key} "
+        raise OutputRefused(f"-o {state_path.parent}: holds a different batch (its {key} "
                           f"differs: {_short(there)} there, {_short(now)} now); use another "
                           "directory or the same options")
 
