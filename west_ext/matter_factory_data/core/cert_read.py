@@ -154,7 +154,7 @@ def parse_certificate(data: bytes, *, source: str, profile: bool = True) -> Cert
     try:
         if is_pem(data):
             data = _pem_block(data, _CERT_LABELS, source)[2]
-        view, version, key_ok = _read_certificate(data, source)
+        view, version, key_ok = _read_certificate_once(data, source)
     except der.DerError as error:
         raise _unreadable_certificate(source, error.detail) from None
     if profile:
@@ -248,6 +248,22 @@ def _public_point(spki: der.Element, source: str) -> Optional[bytes]:
     except ValueError:  # not a point on the curve
         return None
     return b"\x04" + numbers.x.to_bytes(32, "big") + numbers.y.to_bytes(32, "big")
+
+
+_READ: dict = {}  # DER -> what _read_certificate made of it (verify DIR reads one PAI N times)
+
+
+def _read_certificate_once(data: bytes, source: str) -> tuple[CertView, int, bool]:
+    """_read_certificate, remembered for the last 64 certificates read (a reading does not
+    depend on ``source``, which only names the certificate in errors, never cached)."""
+    key = bytes(data)
+    reading = _READ.get(key)
+    if reading is None:
+        reading = _read_certificate(key, source)
+        if len(_READ) >= 64:
+            _READ.clear()
+        _READ[key] = reading
+    return reading
 
 
 def _read_certificate(data: bytes, source: str) -> tuple[CertView, int, bool]:

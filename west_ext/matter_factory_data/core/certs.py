@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import secrets
-from typing import Union, cast
+from typing import Callable, Union, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -420,6 +420,7 @@ class DacIssuer:
         self._issuer_key = issuer_key
         self._not_before = not_before
         self._deterministic = deterministic
+        self._template: _TbsTemplate | None = None
 
     def issue(self, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
               serial: int) -> x509.Certificate:
@@ -429,6 +430,104 @@ class DacIssuer:
             issuer_skid=self._skid, ca=False, path_length=None, serial=serial,
             not_before=self._not_before, not_after=None, deterministic=self._deterministic,
         )
+
+    def issue_der(self, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
+                  serial: int, sign: Callable[[bytes], bytes] | None = None) -> bytes:
+        """The DER of the DAC :meth:`issue` makes, from a template of its to-be-signed bytes
+        (``batch``'s hot path: cryptography's builder costs ~0.3 ms a certificate).
+
+        ``sign`` turns the TBS bytes into a DER ECDSA-with-SHA256 signature (an HSM, a
+        remote signer); by default the issuer key signs them. Without a fixed not-before
+        (the DAC starts "now") the builder is used, unless ``sign`` is given: then every
+        DAC starts at the moment of the first one.
+        """
+        if (self._not_before is None and sign is None) or isinstance(serial, bool) or \
+                not isinstance(serial, int) or not 1 <= serial <= _MAX_SERIAL:
+            return cert_der(self.issue(key, serial))  # the builder's checks and errors
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            key = key.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(
+                key.curve, ec.SECP256R1):
+            raise InputError("The certificate key is not an EC P-256 key; give one.")
+        point = key.public_bytes(serialization.Encoding.X962,
+                                 serialization.PublicFormat.UncompressedPoint)
+        tbs = self.tbs_der(point, serial)
+        return _signed_certificate(tbs, (sign or self._sign)(tbs))
+
+    def tbs_der(self, point: bytes, serial: int) -> bytes:
+        """The to-be-signed bytes of the DAC of public ``point`` (65 bytes, uncompressed)
+        and ``serial``: byte for byte what cryptography's builder signs."""
+        if self._template is None:
+            self._template = _TbsTemplate(self)
+        return self._template.render(point, serial)
+
+    def _sign(self, tbs: bytes) -> bytes:
+        algorithm = (ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+                     if self._deterministic else ec.ECDSA(hashes.SHA256()))
+        return self._issuer_key.sign(tbs, algorithm)
+
+
+def _der_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes((length,))
+    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(octets),)) + octets
+
+
+def _der_integer(value: int) -> bytes:
+    octets = value.to_bytes(value.bit_length() // 8 + 1, "big")
+    return b"\x02" + _der_length(len(octets)) + octets
+
+
+#: AlgorithmIdentifier ecdsa-with-SHA256 (1.2.840.10045.4.3.2), no parameters.
+_ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
+
+
+def _signed_certificate(tbs: bytes, signature: bytes) -> bytes:
+    bit_string = b"\x03" + _der_length(len(signature) + 1) + b"\x00" + signature
+    body = tbs + _ECDSA_SHA256 + bit_string
+    return b"\x30" + _der_length(len(body)) + body
+
+
+class _TbsTemplate:
+    """The TBS of one DAC made by the builder, cut around its serial number, public point
+    and subject key identifier (SHA-1 of the point), the only per-device parts."""
+
+    def __init__(self, issuer: DacIssuer) -> None:
+        import hashlib
+
+        probe_key = ec.generate_private_key(ec.SECP256R1())
+        probe_serial = int.from_bytes(secrets.token_bytes(20), "big") >> 2 | (1 << 157)
+        probe = issuer.issue(probe_key, probe_serial)
+        tbs = probe.tbs_certificate_bytes
+        point = probe_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        skid = hashlib.sha1(point).digest()
+        if cert_der(probe)[-len(probe.signature) - 1 - 2 - 12:][:12] != _ECDSA_SHA256:
+            raise AssertionError("the builder's signature algorithm is not ecdsa-with-SHA256")
+        header = 2 + (tbs[1] & 0x7F if tbs[1] & 0x80 else 0)
+        body = tbs[header:]
+        spans = sorted((body.index(part), len(part), kind) for kind, part in (
+            ("serial", _der_integer(probe_serial)), ("point", point), ("skid", skid)))
+        self.pieces, self.kinds, at = [], [], 0
+        for start, length, kind in spans:
+            self.pieces.append(body[at:start])
+            self.kinds.append(kind)
+            at = start + length
+        self.pieces.append(body[at:])
+        if self.render(point, probe_serial) != tbs:  # the template must give the builder's
+            raise AssertionError("the DAC template does not reproduce the builder's TBS")
+
+    def render(self, point: bytes, serial: int) -> bytes:
+        import hashlib
+
+        values = {"serial": _der_integer(serial), "point": point,
+                  "skid": hashlib.sha1(point).digest()}
+        parts = [self.pieces[0]]
+        for kind, piece in zip(self.kinds, self.pieces[1:]):
+            parts += (values[kind], piece)
+        body = b"".join(parts)
+        return b"\x30" + _der_length(len(body)) + body
 
 
 # --------------------------------------------------------------------------- output

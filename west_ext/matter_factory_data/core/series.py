@@ -15,13 +15,15 @@ import os
 import re
 import string
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import NamedTuple, Optional
 
 from ..errors import OPT, InputError
 from .onboarding import INVALID_PASSCODES, PASSCODE_MAX, PASSCODE_MIN
 
 DISCRIMINATOR_COUNT = 4096
+#: Devices remembered per discriminator (the manifest lists them as its sharers).
+SHARERS_KEPT = 16
 SALT_LENGTH = 32
 RD_UID_LENGTH = 16
 RANDOM_SN_BYTES = 8  # 16 upper-case hex digits
@@ -153,7 +155,8 @@ class DiscriminatorPool:
                  randomness: Randomness) -> None:
         self.sequential, self.start, self.allow_shared = sequential, start, allow_shared
         self.randomness = randomness
-        self.users: dict[int, array] = {}  # value -> indexes (4 bytes each)
+        self.users: dict[int, array] = {}  # value -> its first SHARERS_KEPT indexes
+        self.uses = array("I", bytes(4 * DISCRIMINATOR_COUNT))  # value -> devices holding it
         self._free: list[int] = []
         self._permutations: dict[int, list[int]] = {}
 
@@ -180,7 +183,9 @@ class DiscriminatorPool:
     def _use(self, value: int, index: int) -> None:
         if value not in self.users:
             self.users[value] = array("I")
-        self.users[value].append(index)
+        if len(self.users[value]) < SHARERS_KEPT:  # flat in N: 4096 x 16 indexes at most
+            self.users[value].append(index)
+        self.uses[value] += 1
 
     def _permutation(self, cycle: int) -> list[int]:
         if cycle not in self._permutations:
@@ -193,12 +198,13 @@ class DiscriminatorPool:
 
     def _least_used(self, index: int) -> int:
         if not self._free:
-            uses = [len(self.users.get(v, ())) for v in range(DISCRIMINATOR_COUNT)]
+            uses = self.uses
             fewest = min(uses)
             self._free = [v for v in range(DISCRIMINATOR_COUNT) if uses[v] == fewest]
         return self._free.pop(self.randomness.below(index, "discriminator", len(self._free)))
 
     def shared_with(self, value: int, index: int) -> list[int]:
+        """The other devices holding ``value``: the first SHARERS_KEPT of the series."""
         return [i for i in self.users.get(value, ()) if i != index]
 
 
@@ -232,31 +238,52 @@ NOTHING_GIVEN = Given()
 
 
 class SeenFilter:
-    """Values already handed out, in a fixed 64 bits per expected value (a Bloom filter).
+    """Values already handed out, in a fixed 512 KiB up to 1.5 million values (a Bloom filter
+    of 2**22 bits and 3 hashes), whatever the size announced for the series; beyond, a layer
+    twice as large per 1.5 million more (a scalable Bloom filter). Memory is flat in N.
 
-    A set would cost ~100 bytes per value; this keeps the memory of a 100,000-device run
-    flat. It never misses a value it holds, and wrongly claims to hold one about once in
-    10**8 lookups: a random draw it claims is taken is simply drawn again.
+    It never misses a value it holds, so nothing is handed out twice at any size. It wrongly
+    claims to hold a value once in ~8 lookups at 1,000,000 values: a random draw it claims
+    is taken is simply drawn again.
     """
 
-    _HASHES = 11
+    _BITS = 1 << 22
+    _HASHES = 3
+    _LAYER_VALUES = 1_500_000
 
-    def __init__(self, expected: int) -> None:
-        self._bits = max(1 << 16, 64 * expected)
-        self._array = bytearray(self._bits // 8 + 1)
+    def __init__(self, expected: int = 0) -> None:
+        del expected  # the size no longer depends on the series
+        self._layers = [bytearray(self._BITS // 8)]
+        self._added = 0
 
-    def _positions(self, value: object) -> Iterator[int]:
-        digest = hashlib.blake2b(repr(value).encode("utf-8"), digest_size=16).digest()
-        first, second = int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
-        for k in range(self._HASHES):  # double hashing
-            yield (first + k * second) % self._bits
+    @staticmethod
+    def _digest(value: object) -> int:
+        return int.from_bytes(hashlib.blake2b(repr(value).encode("utf-8"),
+                                              digest_size=12).digest(), "little")
 
     def add(self, value: object) -> None:
-        for position in self._positions(value):
-            self._array[position >> 3] |= 1 << (position & 7)
+        self._added += 1
+        if self._added > self._LAYER_VALUES * len(self._layers):
+            self._layers.append(bytearray(len(self._layers[-1]) * 2))
+        layer = self._layers[-1]
+        digest, mask = self._digest(value), len(layer) * 8 - 1
+        for _ in range(self._HASHES):
+            position = digest & mask
+            layer[position >> 3] |= 1 << (position & 7)
+            digest >>= 32
 
     def __contains__(self, value: object) -> bool:
-        return all(self._array[p >> 3] & (1 << (p & 7)) for p in self._positions(value))
+        digest = self._digest(value)
+        for layer in self._layers:
+            bits, mask = digest, len(layer) * 8 - 1
+            for _ in range(self._HASHES):
+                position = bits & mask
+                if not layer[position >> 3] & (1 << (position & 7)):
+                    break
+                bits >>= 32
+            else:
+                return True
+        return False
 
 
 class IdentityAllocator:
@@ -362,7 +389,8 @@ class IdentityAllocator:
             passcode = PASSCODE_MIN + self.randomness.below(index, f"passcode{attempt}", span)
             if passcode not in INVALID_PASSCODES and (passcode, discriminator) not in self.pairs:
                 return passcode
-        raise AssertionError("no free passcode in 1000 draws")  # about 1e-7000 likely
+        raise InputError("no free passcode in 1000 draws: the series is too large for one "
+                         "batch directory; split it into several series")
 
     def _dac_serial(self, index: int, attempt: int) -> int:
         # 20 octets in DER: bit 158 set, bit 159 clear (positive, at most 20 octets).
@@ -375,7 +403,9 @@ class IdentityAllocator:
             value = draw(attempt)
             if value not in used:
                 return value
-        raise AssertionError("100 random draws in a row were already used")
+        raise InputError("100 random draws in a row were already used: the series is too "
+                         "large for one batch directory (tens of millions of devices); "
+                         "split it into several series")
 
 
 def duplicates(values: Iterable[tuple[int, object]]) -> dict[object, list[int]]:

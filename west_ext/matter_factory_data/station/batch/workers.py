@@ -24,20 +24,29 @@ from .resume import MissingIndexes
 from .sources import read_csv
 
 CHUNK = 4  # devices per pool task: small enough for a smooth progress bar
+PENDING = 192  # jobs taken but not yet recorded, at most (below the Window of 256)
+IN_FLIGHT = 6  # chunks queued per worker: the pool's handler threads in this busy process
+#                 hand them over late, so a worker must never run dry
 
 
 class Progress:
     """A live line (count, rate, ETA) on a terminal; a plain line every few seconds otherwise."""
 
-    def __init__(self, ui, total: int, done: int, live: bool) -> None:
+    def __init__(self, ui, total: int, done: int, live: bool, noun: str = "devices",
+                 quiet_start: bool = False) -> None:
         self.ui, self.total, self.start_done, self.done, self.live = ui, total, done, done, live
+        self.noun = noun
         self.started = time.monotonic()
-        self.last = 0.0
+        # quiet_start: without a terminal, the first plain line only after 5 s (a short run
+        # prints nothing but its result)
+        self.last = self.started if quiet_start and not live else 0.0
+        self.quiet = quiet_start and not live
 
     def advance(self) -> None:
         self.done += 1
         now = time.monotonic()
-        if now - self.last >= (0.2 if self.live else 5.0) or self.done == self.total:
+        if now - self.last >= (0.2 if self.live else 5.0) or (
+                self.done == self.total and not (self.quiet and self.last == self.started)):
             self.last = now
             self._show(now)
 
@@ -48,7 +57,7 @@ class Progress:
         eta = time.strftime("%H:%M:%S", time.gmtime(left))
         width = 30
         filled = int(width * self.done / self.total)
-        text = (f"{self.done}/{self.total} devices  {rate:7.1f}/s  ETA {eta}")
+        text = (f"{self.done}/{self.total} {self.noun}  {rate:7.1f}/s  ETA {eta}")
         if self.live:
             bar = "#" * filled + "-" * (width - filled)
             self.ui.progress(f"\r[{bar}] {text}")
@@ -58,6 +67,12 @@ class Progress:
     def finish(self) -> None:
         if self.live and self.done > self.start_done:
             self.ui.progress("\n")
+
+    def finish_line(self) -> None:
+        """End a live line before other output, so that it is not overwritten mid-line."""
+        if self.live and self.done > self.start_done and self.last:
+            self.ui.progress("\n")
+            self.last = 0.0
 
 
 _WORKER: dict = {}
@@ -88,6 +103,62 @@ def _make_device(job: tuple) -> dict:
     row = dict(built.row, image=image_path(identity.index))
     row[SHARED_COLUMN] = " ".join(map(str, shared))
     return row
+
+
+def _make_devices(chunk: list) -> list:
+    return [_make_device(job) for job in chunk]
+
+
+def _shared_work(pool, workers: int, jobs: Iterator[tuple]) -> Iterator[dict]:
+    """The rows of ``jobs`` in order, made by the pool's ``workers`` processes and by this
+    one: while the pool has enough chunks in flight, this process makes the next device
+    itself. One process fewer than cores keeps the summed memory of a batch down (every
+    process holds Python, OpenSSL and the libraries) without leaving a core idle.
+
+    At most PENDING jobs are taken and not yet yielded (fewer than the producer's Window),
+    so the producer never waits for a row only this loop could yield."""
+    import sys
+
+    in_flight_limit = IN_FLIGHT * workers
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)  # the pool's handler threads get the GIL within 0.5 ms
+    try:
+        yield from _shared_loop(pool, jobs, in_flight_limit)
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def _shared_loop(pool, jobs: Iterator[tuple], in_flight_limit: int) -> Iterator[dict]:
+    from collections import deque
+
+    queue: deque = deque()  # (async result | None, rows made here) in job order
+    in_flight = pending = 0
+    chunk: list = []
+
+    def head() -> Iterator[dict]:
+        nonlocal in_flight, pending
+        result, rows = queue.popleft()
+        if result is not None:
+            rows = result.get()
+            in_flight -= 1
+        pending -= len(rows)
+        yield from rows
+
+    for job in jobs:
+        pending += 1
+        if in_flight < in_flight_limit:
+            chunk.append(job)
+            if len(chunk) == CHUNK:
+                queue.append((pool.apply_async(_make_devices, (chunk,)), None))
+                in_flight, chunk = in_flight + 1, []
+        else:
+            queue.append((None, [_make_device(job)]))
+        while queue and (queue[0][0] is None or queue[0][0].ready() or pending >= PENDING):
+            yield from head()
+    if chunk:
+        queue.append((pool.apply_async(_make_devices, (chunk,)), None))
+    while queue:
+        yield from head()
 
 
 def write_device_dir(devices_dir: Path, index: int, files: dict) -> None:
@@ -161,7 +232,7 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
 
     from ...core import certs
 
-    window = Window(max(64, plan.jobs * CHUNK * 8))
+    window = Window(max(256, plan.jobs * CHUNK * 8))
     initargs = (plan.template, certs.cert_der(plan.pai_cert), certs.key_der(plan.pai_key),
                 dac_common_name(plan.template.common), plan.not_before, plan.seed is not None,
                 str(plan.out_dir / DEVICES))
@@ -202,10 +273,11 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
             else:
                 context = multiprocessing.get_context("fork" if sys.platform != "win32"
                                                       else "spawn")
-                workers = min(plan.jobs, len(missing))
+                workers = min(plan.jobs, len(missing)) - 1  # this process makes devices too
                 with context.Pool(workers, _init_worker, (*initargs, True)) as pool:
+                    _init_worker(*initargs, ignore_sigint=False)  # after the fork: not shared
                     try:
-                        for row in pool.imap(_make_device, jobs, chunksize=CHUNK):
+                        for row in _shared_work(pool, workers, jobs):
                             record(row)
                     finally:
                         window.stop()  # before the pool is terminated: see Window
