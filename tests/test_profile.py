@@ -25,7 +25,8 @@ class Finding:
 
 def test_every_rule_the_device_does_not_enforce_warns_in_development_and_refuses_in_production():
     assert set(RULES) == set(attestation_profile.RULES) - {"x509-v3", "ecdsa-with-SHA256",
-                                                          "p256-key"}
+                                                          "p256-key",
+                                                          "issuer-valid-for-dac-validity"}
     for rule in RULES:
         assert ProfilePolicy(DEVELOPMENT).severity(rule) == WARNING
         assert ProfilePolicy(PRODUCTION).severity(rule) == ERROR

@@ -17,6 +17,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from matter_factory_data.core import certs
@@ -122,14 +123,15 @@ class Board(threading.Thread):
     def send(self, kind: str, payload: bytes = b"") -> None:
         self.write(STATUS_FRAMES[payload[0]] if kind == "STATUS" else board_frame(kind, payload))
 
-    def csr(self, *, key=None, vid=VID, pid=PID, extra=()) -> bytes:
+    def csr(self, *, key=None, vid=VID, pid=PID, extra=(), algorithm=None) -> bytes:
         key = key or self.key
         attributes = [x509.NameAttribute(NameOID.COMMON_NAME, "device"),
                       x509.NameAttribute(VID_OID, f"{vid:04X}"),
                       x509.NameAttribute(PID_OID, f"{pid:04X}"),
-                      x509.NameAttribute(NameOID.SERIAL_NUMBER, self.sn), *extra]
+                      x509.NameAttribute(NameOID.SERIAL_NUMBER, self.sn,
+                                         _type=_ASN1Type.UTF8String), *extra]
         request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attributes)) \
-            .sign(key, hashes.SHA256())
+            .sign(key, algorithm or hashes.SHA256())
         return request.public_bytes(serialization.Encoding.DER)
 
     def idle(self) -> None:
@@ -180,6 +182,32 @@ class Board(threading.Thread):
     def _foreign_subject(self) -> None:
         self._healthy(csr=self.csr(vid=0x1234))
 
+    def _sha224(self) -> None:
+        self._healthy(csr=self.csr(algorithm=hashes.SHA224()))
+
+    def _replay(self) -> None:  # sends a CSR it was given (another board's, or a clone's)
+        self._healthy(csr=self.given_csr)
+
+    def _slow_status(self) -> None:  # takes the DAC, never answers (station stopped meanwhile)
+        for frame in self.frames():
+            if frame.kind == "HELLO" and "CSR" not in self.__dict__:
+                self.CSR = True
+                self.send("CSR", self.csr())
+            elif frame.kind == "DAC":
+                self.dac = frame.payload
+
+    def _vanish_after_dac(self) -> None:
+        for frame in self.frames():
+            if frame.kind == "HELLO" and "CSR" not in self.__dict__:
+                self.CSR = True
+                self.send("CSR", self.csr())
+            elif frame.kind == "DAC":
+                self.dac = frame.payload
+                os.close(self.master)
+                os.close(self.slave)
+                self.gone = True
+                return
+
     def _silent(self) -> None:
         self.idle()
 
@@ -201,8 +229,11 @@ class Board(threading.Thread):
 def boards():
     made = []
 
-    def make(behaviour, **kwargs):
+    def make(behaviour, given_csr=None, key=None, **kwargs):
         board = Board(behaviour, **kwargs)
+        board.given_csr = given_csr
+        if key is not None:
+            board.key = key
         made.append(board)
         board.start()
         return board
@@ -233,9 +264,14 @@ def provision(cli, pai, manifest, ports, *extra):
     return cli(*args, *extra)
 
 
-def rows(manifest):
+def all_rows(manifest):
     with open(manifest, newline="") as stream:
         return list(csv.DictReader(stream))
+
+
+def rows(manifest):
+    """The outcome rows (not the write-ahead ``issued`` rows)."""
+    return [row for row in all_rows(manifest) if row["status"] != "issued"]
 
 
 # --- our CSR protocol ----------------------------------------------------------------------
@@ -319,7 +355,9 @@ def test_dac_serials_of_the_manifest_are_never_issued_again(pai, tmp_path):
                                                       source="k"),
                        vendor_id=VID, product_id=PID, used_serials=range(10))
     checked = issuer.check(Board("healthy").csr())
-    serials = {issuer.issue(checked).serial for _ in range(50)}
+    serials = {issuer.issue(checked._replace(
+        public_key=ec.generate_private_key(ec.SECP256R1()).public_key(), sn=f"SN-{i}")).serial
+        for i in range(50)}
     assert len(serials) == 50 and not serials & set(range(10))
 
 

@@ -202,7 +202,8 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
     optional.add_argument("--paa_cert", metavar="FILE",
                           help="PAA certificate: signs the PAI with --gen_certs; otherwise the "
                                "PAI is checked against it")
-    optional.add_argument("--paa_key", metavar="FILE", help="PAA private key, for --gen_certs")
+    optional.add_argument("--paa_key", metavar="FILE|URI",
+                          help="PAA private key (a file or a pkcs11: URI), for --gen_certs")
     optional.add_argument("--generate_onboarding", action="store_true",
                           help="write PREFIX.txt (manual and QR codes) and PREFIX.png (QR image)")
     optional.add_argument("--product_finish", metavar="FINISH", choices=FINISH_CHOICES,
@@ -216,7 +217,8 @@ def add_field_arguments(parser: argparse.ArgumentParser) -> None:
     ours.add_argument("--cert_declaration_cert", metavar="FILE",
                       help="CD signing certificate (default: a development signer kept in the "
                            "output directory)")
-    ours.add_argument("--cert_declaration_key", metavar="FILE", help="CD signing private key")
+    ours.add_argument("--cert_declaration_key", metavar="FILE|URI",
+                      help="CD signing private key (a file or a pkcs11: URI)")
     add_profile_arguments(ours)
     abbreviable_from(ours.add_argument(
         "--discovery", metavar="LIST",

@@ -47,6 +47,10 @@ RULES = {
                                        "not yet valid)",
     "issuer-valid-at-dac-issuance": "PAI/PAA: valid at the DAC's notBefore",
     "paa-no-product-id": "PAA: no product ID in the subject",
+    "issuer-valid-for-dac-validity": "PAI: valid when a station issues DACs from it (not "
+                                     "expired, not yet valid)",
+    "issuer-outlives-dacs": "PAI: valid until the notAfter of the DACs a station issues from "
+                            "it",
 }
 
 
@@ -172,6 +176,25 @@ def validity_violations(dac: CertView, date: Optional[str], source: str, *,
                                    f"{_when(issuer.not_after)}) is not valid at the DAC's "
                                    f"notBefore {_when(dac.not_before)}"))
     return found
+
+
+def issuer_validity_violations(issuer: CertView, source: str, *, start: str, end: str,
+                               name: str = "PAI") -> list[Violation]:
+    """The issuer must be valid for every moment of a DAC valid ``start`` .. ``end``
+    (``YYYYMMDDHHMMSS``, UTC): not yet valid, expired, or ending before the DACs do."""
+    span = f"valid {_when(issuer.not_before)} .. {_when(issuer.not_after)}"
+    if issuer.not_before > start:
+        detail = f"the {name} is not yet valid ({span}; the DACs are issued from {_when(start)})"
+    elif issuer.not_after < start:
+        detail = f"the {name} has expired ({span})"
+    elif issuer.not_after < end:
+        until = "9999-12-31 (no well-defined expiry)" if end.startswith("9999") else _when(end)
+        return [Violation("issuer-outlives-dacs", source,
+                          f"the {name} ends before the DACs issued from it ({span}; the DACs "
+                          f"are valid until {until}): use a {name} valid until then")]
+    else:
+        return []
+    return [Violation("issuer-valid-for-dac-validity", source, detail)]
 
 
 def chain_violations(*, dac: Optional[CertView], pai: Optional[CertView],

@@ -14,7 +14,7 @@ import datetime as _dt
 import hashlib
 import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import algos, cms, core
 from cryptography import x509
@@ -24,6 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import CredentialError, InputError, VerificationError
 from . import certs, tlv
+
+if TYPE_CHECKING:
+    from .signer import Signer
 
 __all__ = [
     "CertificationDeclaration",
@@ -248,7 +251,7 @@ def build_cms(content: bytes, signer_skid: bytes, signature: bytes) -> bytes:
 
 
 def sign(
-    cd: CertificationDeclaration, *, signing_key: ec.EllipticCurvePrivateKey,
+    cd: CertificationDeclaration, *, signing_key: ec.EllipticCurvePrivateKey | Signer,
     signing_cert: x509.Certificate, deterministic: bool = False,
 ) -> bytes:
     """Encode ``cd`` and sign it: the DER CMS SignedData of spec 6.3.1."""
@@ -263,9 +266,14 @@ def sign(
             "Deterministic CD signing was requested but the installed cryptography package "
             "does not support it; upgrade cryptography or sign non-deterministically."
         )
+    from .signer import Signer, private_key_of
+
+    key = private_key_of(signing_key)
+    if key is None and isinstance(signing_key, Signer):  # a token signs SHA-256 of the content
+        return build_cms(content, skid, signing_key.sign(content))
     algorithm = (ec.ECDSA(hashes.SHA256(), deterministic_signing=True) if deterministic
                  else ec.ECDSA(hashes.SHA256()))
-    return build_cms(content, skid, signing_key.sign(content, algorithm))
+    return build_cms(content, skid, key.sign(content, algorithm))
 
 
 def _unwrap(der: bytes, source: str) -> tuple[bytes, bytes, bytes]:

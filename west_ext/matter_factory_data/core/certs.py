@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from ..errors import CredentialError, InputError
 from . import cert_read, certview
+from .signer import Signer, private_key_of, resign_certificate, throwaway_key
 
 __all__ = [
     "MATTER_VID_OID",
@@ -69,8 +70,10 @@ _P256_ORDER = certview.P256_ORDER
 _MAX_SERIAL = (1 << 159) - 1  # positive and at most 20 DER octets
 
 KeyOrCert = Union[
-    ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey, x509.Certificate
+    ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey, x509.Certificate, Signer
 ]
+#: A CA's key: in memory, or any signer (a PKCS#11 token) that never hands it out.
+IssuerKey = Union[ec.EllipticCurvePrivateKey, Signer]
 
 
 # --------------------------------------------------------------------------- loading
@@ -135,14 +138,14 @@ def public_key_sha256(key_or_cert: KeyOrCert) -> str:
     import hashlib
 
     public = key_or_cert.public_key() if isinstance(
-        key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey)) else key_or_cert
+        key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey, Signer)) else key_or_cert
     return hashlib.sha256(public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
 
 
 def public_key_bytes(key_or_cert: KeyOrCert) -> bytes:
     """The 65-byte uncompressed SEC1 point of a key pair, public key or certificate."""
-    if isinstance(key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey)):
+    if isinstance(key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey, Signer)):
         public = key_or_cert.public_key()
     else:
         public = key_or_cert
@@ -156,7 +159,7 @@ def public_key_bytes(key_or_cert: KeyOrCert) -> bytes:
 
 
 def check_key_matches_certificate(
-    key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, *, key_source: str,
+    key: IssuerKey, cert: x509.Certificate, *, key_source: str,
     cert_source: str,
 ) -> None:
     """Raise unless ``key`` is the private key of ``cert``."""
@@ -263,7 +266,7 @@ def _subject(common_name: str, vendor_id: int | None, product_id: int | None) ->
 def _build(
     *, subject: x509.Name, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
     issuer: x509.Name,
-    issuer_key: ec.EllipticCurvePrivateKey, issuer_skid: bytes, ca: bool,
+    issuer_key: IssuerKey, issuer_skid: bytes, ca: bool,
     path_length: int | None, serial: int | None, not_before: _dt.datetime | None,
     not_after: _dt.datetime | None, deterministic: bool,
 ) -> x509.Certificate:
@@ -272,8 +275,13 @@ def _build(
         public = key  # a key the device made: issued from its CSR
     else:
         public = None
-    for what, candidate in ((("key", key),) if public is None else ()) + (
-            ("issuer key", issuer_key),):
+    signer = issuer_key if isinstance(issuer_key, Signer) else None
+    in_memory = private_key_of(issuer_key)  # a key file's key signs here; a token re-signs
+    if in_memory is not None:
+        signer = None
+    checks = ((("key", key),) if public is None else ()) + (
+        (("issuer key", in_memory),) if signer is None else ())
+    for what, candidate in checks:
         if not isinstance(candidate, ec.EllipticCurvePrivateKey) or not isinstance(
             candidate.curve, ec.SECP256R1
         ):
@@ -320,9 +328,11 @@ def _build(
             x509.AuthorityKeyIdentifier(issuer_skid, None, None), critical=False
         )
     )
+    if signer is not None:  # the key never leaves its token: sign the TBS there
+        return resign_certificate(builder.sign(throwaway_key(), hashes.SHA256()), signer)
     if SUPPORTS_DETERMINISTIC_SIGNING:
-        return builder.sign(issuer_key, hashes.SHA256(), ecdsa_deterministic=deterministic)
-    return builder.sign(issuer_key, hashes.SHA256())
+        return builder.sign(in_memory, hashes.SHA256(), ecdsa_deterministic=deterministic)
+    return builder.sign(in_memory, hashes.SHA256())
 
 
 def subject_key_id(cert: x509.Certificate, *, source: str = "the certificate") -> bytes:
@@ -330,7 +340,8 @@ def subject_key_id(cert: x509.Certificate, *, source: str = "the certificate") -
     return certview.subject_key_id(_view(cert, source), source=source)
 
 
-def _check_issuer(issuer_cert: x509.Certificate, issuer_key: ec.EllipticCurvePrivateKey) -> bytes:
+def _check_issuer(issuer_cert: x509.Certificate,
+                  issuer_key: IssuerKey) -> bytes:
     """Validate the issuer pair and return its subject key identifier."""
     source = "The issuer certificate"
     view = _view(issuer_cert, source)
@@ -369,7 +380,7 @@ def make_paa(
 
 def make_pai(
     *, key: ec.EllipticCurvePrivateKey, issuer_cert: x509.Certificate,
-    issuer_key: ec.EllipticCurvePrivateKey, common_name: str, vendor_id: int,
+    issuer_key: IssuerKey, common_name: str, vendor_id: int,
     product_id: int | None = None, serial: int | None = None,
     not_before: _dt.datetime | None = None, not_after: _dt.datetime | None = None,
     deterministic: bool = False,
@@ -388,7 +399,7 @@ def make_pai(
 
 def make_dac(
     *, key: ec.EllipticCurvePrivateKey, issuer_cert: x509.Certificate,
-    issuer_key: ec.EllipticCurvePrivateKey, common_name: str, vendor_id: int, product_id: int,
+    issuer_key: IssuerKey, common_name: str, vendor_id: int, product_id: int,
     serial: int | None = None, not_before: _dt.datetime | None = None,
     not_after: _dt.datetime | None = None, deterministic: bool = False,
 ) -> x509.Certificate:
@@ -408,7 +419,7 @@ class DacIssuer:
     """Issues many DACs from one PAI: the issuer is checked and the subject built once."""
 
     def __init__(
-        self, *, issuer_cert: x509.Certificate, issuer_key: ec.EllipticCurvePrivateKey,
+        self, *, issuer_cert: x509.Certificate, issuer_key: IssuerKey,
         common_name: str, vendor_id: int, product_id: int, not_before: _dt.datetime | None,
         deterministic: bool = False,
     ) -> None:
@@ -462,9 +473,13 @@ class DacIssuer:
         return self._template.render(point, serial)
 
     def _sign(self, tbs: bytes) -> bytes:
+        in_memory = private_key_of(self._issuer_key)
+        if in_memory is None:  # a token: only the digest goes to it (Signer.sign)
+            signer: Signer = self._issuer_key  # type: ignore[assignment]
+            return signer.sign(tbs)
         algorithm = (ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
                      if self._deterministic else ec.ECDSA(hashes.SHA256()))
-        return self._issuer_key.sign(tbs, algorithm)
+        return in_memory.sign(tbs, algorithm)
 
 
 def _der_length(length: int) -> bytes:

@@ -50,6 +50,11 @@ RULES: dict[str, tuple[str, str]] = {
     "dac-valid-at-manufacturing-date": (WARNING, ERROR),
     "issuer-valid-at-dac-issuance": (WARNING, ERROR),
     "paa-no-product-id": (WARNING, ERROR),
+    # provision: a PAI ending before its DACs (no well-defined expiry) leaves devices with a
+    # chain that expires; commissioners that check the PAI's validity then refuse them.
+    "issuer-outlives-dacs": (WARNING, ERROR),
+    # Not here, so errors everywhere: issuer-valid-for-dac-validity (provision: the PAI is
+    # expired or not yet valid now, when the station issues DACs).
     # Not here, so errors everywhere: x509-v3, ecdsa-with-SHA256, p256-key -- a DAC or PAI
     # breaking them fails attestation on every commissioner.
 }

@@ -258,6 +258,21 @@ def require(key: str, value: object, where: Where) -> None:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def escaped(text: str) -> str:
+    """``text`` on one line as a terminal may show it: control and invisible characters (ESC,
+    newline, bidi marks) are written as Python escapes (``\\x1b``, ``\\n``), the rest as is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def safe_cell(text: str) -> str:
+    """``text`` as a manifest cell: one line (see :func:`escaped`), and a value a spreadsheet
+    would run as a formula gets a leading apostrophe (OWASP's CSV-injection advice)."""
+    text = escaped(text)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def formula_problem(text: str) -> Optional[str]:
     """Why ``text`` cannot be a cell of a manifest a spreadsheet opens, or None."""
     if text.startswith(FORMULA_STARTS):

@@ -76,11 +76,18 @@ def _apply_profile(dac, pai, paa, date: Optional[str], sources: dict, policy,
 
 
 def load_signer(cert_path: str, key_path: str, cert_option: str, key_option: str):
-    """A CA certificate and its key given by the user (PAA, or CD signer)."""
+    """A CA certificate and its key given by the user (PAA, PAI, or CD signer). The key is a
+    file (a ``cryptography`` key is returned) or a ``pkcs11:`` URI (a token signer is
+    returned, whose key never leaves the token)."""
     from ..core import certs
+    from ..core.signer import is_pkcs11_uri
 
     cert = certs.load_certificate(read_file(cert_path, cert_option),
                                   source=f"{cert_option} {cert_path}")
+    if is_pkcs11_uri(key_path):
+        from .pkcs11_signer import open_token_signer
+
+        return cert, open_token_signer(key_path, key_option, cert)
     key = certs.load_private_key(read_file(key_path, key_option), source=f"{key_option} {key_path}")
     certs.check_key_matches_certificate(key, cert, key_source=f"{key_option} {key_path}",
                                         cert_source=f"{cert_option} {cert_path}")

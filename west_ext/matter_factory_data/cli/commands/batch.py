@@ -32,8 +32,9 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     add_build_dir_argument(parser, "take the common values from this west build: its "
                                    "CONFIG_CHIP_DEVICE_* symbols and factory_data partition "
                                    "(--fields and options win)")
-    parser.add_argument("--pai_key", metavar="FILE",
-                        help="the key of --pai_cert: the PAI signs every DAC")
+    parser.add_argument("--pai_key", metavar="FILE|URI",
+                        help="the key of --pai_cert: the PAI signs every DAC (a file, or a "
+                             "pkcs11: URI: the key stays in its token)")
     parser.add_argument("--sn_template", metavar="TEMPLATE",
                         help="serial numbers from the device index n, e.g. 'SN-{n:06d}' "
                              "(default: 16 random hex digits)")

@@ -20,7 +20,9 @@ def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CSV file every board's outcome is appended to (created if "
                              "missing)")
     parser.add_argument("--pai_cert", metavar="FILE", help="csr: the PAI certificate")
-    parser.add_argument("--pai_key", metavar="FILE", help="csr: the PAI private key")
+    parser.add_argument("--pai_key", metavar="FILE|URI",
+                        help="csr: the PAI private key (a file, or a pkcs11: URI: the key "
+                             "stays in its token)")
     parser.add_argument("--vendor_id", type=any_int, help="csr: the product's vendor ID")
     parser.add_argument("--product_id", type=any_int, help="csr: the product ID")
     parser.add_argument("--dac_common_name", metavar="CN", default="Matter DAC",

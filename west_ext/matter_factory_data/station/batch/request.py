@@ -42,7 +42,7 @@ class Plan(NamedTuple):
     count: int  # type: ignore[assignment]  # a field named like a tuple method
     template: DeviceTemplate
     pai_cert: Any  # cryptography Certificate
-    pai_key: Any  # EC private key
+    pai_key: Any  # EC private key, or a core.signer.Signer (a PKCS#11 token)
     params: dict  # what batch.json records; a rerun must give the same
     seed: Optional[str]
     sn_template: series.SerialTemplate

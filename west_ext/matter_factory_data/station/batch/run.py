@@ -14,6 +14,8 @@ from .workers import make_missing
 
 
 def run_batch(args: BatchRequest, ui) -> int:
+    from ..signals import stop_on_signals
+
     label_options = _label_options(args)  # checked before anything is made
     plan = make_plan(args)
     for warning in plan.warnings:
@@ -23,10 +25,16 @@ def run_batch(args: BatchRequest, ui) -> int:
     try:
         lock = lock_series(plan.out_dir)
         try:
-            code = _run_locked(plan, ui, ledger)
-            if label_options is not None:
-                _write_labels(plan, label_options, ui)
-            return code
+            with stop_on_signals() as received:  # SIGTERM/SIGHUP stop the run like Ctrl-C
+                try:
+                    code = _run_locked(plan, ui, ledger)
+                except Interrupted as exc:
+                    if received.name:
+                        raise Interrupted(f"{received.describe()}: {exc}") from None
+                    raise
+                if label_options is not None:
+                    _write_labels(plan, label_options, ui)
+                return code
         finally:
             unlock_series(plan.out_dir, lock)
     finally:

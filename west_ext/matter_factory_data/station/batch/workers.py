@@ -12,8 +12,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ...core import series
+from ...core.signer import Signer
 from ...errors import FactoryDataError, Interrupted, OutputError
 from .attestation import dac_common_name
 from .device import DeviceTemplate
@@ -78,15 +80,24 @@ class Progress:
 _WORKER: dict = {}
 
 
-def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key_der: bytes,
+def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key: bytes | Signer,
                  common_name: str, not_before, deterministic: bool, devices_dir: str,
                  ignore_sigint: bool) -> None:
+    """``pai_key``: the key file's DER, or a token signer (inherited by fork: it reconnects
+    to its token in the child, as PKCS#11 requires after a fork)."""
     from ...core import certs
 
-    if ignore_sigint:  # the parent handles Ctrl-C and stops the pool
+    if ignore_sigint:  # the parent handles Ctrl-C, SIGTERM and SIGHUP and stops the pool
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # Pool.terminate() ends workers
     cert = certs.load_certificate(pai_cert_der, source="PAI")
-    key = certs.load_private_key(pai_key_der, source="PAI key")
+    key: Any
+    if isinstance(pai_key, Signer):
+        pai_key.after_fork()
+        key = pai_key
+    else:
+        key = certs.load_private_key(pai_key, source="PAI key")
     _WORKER.update(template=template, devices_dir=devices_dir, issuer=certs.DacIssuer(
         issuer_cert=cert, issuer_key=key, common_name=common_name,
         vendor_id=template.common["vendor_id"], product_id=template.common["product_id"],
@@ -231,9 +242,12 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
     import multiprocessing
 
     from ...core import certs
+    from ...core.signer import private_key_of
 
     window = Window(max(256, plan.jobs * CHUNK * 8))
-    initargs = (plan.template, certs.cert_der(plan.pai_cert), certs.key_der(plan.pai_key),
+    key = plan.pai_key if private_key_of(plan.pai_key) is None else \
+        certs.key_der(private_key_of(plan.pai_key))
+    initargs = (plan.template, certs.cert_der(plan.pai_cert), key,
                 dac_common_name(plan.template.common), plan.not_before, plan.seed is not None,
                 str(plan.out_dir / DEVICES))
     progress = Progress(ui, plan.count, done, live=ui.is_terminal())
@@ -266,7 +280,9 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
                     raise
 
         try:
-            if plan.jobs == 1 or len(missing) == 1:
+            single = plan.jobs == 1 or len(missing) == 1 or (
+                sys.platform == "win32" and isinstance(key, Signer))  # no fork: one process
+            if single:
                 _init_worker(*initargs, ignore_sigint=False)
                 for job in jobs:
                     record(_make_device(job))

@@ -30,6 +30,7 @@ class ProvisionRequest(Request):
 
 
 def provision_command(args: ProvisionRequest, ui) -> int:
+    from ..signals import stop_on_signals
     from .protocol import CsrSession, Timeouts, st_demo_session
     from .station import StationManifest, run_station
     from .transport import SerialTransport
@@ -87,7 +88,9 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         assert ledger is not None  # opened above for csr
         recorder = StationLedger(ledger, station_name, _pai_der(issuer_args["pai_cert"]))
         issuer = CsrIssuer(**issuer_args, used_serials=used, ledger=recorder)
-        csr_session = CsrSession(issuer, timeouts)
+        # the DAC is recorded in the ledger (CsrIssuer.issue) and as an "issued" manifest row
+        # (record) before it leaves the station
+        csr_session = CsrSession(issuer, timeouts, record=manifest.record_issued)
 
         def reported(transport, port, stop):  # then its outcome reported to the ledger
             return recorder.report(csr_session(transport, port, stop))
@@ -99,8 +102,10 @@ def provision_command(args: ProvisionRequest, ui) -> int:
 
         session = st_demo
     try:
-        outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
-                               open_port=lambda port: SerialTransport(port, args.baud))
+        with stop_on_signals() as received:
+            outcomes = run_station(ports, session, manifest, ui, protocol=args.protocol,
+                                   open_port=lambda port: SerialTransport(port, args.baud),
+                                   why=received.describe)
     finally:
         if ledger is not None:
             ledger.close()
@@ -172,7 +177,7 @@ def _issuer_arguments(args: ProvisionRequest, policy, ui) -> dict:
     """The PAI and its key (checked to belong together), and the product the DACs are for.
     The PAI is checked against the attestation profile under ``policy`` (core.profile)."""
     from ...core import certs
-    from ...files.inputs import read_file
+    from ...jobs.credentials import load_signer
 
     missing = [o for o in ("pai_cert", "pai_key", "vendor_id", "product_id")
                if getattr(args, o) is None]
@@ -185,12 +190,7 @@ def _issuer_arguments(args: ProvisionRequest, policy, ui) -> dict:
         if not 1 <= value <= 0xFFFF:
             raise InputError(f"{OPT[name]}: {value} is out of range (accepted: 1..0xFFFF)")
     assert args.pai_cert is not None and args.pai_key is not None  # checked above (missing)
-    pai = certs.load_certificate(read_file(args.pai_cert, OPT.pai_cert),
-                                 source=f"{OPT.pai_cert} {args.pai_cert}")
-    key = certs.load_private_key(read_file(args.pai_key, OPT.pai_key),
-                                 source=f"{OPT.pai_key} {args.pai_key}")
-    certs.check_key_matches_certificate(key, pai, key_source=str(OPT.pai_key),
-                                        cert_source=str(OPT.pai_cert))
+    pai, key = load_signer(args.pai_cert, args.pai_key, str(OPT.pai_cert), str(OPT.pai_key))
     pai_vid, pai_pid = certs.matter_ids(pai, source=str(OPT.pai_cert))
     if pai_vid != args.vendor_id or (pai_pid is not None and pai_pid != args.product_id):
         raise InputError(f"{OPT.pai_cert} {args.pai_cert} is for VID {pai_vid:04X}"
@@ -203,8 +203,10 @@ def _issuer_arguments(args: ProvisionRequest, policy, ui) -> dict:
 
 
 def _pai_profile(pai, source: str, policy) -> list:
-    """The PAI's attestation-profile rules, and valid now (the DACs are issued from now on):
-    refusals raise, the rest are returned as warnings."""
+    """The PAI's attestation-profile rules under ``policy``, and its validity for the DACs
+    the station issues (from now, no well-defined expiry): refusals raise, the rest are
+    returned as warnings. A PAI that is expired or not yet valid is refused in every profile
+    (its DACs fail attestation); one that ends before its DACs is refused by production."""
     import datetime as dt
 
     from ...core import attestation_profile, certs, certview
@@ -212,9 +214,7 @@ def _pai_profile(pai, source: str, policy) -> list:
     view = certview.parse_certificate(certs.cert_der(pai), source=source, profile=False)
     violations = attestation_profile.format_violations(view, "pai", source)
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
-    if not view.not_before <= now <= view.not_after:
-        violations.append(attestation_profile.Violation(
-            "issuer-valid-at-dac-issuance", source,
-            f"the PAI (valid {view.not_before[:8]} .. {view.not_after[:8]}) is not valid now, "
-            "when the station issues DACs"))
+    end = certs.NO_WELL_DEFINED_EXPIRY.strftime("%Y%m%d%H%M%S")
+    violations += attestation_profile.issuer_validity_violations(view, source, start=now,
+                                                                 end=end)
     return attestation_profile.enforce(violations, policy)

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Callable, Optional
 
+from ...errors import FactoryDataError, OutputError
 from .framing import BadFrame, Frame, FrameReader, encode_frame
 from .issuer import CsrRefused, NotIssued
 from .outcome import FAILED, INTERRUPTED, OK, Outcome
@@ -116,8 +117,12 @@ class CsrSession:
     """One device: HELLO until it answers, its CSR checked, DAC and PAI sent, its status."""
 
     def __init__(self, issuer, timeouts: Timeouts,
-                 link_factory: Callable = FrameLink) -> None:
+                 link_factory: Callable = FrameLink,
+                 record: Optional[Callable[[str, str, str, str], None]] = None) -> None:
+        """``record(port, protocol, sn, dac_serial)`` is called before a DAC is sent; when
+        it fails the DAC is not sent and the board gets an ERROR frame."""
         self.issuer, self.timeouts, self.link_factory = issuer, timeouts, link_factory
+        self.record = record
 
     def __call__(self, transport, port: str, stop: threading.Event) -> Outcome:
         state = {"sn": "", "dac_serial": ""}
@@ -147,16 +152,25 @@ class CsrSession:
             return self._fail(port, state, f"expected a CSR frame, got {frame.kind}")
         try:
             checked = self.issuer.check(frame.payload)
+            state["sn"] = checked.sn
+            issued = self.issuer.issue(checked)
         except CsrRefused as exc:
             link.send("ERROR", f"CSR refused: {exc}".encode())
             return self._fail(port, state, f"CSR refused: {exc}")
-        state["sn"] = checked.sn
-        try:
-            issued = self.issuer.issue(checked)  # recorded in the ledger before it is sent
-        except NotIssued as exc:
+        except NotIssued as exc:  # the ledger refused it or could not record it
             link.send("ERROR", f"not issued: {exc}".encode())
             return self._fail(port, state, f"not issued: {exc}")
+        except FactoryDataError as exc:  # the signer failed (a token removed, ...)
+            link.send("ERROR", b"station error: the DAC cannot be issued")
+            return self._fail(port, state, f"the DAC could not be issued ({exc})")
         state["dac_serial"] = f"{issued.serial:x}"
+        if self.record is not None:  # write-ahead: on disk before the DAC leaves
+            try:
+                self.record(port, "csr", state["sn"], state["dac_serial"])
+            except (OutputError, OSError) as exc:
+                link.send("ERROR", b"station error: the DAC cannot be recorded; not sent")
+                return self._fail(port, state, f"the DAC was not sent: it cannot be recorded "
+                                               f"({exc})")
         link.send("DAC", issued.dac)
         link.send("PAI", self.issuer.pai_der)
         return self._final_status(link, port, stop, state)

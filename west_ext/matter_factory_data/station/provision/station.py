@@ -9,7 +9,9 @@ board never stops or corrupts the others.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import os
 import threading
@@ -18,9 +20,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Callable, Optional
 
-from ...errors import OPT, InputError, Interrupted, OutputError
+from ...errors import OPT, InputError, Interrupted, Message, OutputError
 from ...files.outputs import cut_torn_line
-from .outcome import FAILED, INTERRUPTED, Outcome
+from .outcome import FAILED, INTERRUPTED, ISSUED, Outcome
 from .transport import PortGone
 
 COLUMNS = ("time", "port", "protocol", "sn", "dac_serial", "status", "code", "error")
@@ -88,23 +90,48 @@ class StationManifest:
         return serials
 
     def append(self, outcome: Outcome) -> None:
+        """One row, complete and on disk (fsync) when this returns; device-supplied text is
+        stored on one line and formula-safe. OutputError when the row cannot be written."""
+        from ...core.validate import safe_cell
+
         text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerow([
+        csv.writer(text, lineterminator="\n").writerow([safe_cell(str(cell)) for cell in (
             time.strftime("%Y-%m-%dT%H:%M:%S%z"), outcome.port, outcome.protocol, outcome.sn,
-            outcome.dac_serial, outcome.status, outcome.code, outcome.error])
+            outcome.dac_serial, outcome.status, outcome.code, outcome.error)])
         data = text.getvalue().encode("utf-8")
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
             try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+                try:
+                    size = os.fstat(fd).st_size
+                    try:
+                        if os.write(fd, data) != len(data):
+                            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                        os.fsync(fd)
+                    except OSError:
+                        _truncate(fd, size)  # no torn row left behind
+                        raise
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise OutputError(Message.at(OPT.manifest, f"{self.path}: cannot append "
+                                             f"a row ({exc.strerror or exc})")) from None
+
+    def record_issued(self, port: str, protocol: str, sn: str, dac_serial: str) -> None:
+        """Write-ahead: the ``issued`` row of a DAC, on disk before the DAC leaves the
+        station (its outcome row follows)."""
+        self.append(Outcome(port, protocol, ISSUED, sn, dac_serial))
+
+
+def _truncate(fd: int, size: int) -> None:
+    with contextlib.suppress(OSError):  # the next start cuts a torn last line anyway
+        os.ftruncate(fd, size)
 
 
 def run_station(ports: list, session: Callable, manifest: StationManifest, ui, *,
                 open_port: Callable, protocol: str,
-                stop: Optional[threading.Event] = None) -> list:
+                stop: Optional[threading.Event] = None,
+                why: Callable[[], str] = lambda: "interrupted") -> list:
     """Run ``session(transport, port, stop)`` on every port at once; returns the outcomes
     (in port order). Ctrl-C stops every worker; each records its outcome first."""
     stop = stop or threading.Event()
@@ -115,7 +142,12 @@ def run_station(ports: list, session: Callable, manifest: StationManifest, ui, *
     def work(port: str) -> None:
         try:
             outcome = _session_outcome(port, session, open_port, protocol, stop)
-            manifest.append(outcome)
+            try:
+                manifest.append(outcome)
+            except OutputError as exc:  # the issued row (if any) is on disk already
+                outcome = outcome._replace(status=FAILED, error=(
+                    f"{outcome.error or outcome.status}; and the outcome row could not be "
+                    f"written: {exc}"))
             outcomes[port] = outcome
             _report(ui, outcome)
         finally:
@@ -129,8 +161,14 @@ def run_station(ports: list, session: Callable, manifest: StationManifest, ui, *
         _wait(finished, len(threads))
     except KeyboardInterrupt:
         stop.set()
-        _wait(finished, sum(1 for t in threads if t.ident is not None))
-        raise Interrupted(f"interrupted; {len(outcomes)} outcome(s) are in {manifest.path}, "
+        started = sum(1 for t in threads if t.ident is not None)
+        while True:  # a second Ctrl-C must not abandon the rows being written
+            try:
+                _wait(finished, started)
+                break
+            except KeyboardInterrupt:
+                continue
+        raise Interrupted(f"{why()}; {len(outcomes)} outcome(s) are in {manifest.path}, "
                           "unfinished boards are recorded as interrupted") from None
     return [outcomes[port] for port in ports]
 
@@ -159,12 +197,16 @@ def _session_outcome(port: str, session: Callable, open_port: Callable, protocol
 
 
 def _report(ui, outcome: Outcome) -> None:
-    details = " ".join(f"{k}={v}" for k, v in (("sn", outcome.sn),
-                                                ("dac_serial", outcome.dac_serial),
-                                                ("code", outcome.code)) if v)
+    """One line per board; what the device supplied (its serial number, text inside an
+    error) is shown escaped: no escape sequence or forged line reaches the terminal."""
+    from ...core.validate import escaped
+
+    details = " ".join(f"{k}={escaped(v)}" for k, v in (("sn", outcome.sn),
+                                                         ("dac_serial", outcome.dac_serial),
+                                                         ("code", outcome.code)) if v)
     if outcome.ok:
-        ui.info(f"{outcome.port}: ok {details}".rstrip())
+        ui.info(f"{escaped(outcome.port)}: ok {details}".rstrip())
     elif outcome.status == INTERRUPTED:
-        ui.error(f"{outcome.port}: interrupted {details}".rstrip())
+        ui.error(f"{escaped(outcome.port)}: interrupted {details}".rstrip())
     else:
-        ui.error(f"{outcome.port}: {outcome.error}")
+        ui.error(f"{escaped(outcome.port)}: {escaped(outcome.error)}")
