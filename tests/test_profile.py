@@ -2,10 +2,11 @@
 
 import pytest
 
-from matter_factory_data.core import attestation_profile
+from matter_factory_data.core import attest, attestation_profile
 from matter_factory_data.core.profile import (
     DEVELOPMENT,
     ERROR,
+    OFF,
     PRODUCTION,
     RULES,
     WARNING,
@@ -26,10 +27,23 @@ class Finding:
 def test_every_rule_the_device_does_not_enforce_warns_in_development_and_refuses_in_production():
     assert set(RULES) == set(attestation_profile.RULES) - {"x509-v3", "ecdsa-with-SHA256",
                                                           "p256-key",
-                                                          "issuer-valid-for-dac-validity"}
+                                                          "issuer-valid-for-dac-validity"} \
+        | set(attest.RULES)
     for rule in RULES:
-        assert ProfilePolicy(DEVELOPMENT).severity(rule) == WARNING
+        expected = OFF if rule in attest.RULES else WARNING
+        assert ProfilePolicy(DEVELOPMENT).severity(rule) == expected
         assert ProfilePolicy(PRODUCTION).severity(rule) == ERROR
+
+
+def test_development_material_is_silent_in_development_and_refused_in_production():
+    findings = [Finding("test-vendor-id"), Finding("enable-key")]
+    assert ProfilePolicy().apply(findings) == []
+    assert ProfilePolicy().split(findings) == ([], [])
+    with pytest.raises(CredentialError) as refused:
+        ProfilePolicy(PRODUCTION).apply(findings)
+    assert str(refused.value) == (
+        "finding of test-vendor-id {not a template} (and 1 more profile finding(s)); refused "
+        "by --profile=production (the development profile, the default, accepts it)")
 
 
 @pytest.mark.parametrize("rule", ["x509-v3", "p256-key", "ecdsa-with-SHA256", "not-a-rule"])

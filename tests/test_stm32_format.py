@@ -484,17 +484,27 @@ def test_verify_detects_a_foreign_dac(cli, tmp_path):
     assert any(line.startswith("FAIL  dac_cert was not issued by pai_cert: its issuer is "
                                "'CN=STMicroelectronics PAI 0xFFF1") for line in failed), result.out
     assert "FAIL  DAC PID 0x8004 differs from product_id 0x8006" in failed
+    # the commissioner's CD check: the image's CD (FFF1/8006) does not cover the foreign DAC
+    assert ("FAIL  the DAC's product ID 0x8004 is not in the CD's product_id_array (and the "
+            "CD has no dac_origin)") in failed, result.out
     assert "ok    spake2_verifier matches the passcode, salt and iteration count" in result.out
     # the foreign DAC also breaks an attestation-profile rule: a warning under the default
     # development profile, a fourth failure under --profile production
     warned = [line for line in result.out.splitlines() if line.startswith("warn  ")]
     assert len(warned) == 1 and "Matter attestation profile rule '" in warned[0], result.out
     assert "accepted by the development profile" in warned[0]
-    assert "3 of 8 checks failed" in result.err and "1 accepted with a warning" in result.err
+    assert "4 of 9 checks failed" in result.err and "1 accepted with a warning" in result.err
     strict = cli("verify", image, "--format", "stm32-tlv", "--passcode", "20202021",
                  "--profile", "production")
-    assert strict.code == 1 and "4 of 8 checks failed" in strict.err, strict.err
-    assert "refused by --profile=production" in strict.out
+    assert strict.code == 1, strict.err
+    refused = [line for line in strict.out.splitlines()
+               if line.startswith("FAIL") and "refused by --profile=production" in line]
+    # the profile rule, and the development material of this FFF1 image (issue #16): its
+    # test vendor ID (image, DAC, PAI), connectedhomeip's test CD signer, the stored passcode
+    assert any("Matter attestation profile rule '" in line for line in refused), strict.out
+    for rule in ("test-vendor-id", "test-cd-signer", "passcode-stored"):
+        assert any(f"production rule '{rule}'" in line for line in refused), (rule, strict.out)
+    assert f"{4 + len(refused)} of {9 + len(refused) - 1} checks failed" in strict.err
 
 
 # --- against ST's own code (optional: paths from the environment) -------------------------

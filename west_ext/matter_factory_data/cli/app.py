@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Callable, Optional
 
 from ..ui import UI  # re-exported for the front ends
+from .commands.attest import add_attest_arguments, run_attest
 from .commands.batch import add_batch_arguments, run_batch
 from .commands.build_step import add_build_step_arguments, run_build_step
 from .commands.check import add_check_arguments, run_check
@@ -90,6 +91,9 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
              add_show_arguments, run_show),
     "verify": ("check an image against its certificates, verifier and onboarding codes",
                add_verify_arguments, run_verify),
+    "attest": ("check an image or a lot as a commissioner does: DAC -> PAI -> a PAA of "
+               "--paa-store, the CD against --cd-store, the VID/PID rules",
+               add_attest_arguments, run_attest),
     "codes": ("print the QR payload and manual pairing code", add_codes_arguments, run_codes),
     "batch": ("factory data for N devices, each with its own identity (DAC, passcode, "
               "discriminator, ...), in parallel, resumable, with a manifest",

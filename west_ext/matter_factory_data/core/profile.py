@@ -29,6 +29,8 @@ PRODUCTION_SUBJECT = "profile=production"
 
 WARNING = "warning"
 ERROR = "error"
+#: Not reported: development material is normal under the development profile.
+OFF = "off"
 
 #: rule id -> (severity under development, severity under production). Rules not listed are
 #: errors in every profile.
@@ -53,6 +55,16 @@ RULES: dict[str, tuple[str, str]] = {
     # provision: a PAI ending before its DACs (no well-defined expiry) leaves devices with a
     # chain that expires; commissioners that check the PAI's validity then refuse them.
     "issuer-outlives-dacs": (WARNING, ERROR),
+    # Development and test material (core.attest.production_findings): normal in
+    # development (connectedhomeip's and Nordic's documented examples use them), so not
+    # reported there; production refuses them. --include_passcode keeps its own warning.
+    "test-vendor-id": (OFF, ERROR),  # 0xFFF1..0xFFF4 in the image, DAC, PAI, PAA or CD
+    "test-paa": (OFF, ERROR),  # connectedhomeip's published test/development roots
+    "test-cd-signer": (OFF, ERROR),  # the test CD signing key, or certification_type 0
+    "enable-key": (OFF, ERROR),  # the test event trigger enable key
+    "passcode-stored": (OFF, ERROR),  # --include_passcode (warned about separately)
+    # SPAKE2+ iteration counts below 1000 are refused under every profile (core/model.py:
+    # the device and the specification's minimum), so they are not in this table.
     # Not here, so errors everywhere: issuer-valid-for-dac-validity (provision: the PAI is
     # expired or not yet valid now, when the station issues DACs).
     # Not here, so errors everywhere: x509-v3, ecdsa-with-SHA256, p256-key -- a DAC or PAI
@@ -96,13 +108,17 @@ class ProfilePolicy:
                        (PRODUCTION_SUBJECT, "allow_nonconformant_certs") if self.explicit_allow
                        else (PRODUCTION_SUBJECT,))
 
-    def refusal(self, finding: str, more: int = 0) -> CredentialError:
-        """The error for a finding this profile refuses."""
+    def refusal(self, finding: str, more: int = 0, rule: Optional[str] = None
+                ) -> CredentialError:
+        """The error for a finding this profile refuses (``rule``: its id, to say whether
+        the development profile warns about it or says nothing)."""
         extra = f" (and {more} more profile finding(s))" if more else ""
         if self.production:
+            quiet = rule is not None and RULES.get(rule, (ERROR, ERROR))[0] == OFF
             return CredentialError(Message(
                 _escape(finding + extra) + "; refused by {0} (the development profile, the "
-                "default, accepts it with a warning)", (PRODUCTION_SUBJECT,)))
+                "default, accepts it" + ("" if quiet else " with a warning") + ")",
+                (PRODUCTION_SUBJECT,)))
         return CredentialError(Message(_escape(finding + extra) + "; a device or commissioner "
                                        "refuses it, under every profile"))
 
@@ -113,8 +129,8 @@ class ProfilePolicy:
         findings = list(findings)
         errors = [f for f in findings if self.is_error(f.rule)]
         if errors:
-            raise self.refusal(str(errors[0]), len(errors) - 1)
-        return [self.warning(str(f)) for f in findings]
+            raise self.refusal(str(errors[0]), len(errors) - 1, errors[0].rule)
+        return [self.warning(str(f)) for f in findings if self.severity(f.rule) == WARNING]
 
     def split(self, findings: Iterable) -> tuple[list, list]:
         """``(errors, warnings)`` of ``findings`` under this profile (for reports that go
@@ -122,7 +138,9 @@ class ProfilePolicy:
         errors: list = []
         warnings: list = []
         for finding in findings:
-            (errors if self.is_error(finding.rule) else warnings).append(finding)
+            severity = self.severity(finding.rule)
+            if severity != OFF:
+                (errors if severity == ERROR else warnings).append(finding)
         return errors, warnings
 
     def __repr__(self) -> str:

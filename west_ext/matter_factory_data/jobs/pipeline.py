@@ -127,10 +127,11 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     if setup is not None:
         _onboarding_outputs(setup, prefix, outputs)
         result.setup_payload = setup
-    if req.gen_cd:
-        _cd_output(req, identity, prefix.parent, outputs)
+    cd = _cd_output(req, identity, prefix.parent, outputs) if req.gen_cd else None
     if req.include_passcode:
         result.warnings.append(PASSCODE_STORED)
+    result.warnings += production_rules(req, identity["vendor_id"], attestation, enable_key,
+                                        cd)
     result.summary = _summary(identity, partition, result.image, rd_uid)
     outputs.check()
     return result
@@ -292,6 +293,33 @@ def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet,
         vendor_id=req.vendor_id, product_id=req.product_id, **profile)  # type: ignore[arg-type]
 
 
+#: How generate names its inputs in the production rules' findings.
+_GENERATE_NAMES = {"vendor_id": OPT.vendor_id, "dac_cert": "the DAC", "pai_cert": "the PAI",
+                   "enable_key": OPT.enable_key, "passcode": OPT.include_passcode,
+                   "paa": OPT.paa_cert, "cd": "the CD"}
+
+
+def production_rules(req, vendor_id: int, attestation, enable_key: Optional[bytes],
+                     cd: Optional[bytes]) -> list[Message]:
+    """The production profile's rules on development and test material (core.attest:
+    test vendor IDs, connectedhomeip's test roots, test CD signers, the enable key, a stored
+    passcode) under the request's profile: refusals raise, nothing is reported under
+    development."""
+    from ..core.attest import production_findings
+
+    paa = None
+    if req.paa_cert:
+        from ..files.inputs import read_file
+
+        paa = read_file(req.paa_cert, OPT.paa_cert)
+    values = {"vendor_id": vendor_id, "dac_cert": attestation.dac_cert,
+              "pai_cert": attestation.pai_cert, "enable_key": enable_key}
+    findings = production_findings(values, source="", paa=paa, cd=cd,
+                                   passcode_stored=bool(req.include_passcode),
+                                   names={k: str(v) for k, v in _GENERATE_NAMES.items()})
+    return profile_policy(req).apply(findings)
+
+
 def profile_policy(req) -> ProfilePolicy:
     """The request's :class:`~matter_factory_data.core.profile.ProfilePolicy` (its
     ``profile`` and ``allow_nonconformant_certs``; production with the latter is refused)."""
@@ -440,9 +468,12 @@ def stored_chain_profile(values: dict, policy, source: str) -> list[Message]:
     date = values.get("date")
     if isinstance(date, (bytes, bytearray)):
         date = bytes(date).decode("ascii", "replace")
-    violations = attestation_profile.chain_violations(
+    violations: list = attestation_profile.chain_violations(
         dac=dac, pai=pai, date=date if isinstance(date, str) else None,
         sources={"dac": f"{source} dac_cert", "pai": f"{source} pai_cert"})
+    from ..core.attest import production_findings
+
+    violations += production_findings(values, source=source)
     return attestation_profile.enforce(violations, policy)
 
 

@@ -69,6 +69,7 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
     attestation = pipeline._attestation(req, prefix.parent, outputs, identity.get("date"),
                                         result.warnings)
     cd = _certification_declaration(req, identity, prefix.parent, outputs)
+    check_cd_covers(cd, identity, attestation)
     values = {key: identity[key] for key in ("sn", "vendor_id", "product_id", "vendor_name",
                                              "product_name", "hw_ver", "hw_ver_str",
                                              "spake2_it", "spake2_salt", "discriminator")}
@@ -96,6 +97,8 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
         result.setup_payload = setup
     if req.include_passcode:
         result.warnings.append(pipeline.PASSCODE_STORED)
+    result.warnings += pipeline.production_rules(req, identity["vendor_id"], attestation,
+                                                 enable_key, cd)
     result.summary = pipeline._summary(identity, region, image, rd_uid)
     if board is not None:
         result.summary.append(("board", f"{board.title} ({OPT.board} {board.name})"))
@@ -131,6 +134,29 @@ def _certification_declaration(req, identity: dict, out_dir: Path, outputs: Outp
     raise InputError.naming("the STM32 device reads the Certification Declaration from the "
                             "factory data: give {0} FILE (DER) or {1}",
                             "certification_declaration", "gen_cd")
+
+
+def check_cd_covers(cd: Optional[bytes], identity: dict, attestation) -> None:
+    """The CD as a commissioner reads it (core.attest.cd_device_problems): readable,
+    format_version 1, for this vendor ID, this product ID in its list, the DAC and PAI as its
+    vendor ID/product IDs or its dac_origin. A device with another product's CD fails
+    attestation: refused under every profile."""
+    from ..core import certview
+    from ..core.attest import cd_device_problems
+
+    if cd is None or not getattr(attestation, "dac_cert", None):
+        return
+    dac, pai = (certview.parse_certificate(bytes(der), source=name, profile=False)
+                for der, name in ((attestation.dac_cert, "the DAC"),
+                                  (attestation.pai_cert, "the PAI")))
+    problems = cd_device_problems(cd, vendor_id=identity["vendor_id"],
+                                  product_id=identity["product_id"], dac=dac, pai=pai,
+                                  source="the CD")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError.at(Subject("certification_declaration"),
+                            f"{problems[0]}{more}; a commissioner refuses a device "
+                            "whose CD does not cover it")
 
 
 def _key_records(dac_key: bytes, board, result: GenerateResult,

@@ -49,6 +49,8 @@ def verify(device_map: dict, expect: Expectations, fmt=None, *, reading=None) ->
         except Exception as exc:  # noqa: BLE001  (the boundary: data-driven checks)
             return checks + [_crashed("the image's values", exc)]
     key_optional = fmt is not None and fmt.name != "nrf-cbor"
+    if fmt is not None and fmt.name == "stm32-tlv":
+        checks += _guarded("the Certification Declaration", lambda: _cd_checks(device_map))
     checks += _guarded("the credentials",
                        lambda: _credential_checks(device_map, expect, key_optional))
     try:
@@ -86,6 +88,31 @@ def _parser_checks(device_map: dict, reading, fmt) -> list[Check]:
     checks = [Check(False, f"device parser: {p}") for p in problems
               if p.severity == nrf_cbor.ERROR]
     return checks or [Check(True, "the device parser accepts every key and value")]
+
+
+def _cd_checks(data: dict) -> list[Check]:
+    """The CD the device sends (STM32 tag 1) as a commissioner reads it: readable, format 1,
+    the image's vendor ID, its product ID in the list, the DAC/PAI or dac_origin
+    (core.attest.cd_device_problems). Its signature needs a CD-signer store: ``attest``."""
+    from ..core import certview
+    from ..core.attest import cd_device_problems
+    from ..errors import FactoryDataError
+
+    if data.get("cd") is None:
+        return []  # the device parser's check reports the missing record
+    views: list = []
+    for key in ("dac_cert", "pai_cert"):
+        try:
+            views.append(certview.parse_certificate(bytes(data[key]), source=key, profile=False))
+        except (KeyError, FactoryDataError):
+            views.append(None)  # reported by the credential checks
+    problems = cd_device_problems(bytes(data["cd"]), vendor_id=data.get("vendor_id"),
+                                  product_id=data.get("product_id"), dac=views[0], pai=views[1],
+                                  source="CERTIFICATION_DECLARATION")
+    if problems:
+        return [Check(False, problem) for problem in problems]
+    return [Check(True, "the Certification Declaration covers the image's vendor and product "
+                        "ID and its DAC")]
 
 
 def _credential_checks(data: dict, expect: Expectations, key_optional: bool = False
@@ -137,15 +164,21 @@ def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
     date = data.get("date")
     date_text = date.decode("ascii", "replace") if isinstance(date, bytes) else \
         date if isinstance(date, str) else None
-    violations = attestation_profile.chain_violations(
+    violations: list = attestation_profile.chain_violations(
         dac=dac, pai=pai, paa=paa, date=date_text,
         sources={"dac": "dac_cert", "pai": "pai_cert", "paa": str(OPT.paa_cert)})
+    from ..core.attest import production_findings
+
+    policy = expect.policy or ProfilePolicy()
+    errors, warnings = policy.split(
+        violations + production_findings(data, source="the image", paa=expect.paa_cert,
+                                         names={"dac_cert": "dac_cert", "pai_cert": "pai_cert",
+                                                "paa": str(OPT.paa_cert)}))
+    violations = errors + warnings
     if not violations:
         return [Check(True, "the certificates follow the Matter attestation profile"
                             + ("" if paa else f" (the PAA not checked: no {OPT.paa_cert})"))]
-    policy = expect.policy or ProfilePolicy()
-    errors, _ = policy.split(violations)
-    return [Check(False, policy.refusal(str(v)).render()) if v in errors
+    return [Check(False, policy.refusal(str(v), rule=v.rule).render()) if v in errors
             else Check(True, policy.warning(str(v)).render(), warning=True)
             for v in violations]
 

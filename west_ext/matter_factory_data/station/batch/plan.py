@@ -52,6 +52,10 @@ def make_plan(args: BatchRequest) -> Plan:
         extra += certification_declaration_files(args, out_dir, common)
     if args.format != "nrf-cbor":
         template = template._replace(cd=_stm32_cd(args, out_dir, extra))
+        assert template.cd is not None
+        _check_cd_covers(template.cd, common, template.pai_cert)
+    profile_warnings += _production_rules(args, common, template.pai_cert, out_dir, extra,
+                                          template.cd)
     params = {
         "common": jsonable(common), "partition": list(partition),
         "pai_sha256": hashlib.sha256(template.pai_cert).hexdigest(),
@@ -136,6 +140,49 @@ def _stm32_cd(args: BatchRequest, out_dir: Path, extra: list) -> bytes:
         return (out_dir / "CD.der").read_bytes()
     raise InputError("the STM32 device reads the Certification Declaration from the factory "
                      f"data: give {OPT.certification_declaration} FILE (DER) or {OPT.gen_cd}")
+
+
+def _production_rules(args: BatchRequest, common: dict, pai_der: bytes, out_dir: Path,
+                      extra: list, cd: Optional[bytes]) -> list:
+    """The production profile's rules on the series (core.attest.production_findings): test
+    vendor ID, the PAI/PAA from connectedhomeip's test roots, a test CD signer, the enable
+    key, --include_passcode; refusals raise, nothing is reported under development."""
+    from ...core.attest import production_findings
+    from ...jobs.pipeline import profile_policy
+
+    if cd is None:
+        made = [data for name, data, _ in extra if name == "CD.der"]
+        cd = made[0] if made else None
+    paa = None
+    if args.paa_cert:
+        from ...files.inputs import read_file
+
+        paa = read_file(args.paa_cert, OPT.paa_cert)
+    values = {"vendor_id": common["vendor_id"], "pai_cert": pai_der,
+              "enable_key": common.get("enable_key")}
+    names = {"vendor_id": str(OPT.vendor_id), "pai_cert": "the series' PAI",
+             "enable_key": str(OPT.enable_key), "passcode": str(OPT.include_passcode),
+             "paa": str(OPT.paa_cert), "cd": "the series' CD"}
+    findings = production_findings(values, source="", paa=paa, cd=cd,
+                                   passcode_stored=bool(args.include_passcode), names=names)
+    return profile_policy(args).apply(findings)
+
+
+def _check_cd_covers(cd: bytes, common: dict, pai_der: bytes) -> None:
+    """The series' CD covers its vendor and product ID and its PAI (core.attest), under
+    every profile: a device with another product's CD fails attestation."""
+    from ...core import certview
+    from ...core.attest import cd_device_problems
+    from ...errors import Subject
+
+    pai = certview.parse_certificate(pai_der, source="the PAI", profile=False)
+    problems = cd_device_problems(cd, vendor_id=common["vendor_id"],
+                                  product_id=common["product_id"], pai=pai, source="the CD")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError.at(Subject("certification_declaration"),
+                            f"{problems[0]}{more}; a commissioner refuses a device whose CD "
+                            "does not cover it")
 
 
 def _check_seed(seed: Optional[str]) -> None:

@@ -217,4 +217,8 @@ def _pai_profile(pai, source: str, policy) -> list:
     end = certs.NO_WELL_DEFINED_EXPIRY.strftime("%Y%m%d%H%M%S")
     violations += attestation_profile.issuer_validity_violations(view, source, start=now,
                                                                  end=end)
+    from ...core.attest import production_findings
+
+    violations += production_findings({"pai_cert": view.der}, source=source,  # type: ignore[arg-type]
+                                      names={"pai_cert": source})
     return attestation_profile.enforce(violations, policy)
