@@ -480,3 +480,22 @@ def test_the_production_profile_symbol_reaches_the_step_and_its_record(tmp_path,
     replay = cli("generate", "-d", build)  # the recorded step, profile included
     assert replay.code == 2, replay
     assert "refused by CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y" in replay.err
+
+
+@needs_cmake
+def test_a_production_rule_in_a_build_names_the_kconfig_symbol(tmp_path):
+    """The production rules' findings name their input in the build's vocabulary: the test
+    vendor ID of the default identity is CONFIG_CHIP_DEVICE_VENDOR_ID=..., never the
+    generator's --vendor_id."""
+    app, build = app_with(tmp_path), tmp_path / "build"
+    dt = ("-DSTANDIN_DT_ADDR=0xfb000", "-DSTANDIN_DT_SIZE=0x1000")
+    configure(build, app, BASE_CONFIG + "CONFIG_CHIP_DEVICE_VENDOR_ID=0xFFF1\n"
+              "CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y\n", *dt)
+    proc = subprocess.run(["ninja", "-C", str(build)], capture_output=True, text=True,
+                          env=_env())
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    [line] = [line for line in text.splitlines() if "rule 'test-vendor-id'" in line]
+    assert "error: CONFIG_CHIP_DEVICE_VENDOR_ID=0xFFF1: the vendor ID is 0xFFF1" in line, line
+    assert "--vendor_id" not in line
+    assert "refused by CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y" in line

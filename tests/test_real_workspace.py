@@ -125,3 +125,26 @@ def test_bad_devicetree_stops_configure(tmp_path, variable, env_variable):
                                "factory_data_partition")
     assert "factory_data (0xfb000..0xfc000) overlaps storage_partition (0xf8000..0x100000)" \
         in lines[0]
+
+
+@pytest.mark.parametrize("variable, env_variable, mode", CASES)
+def test_the_production_profile_refuses_the_sample_development_identity(tmp_path, variable,
+                                                                       env_variable, mode):
+    """CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y in a real build: the sample's development
+    identity (test VID 0xFFF1) stops the build at the factory data step with one error line
+    naming the Kconfig symbols (never the generator's options), and nothing is merged."""
+    workspace = os.environ.get(variable)
+    if not workspace:
+        pytest.skip(f"{variable} is not set")
+    build = tmp_path / "build"
+    proc = west_build(workspace, os.environ.get(env_variable, ""), build, mode,
+                      "-DCONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y")
+    assert proc.returncode != 0
+    lines = [line.strip() for line in (proc.stdout + proc.stderr).splitlines()
+             if "production rule" in line or "profile rule" in line]
+    assert len(lines) == 1, (proc.stdout + proc.stderr)[-3000:]
+    assert lines[0].startswith("error: CONFIG_CHIP_DEVICE_VENDOR_ID=0xFFF1: the vendor ID is "
+                               "0xFFF1"), lines[0]
+    assert "refused by CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y" in lines[0]
+    assert "--vendor_id" not in lines[0]
+    assert not list(build.rglob("factory_data.hex"))

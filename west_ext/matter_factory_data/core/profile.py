@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Optional
 
-from ..errors import CredentialError, InputError, Message
+from ..errors import CredentialError, InputError, Message, Subject
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -100,27 +100,32 @@ class ProfilePolicy:
     def is_error(self, rule: str) -> bool:
         return self.severity(rule) == ERROR
 
-    def warning(self, finding: str) -> Message:
+    def warning(self, finding: object) -> Message:
         """A finding accepted under this profile, as a warning that says so."""
         spelled = " (accepted: {1})" if self.explicit_allow else ""
-        return Message(_escape(finding) + "; accepted by the development profile ({0} "
-                       "refuses it)" + spelled,
-                       (PRODUCTION_SUBJECT, "allow_nonconformant_certs") if self.explicit_allow
-                       else (PRODUCTION_SUBJECT,))
+        subjects: tuple = ((PRODUCTION_SUBJECT, "allow_nonconformant_certs")
+                           if self.explicit_allow else (PRODUCTION_SUBJECT,))
+        text, named = _finding_template(finding, len(subjects))
+        return Message(text + "; accepted by the development profile ({0} refuses it)"
+                       + spelled, subjects + named)
 
-    def refusal(self, finding: str, more: int = 0, rule: Optional[str] = None
+    def refusal(self, finding: object, more: int = 0, rule: Optional[str] = None
                 ) -> CredentialError:
         """The error for a finding this profile refuses (``rule``: its id, to say whether
-        the development profile warns about it or says nothing)."""
+        the development profile warns about it or says nothing). ``finding``: a text, or a
+        finding whose ``source`` may be a :class:`~..errors.Subject` (then the message names
+        it in the vocabulary of the front end that reports it: an option, a Kconfig symbol)."""
         extra = f" (and {more} more profile finding(s))" if more else ""
         if self.production:
             quiet = rule is not None and RULES.get(rule, (ERROR, ERROR))[0] == OFF
+            text, named = _finding_template(finding, 1)
             return CredentialError(Message(
-                _escape(finding + extra) + "; refused by {0} (the development profile, the "
+                text + _escape(extra) + "; refused by {0} (the development profile, the "
                 "default, accepts it" + ("" if quiet else " with a warning") + ")",
-                (PRODUCTION_SUBJECT,)))
-        return CredentialError(Message(_escape(finding + extra) + "; a device or commissioner "
-                                       "refuses it, under every profile"))
+                (PRODUCTION_SUBJECT, *named)))
+        text, named = _finding_template(finding, 0)
+        return CredentialError(Message(text + _escape(extra) + "; a device or commissioner "
+                                       "refuses it, under every profile", named))
 
     def apply(self, findings: Iterable) -> list[Message]:
         """``findings``: objects with a ``rule`` id and a ``str()`` naming the rule (such as
@@ -129,8 +134,8 @@ class ProfilePolicy:
         findings = list(findings)
         errors = [f for f in findings if self.is_error(f.rule)]
         if errors:
-            raise self.refusal(str(errors[0]), len(errors) - 1, errors[0].rule)
-        return [self.warning(str(f)) for f in findings if self.severity(f.rule) == WARNING]
+            raise self.refusal(errors[0], len(errors) - 1, errors[0].rule)
+        return [self.warning(f) for f in findings if self.severity(f.rule) == WARNING]
 
     def split(self, findings: Iterable) -> tuple[list, list]:
         """``(errors, warnings)`` of ``findings`` under this profile (for reports that go
@@ -145,6 +150,16 @@ class ProfilePolicy:
 
     def __repr__(self) -> str:
         return f"ProfilePolicy({self.name!r})"
+
+
+def _finding_template(finding: object, index: int) -> tuple[str, tuple]:
+    """``(template, subjects)`` of a finding: its text, with a leading subject (a finding's
+    ``source`` that is a :class:`~..errors.Subject`) as the placeholder ``{index}``."""
+    text = str(finding)
+    source = getattr(finding, "source", None)
+    if isinstance(source, Subject) and text.startswith(f"{source}: "):
+        return "{" + str(index) + "}: " + _escape(text[len(str(source)) + 2:]), (source.name,)
+    return _escape(text), ()
 
 
 def policy(name: Optional[str] = None, *, allow_nonconformant_certs: bool = False

@@ -316,7 +316,7 @@ def production_rules(req, vendor_id: int, attestation, enable_key: Optional[byte
               "pai_cert": attestation.pai_cert, "enable_key": enable_key}
     findings = production_findings(values, source="", paa=paa, cd=cd,
                                    passcode_stored=bool(req.include_passcode),
-                                   names={k: str(v) for k, v in _GENERATE_NAMES.items()})
+                                   names=dict(_GENERATE_NAMES))
     return profile_policy(req).apply(findings)
 
 

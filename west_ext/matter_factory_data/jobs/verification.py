@@ -178,8 +178,8 @@ def _profile_checks(data: dict, expect: Expectations) -> list[Check]:
     if not violations:
         return [Check(True, "the certificates follow the Matter attestation profile"
                             + ("" if paa else f" (the PAA not checked: no {OPT.paa_cert})"))]
-    return [Check(False, policy.refusal(str(v), rule=v.rule).render()) if v in errors
-            else Check(True, policy.warning(str(v)).render(), warning=True)
+    return [Check(False, policy.refusal(v, rule=v.rule).render()) if v in errors
+            else Check(True, policy.warning(v).render(), warning=True)
             for v in violations]
 
 
