@@ -143,8 +143,9 @@ def test_the_production_profile_refuses_the_sample_development_identity(tmp_path
     lines = [line.strip() for line in (proc.stdout + proc.stderr).splitlines()
              if "production rule" in line or "profile rule" in line]
     assert len(lines) == 1, (proc.stdout + proc.stderr)[-3000:]
-    assert lines[0].startswith("error: CONFIG_CHIP_DEVICE_VENDOR_ID=0xFFF1: the vendor ID is "
-                               "0xFFF1"), lines[0]
+    assert re.match(r"error: CONFIG_CHIP_DEVICE_VENDOR_ID=(65521|0xFFF1): the vendor ID is "
+                    r"0xFFF1, a test vendor ID \(production rule 'test-vendor-id'", lines[0]), \
+        lines[0]
     assert "refused by CONFIG_CHIP_FACTORY_DATA_PROFILE_PRODUCTION=y" in lines[0]
     assert "--vendor_id" not in lines[0]
     assert not list(build.rglob("factory_data.hex"))
