@@ -18,7 +18,7 @@ NAME = "matter_factory_data"
 
 #: Layer of each top-level part of the package; a module may import its own layer and below.
 LAYERS = {
-    "errors": 0, "typed": 0, "ui": 0, "__init__": 0, "core": 0,
+    "errors": 0, "typed": 0, "ui": 0, "events": 0, "__init__": 0, "core": 0,
     "files": 1,
     "formats": 2,
     "jobs": 3,

@@ -35,17 +35,24 @@ def test_workers_and_the_main_process_keep_the_manifest_in_index_order(cli, scra
     assert result.code == 0, result
 
 
-def test_verify_json_gives_one_object_per_device_and_a_summary(cli, scratch):
+def verified(lines: list) -> list:
+    return [line for line in lines if line["event"] == "device_verified"]
+
+
+def test_verify_json_gives_one_event_per_device_and_a_summary(cli, scratch):
     out = scratch / "b"
     make(cli, out, 6, "--jobs", "2")
     result = cli("verify", out, "--jobs", "2", "--json")
     assert result.code == 0, result
     lines = [json.loads(line) for line in result.out.splitlines()]
-    assert [line["device"] for line in lines[:-1]] == [1, 2, 3, 4, 5, 6]
-    assert all(line["ok"] and line["problems"] == [] for line in lines[:-1])
-    assert lines[-1] == {"summary": {"checked": 6, "failed": 0, "repeated_identities": 0,
-                                     "ok": True}}
-    assert result.err == ""  # no terminal and a short run: no progress line
+    assert [line["device"]["index"] for line in verified(lines)] == [1, 2, 3, 4, 5, 6]
+    assert all(line["data"]["ok"] and line["data"]["problems"] == [] for line in verified(lines))
+    assert lines[0]["event"] == "run_started" and lines[-1]["event"] == "run_finished"
+    assert lines[-1]["data"]["counts"]["device_verified"] == 6
+    assert lines[-1]["data"]["counts"]["device_verified_failed"] == 0
+    assert lines[-1]["data"]["ok"] is True and lines[-1]["data"]["exit_code"] == 0
+    # the human result goes to stderr (no terminal and a short run: no progress line)
+    assert result.err.splitlines() == [f"{out}: all 6 devices passed; no repeated identity"]
 
 
 def test_verify_draws_a_progress_bar_on_a_terminal(scratch, capsys, monkeypatch):
@@ -59,7 +66,8 @@ def test_verify_draws_a_progress_bar_on_a_terminal(scratch, capsys, monkeypatch)
     assert main(["verify", str(out), "--jobs", "2", "--json"]) == 0
     captured = capsys.readouterr()
     assert "[##############################] 5/5 devices" in captured.err
-    assert len(captured.out.splitlines()) == 6
+    events = [json.loads(line)["event"] for line in captured.out.splitlines()]
+    assert events == ["run_started"] + ["device_verified"] * 5 + ["progress", "run_finished"]
 
 
 def test_verify_json_reports_the_broken_device_and_exits_1(cli, scratch):
@@ -72,10 +80,13 @@ def test_verify_json_reports_the_broken_device_and_exits_1(cli, scratch):
     result = cli("verify", out, "--jobs", "1", "--json")
     assert result.code == 1, result
     lines = [json.loads(line) for line in result.out.splitlines()]  # stdout is only JSON
-    bad = [line for line in lines if "device" in line and not line["ok"]]
-    assert [line["device"] for line in bad] == [4]
-    assert any("SHA-256" in problem for problem in bad[0]["problems"])
-    assert lines[-1]["summary"]["ok"] is False and lines[-1]["summary"]["failed"] == 1
+    bad = [line for line in verified(lines) if not line["data"]["ok"]]
+    assert [line["device"]["index"] for line in bad] == [4]
+    assert any("SHA-256" in problem for problem in bad[0]["data"]["problems"])
+    errors = [line["data"] for line in lines if line["event"] == "error"]
+    assert [e["code"] for e in errors] == ["VERIFY_FAILED"] and not errors[0]["retryable"]
+    assert lines[-1]["data"]["ok"] is False and lines[-1]["data"]["exit_code"] == 1
+    assert lines[-1]["data"]["counts"]["device_verified_failed"] == 1
     assert len(result.err.strip().splitlines()[-1:]) == 1 and "Traceback" not in result.err
 
 
@@ -85,6 +96,9 @@ def test_verify_json_is_refused_for_a_single_image(cli, scratch):
     result = cli("verify", out / "devices" / "000001" / "factory_data.bin", "--json")
     assert result.code == 2, result
     assert len(result.err.strip().splitlines()) == 1 and "--json" in result.err
+    events = [json.loads(line) for line in result.out.splitlines()]
+    assert [e["event"] for e in events] == ["run_started", "error", "run_finished"]
+    assert events[1]["data"]["code"] == "INPUT_INVALID"
 
 
 def test_a_qr_png_of_another_zlib_level_verifies_and_a_changed_pixel_does_not(cli, scratch):

@@ -71,3 +71,15 @@ def test_shim_imports_without_installation():
             "print(mod.FactoryData().name)")
     run = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
     assert run.stdout.strip() == "factory-data", run.stderr
+
+
+def test_west_batch_json_keeps_stdout_for_the_events(workspace, west):
+    import json
+
+    code, out, err = west("factory-data", "batch", "-o", workspace / "lot", "--count", "2",
+                          "--defaults", "--spake2_it", "1000", "--qr", "none", "--json")
+    assert code == 0, err
+    events = [json.loads(line)["event"] for line in out.splitlines()]
+    assert events[0] == "run_started" and events[-1] == "run_finished"
+    assert events.count("device_claimed") == 2
+    assert "made 2 devices" in err  # west's info line went to stderr

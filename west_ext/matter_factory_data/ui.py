@@ -7,6 +7,7 @@ output helpers; a factory station can capture everything by passing its own.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 
 class UI:
@@ -16,6 +17,12 @@ class UI:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.verbose = verbose
+        #: The NDJSON sink of ``--json`` (an :class:`~.events.Events`), or None.
+        self.events: Any = None
+
+    def event(self, name: str, device: dict | None = None, **data) -> None:
+        """An event for line software (see :func:`event`)."""
+        event(self, name, device, **data)
 
     def info(self, message: str) -> None:
         print(message, file=self.out)
@@ -40,3 +47,22 @@ class UI:
         self.err.write(text)
         self.err.flush()
 
+
+
+def event(ui, name: str, device: dict | None = None, **data) -> None:
+    """An event for line software (``device_programmed``, ``device_readback``, ...; see
+    events.py): written when ``--json`` gave ``ui`` a sink (its ``events``), else nothing.
+    A function, so that command bodies can report through any UI-like object a station
+    script passes (one without ``events`` has no sink)."""
+    sink = getattr(ui, "events", None)
+    if sink is not None:
+        sink.emit(name, device, **data)
+
+
+def failed(ui, exc: BaseException, message: str, device: dict | None = None) -> None:
+    """A step failed but the command goes on (one probe of several): the error line, and
+    with ``--json`` an ``error`` event with the stable code of ``exc``."""
+    ui.error(message)
+    sink = getattr(ui, "events", None)
+    if sink is not None:
+        sink.error(exc, message, device)

@@ -13,6 +13,7 @@ parser class in :mod:`.parser`. Heavy modules are imported only by the command t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import Callable, Optional
@@ -150,18 +151,81 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
     return parser
 
 
+#: The commands whose ``--json`` prints NDJSON events for line software (docs/events.md).
+EVENT_COMMANDS = ("batch", "verify", "flash", "stm32-program", "provision")
+
+
 def run(args: argparse.Namespace, ui: UI) -> int:
-    """Run a parsed command; turn every expected error into one line and an exit code."""
+    """Run a parsed command; turn every expected error into one line and an exit code.
+    With ``--json`` on a command of :data:`EVENT_COMMANDS`, stdout carries only the NDJSON
+    events (``run_started`` ... ``run_finished``); the human text goes to stderr."""
     from .boundary import guarded
 
-    return guarded(lambda: args.run(args, ui), ui)
+    if not (getattr(args, "json", False) and getattr(args, "command", None) in EVENT_COMMANDS):
+        return guarded(lambda: args.run(args, ui), ui)
+    from ..events import Events
 
+    events = Events(ui.out, station=getattr(args, "station", None), command=args.command)
+    ui.events = events
+    ui.out = ui.err  # stdout is the line software's: one event per line, nothing else
+    try:
+        events.emit("run_started", command=args.command, argv=_shown_argv(args))
+        code = guarded(lambda: args.run(args, ui), ui)
+        with contextlib.suppress(OSError):  # the reader went away: the exit code tells
+            events.finished(code)
+        return code
+    finally:
+        ui.out, ui.events = events.stream, None
+
+
+def _shown_argv(args: argparse.Namespace) -> dict:
+    """The options of a run as run_started shows them (those given a value): plain values
+    only; an option named for a secret (passcode, key, PIN, salt, verifier, onboarding code)
+    is left out, a text with a PKCS#11 ``pin-value`` is shown as ``(given)``, and a URL's
+    password (``user:password@``, ``password=``) as ``***``."""
+    import re
+
+    secret_words = ("passcode", "key", "pin", "salt", "verifier", "qr", "manual")
+    shown: dict = {}
+    for name, value in sorted(vars(args).items()):
+        if name in ("run", "command", "json") or value is None or callable(value) or any(
+                word in name.lower() for word in secret_words):
+            continue
+        if isinstance(value, str):
+            value = re.sub(r"(://)[^/@]*@", r"\1***@", value)
+            value = re.sub(r"(?i)(password=)[^&\s]*", r"\1***", value)
+            shown[name] = "(given)" if "pin-value" in value.lower() else value
+        elif isinstance(value, (bool, int, float)):
+            shown[name] = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (str, int)) for v in value):
+            shown[name] = [str(v) for v in value]
+        else:
+            shown[name] = "(given)"
+    return shown
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except SystemExit as exc:  # a usage error: with --json also as events on stdout
+        if exc.code == 2 and argv and argv[0] in EVENT_COMMANDS and "--json" in argv:
+            _usage_events(argv[0], Parser.last_error)
+        raise
     return run(args, UI())  # the boundary also ends a closed pipe quietly
+
+
+def _usage_events(command: str, message: str) -> None:
+    """run_started, an INPUT_INVALID error and run_finished for a command line argparse
+    refused (its one line is already on stderr)."""
+    from ..errors import InputError
+    from ..events import Events
+    from .boundary import one_line
+
+    events = Events(sys.stdout, command=command)
+    events.emit("run_started", command=command, argv={})
+    events.error(InputError(message), one_line(message))
+    events.finished(2)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,23 @@ step's fast entry (:mod:`.step_cli`) uses it without loading the CLI parser."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Callable
 
 
+def _say(ui, exc: BaseException, message: str) -> None:
+    ui.error(message)
+    events = getattr(ui, "events", None)
+    if events is not None:
+        with contextlib.suppress(OSError):  # stdout is gone: the line on stderr is enough
+            events.error(exc, message)
+
+
 def guarded(call: Callable[[], int], ui) -> int:
+    """Run ``call``: an expected error becomes one line on stderr and its exit code; with an
+    events sink on ``ui`` (``--json``) also an ``error`` event whose stable code comes from
+    the exception's class (events.error_code)."""
     from ..errors import FactoryDataError
 
     try:
@@ -18,7 +30,7 @@ def guarded(call: Callable[[], int], ui) -> int:
     except BrokenPipeError:
         return _reader_gone(ui)
     except FactoryDataError as exc:
-        ui.error(one_line(str(exc)))
+        _say(ui, exc, one_line(str(exc)))
         return exc.exit_code
     except OSError as exc:  # a path the system refuses (too long, ...) that no check named
         import errno
@@ -27,26 +39,26 @@ def guarded(call: Callable[[], int], ui) -> int:
             return _reader_gone(ui)
 
         where = f"{exc.filename}: " if exc.filename else ""
-        ui.error(one_line(f"{where}{exc.strerror or exc}"))
+        _say(ui, exc, one_line(f"{where}{exc.strerror or exc}"))
         return 2 if exc.errno in (errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR,
                                   errno.EISDIR, errno.EINVAL, errno.ELOOP) else 1
-    except KeyboardInterrupt:
-        ui.error("interrupted; no output was written")
+    except KeyboardInterrupt as exc:
+        _say(ui, exc, "interrupted; no output was written")
         return 130
     except ImportError as exc:  # a dependency missing from the Python that runs us (west's)
         hint = missing_package(exc)
         if hint is None:
             if os.environ.get("MFD_DEBUG"):
                 raise
-            ui.error(f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
+            _say(ui, exc, f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
                      "traceback and please report it)")
             return 1
-        ui.error(one_line(hint))
+        _say(ui, exc, one_line(hint))
         return 2  # the installation is incomplete, as for a missing programmer: usage
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("MFD_DEBUG"):
             raise
-        ui.error(f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
+        _say(ui, exc, f"internal error: {type(exc).__name__}: {exc} (set MFD_DEBUG=1 for a "
                  "traceback and please report it)")
         return 1
 

@@ -242,3 +242,11 @@ def add_ledger_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                              f"&port=N (default: {own})")
     parser.add_argument("--station", metavar="NAME",
                         help="this station's name in the ledger (default: the host name)")
+
+
+def add_json_argument(parser) -> None:
+    """``--json``: NDJSON events for line software on stdout (docs/events.md); read by the
+    front end (cli.app.run), never by a command body."""
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON event per line on stdout (schema factory-line/1, "
+                             "docs/events.md); the human text goes to stderr")

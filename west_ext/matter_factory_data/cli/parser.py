@@ -13,7 +13,11 @@ class Parser(argparse.ArgumentParser):
     ``--vendor_id`` and ``--vendor-id`` (any mix of ``_`` and ``-``) name the same option,
     prefixes resolve as argparse resolves them, and a mistyped option gets a suggestion."""
 
+    #: The last usage error (for the ``error`` event of ``--json``).
+    last_error: str = ""
+
     def error(self, message: str) -> NoReturn:
+        Parser.last_error = message
         self.exit(2, f"{self.prog}: error: {message}\n")
 
     def parse_known_args(self, args=None, namespace=None):

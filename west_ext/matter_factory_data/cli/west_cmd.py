@@ -23,7 +23,10 @@ class WestUI(cli.UI):
         self.command = command
 
     def info(self, message: str) -> None:
-        self.command.inf(message)
+        if self.events is not None:  # --json: stdout carries the events only
+            print(message, file=self.err)
+        else:
+            self.command.inf(message)
 
     def warn(self, message: str) -> None:
         self.command.wrn(message)

@@ -95,8 +95,12 @@ class Pkcs11Signer(Signer):
             self._key = None
 
     # -- opening
-    def _error(self, detail: str) -> CredentialError:
-        return CredentialError(Message.at(self.where, f"{_shown(self.uri)}: {detail}"))
+    def _error(self, detail: str, event_code: str = "") -> CredentialError:
+        """``event_code``: the stable code of the line software's error event (events.py)."""
+        error = CredentialError(Message.at(self.where, f"{_shown(self.uri)}: {detail}"))
+        if event_code:
+            error.event_code = event_code  # type: ignore[attr-defined]
+        return error
 
     def _session_key(self) -> tuple:
         return (self.module, self.uri.token, self.uri.token_serial, os.getpid(), self._pin)
@@ -155,10 +159,12 @@ class Pkcs11Signer(Signer):
         try:
             return token.open(user_pin=self._pin)
         except (exceptions.PinIncorrect, exceptions.PinInvalid, exceptions.PinLenRange):
-            raise self._error(f"the token {_token(self.uri)} refused the PIN (wrong PIN)") \
+            raise self._error(f"the token {_token(self.uri)} refused the PIN (wrong PIN)",
+                              "HSM_PIN_INCORRECT") \
                 from None
         except exceptions.PinLocked:
-            raise self._error(f"the token {_token(self.uri)} has locked its user PIN") from None
+            raise self._error(f"the token {_token(self.uri)} has locked its user PIN",
+                              "HSM_PIN_INCORRECT") from None
         except exceptions.PinExpired:
             raise self._error(f"the user PIN of the token {_token(self.uri)} has expired") \
                 from None

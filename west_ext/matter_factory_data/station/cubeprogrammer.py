@@ -23,6 +23,8 @@ from typing import Callable, NamedTuple, Optional
 
 from ..errors import OPT, CommandFailed, FactoryDataError, InputError, MissingProgram
 from ..typed import Request
+from ..ui import event
+from ..ui import failed as step_failed
 from .runner import Runner, file_argument, printable
 
 CLI = "STM32_Programmer_CLI"
@@ -206,23 +208,30 @@ def stm32_program_command(args: Stm32ProgramRequest, ui) -> int:
     loader = args.external_loader or default_loader(cli, board)
     ui.info(f"factory data: {args.image} ({len(data)} bytes) at 0x{board.address:08X} on "
             f"{board.title}, {len(sns)} probe(s)")
-    return _program_each(runner, sns, cli, board, args, loader, ui)
+    return _program_each(runner, sns, cli, board, args, loader, ui, data)
 
 
-def _program_each(runner: Runner, sns: list, cli: str, board, args, loader, ui) -> int:
+def _program_each(runner: Runner, sns: list, cli: str, board, args, loader, ui,
+                  data: bytes) -> int:
     failed = 0
-    for sn in sns:
+    for done, sn in enumerate(sns, 1):
         argv = program_argv(cli, board, args.image, sn, loader=loader, reset=not args.no_reset)
         try:
             runner.run(argv)
         except (CommandFailed, FactoryDataError) as exc:
             failed += 1
-            ui.error(f"ST-LINK {sn}: {exc}")
-            continue
-        if not args.dry_run:
-            ui.info(f"ST-LINK {sn}: programmed and verified" +
-                    ("" if args.no_reset else ", reset"))
+            step_failed(ui, exc, f"ST-LINK {sn}: {exc}", {"probe": sn})
+        else:
+            _programmed(ui, sn, args, data, board)
+        event(ui, "progress", done=done, total=len(sns))
     if failed:
         ui.error(f"{failed} of {len(sns)} device(s) failed; the others are programmed")
         return 1
     return 0
+
+
+def _programmed(ui, sn: str, args, data: bytes, board) -> None:
+    if not args.dry_run:
+        ui.info(f"ST-LINK {sn}: programmed and verified" + ("" if args.no_reset else ", reset"))
+        event(ui, "device_programmed", {"probe": sn}, image=str(args.image), bytes=len(data),
+              address=board.address, board=board.title, reset=not args.no_reset)

@@ -35,6 +35,7 @@ from ..errors import OPT, InputError, Subject
 from ..files.inputs import read_file
 from ..formats import hexfile
 from ..typed import Request
+from ..ui import event
 from ..zephyr import build_dir
 from ..zephyr.layout import SOCS
 from .runner import Runner, file_argument, printable
@@ -369,6 +370,9 @@ def flash_command(args: FlashRequest, ui) -> int:
         runner.run(argv)
     if not args.dry_run:
         ui.info("factory data flashed" + ("" if args.no_reset else "; device reset"))
+        event(ui, "device_programmed", {"probe": args.snr}, image=str(source), bytes=size,
+                 address=segments[0][0], core=target.core, tool=tool,
+                 reset=not args.no_reset)
     return 0
 
 

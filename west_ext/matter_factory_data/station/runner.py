@@ -106,7 +106,9 @@ class Runner:
         if getattr(self.ui, "verbose", False):
             self.ui.info(f"running: {quoted}")
         try:
-            returncode = subprocess.call([executable, *argv[1:]])
+            # with --json stdout is the events' alone: the program's output goes to stderr
+            to_stderr = getattr(self.ui, "events", None) is not None
+            returncode = subprocess.call([executable, *argv[1:]], stdout=2 if to_stderr else None)
         except OSError as exc:
             raise FactoryDataError(f"cannot run {argv[0]} ({exc.strerror or exc}): "
                                    f"{quoted}") from None

@@ -9,6 +9,7 @@ from ..options import (
     add_build_dir_argument,
     add_field_arguments,
     add_format_arguments,
+    add_json_argument,
     add_ledger_arguments,
     any_int,
     request_from,
@@ -67,10 +68,11 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     add_ledger_arguments(parser, "batch")
     add_field_arguments(parser)
     add_format_arguments(parser, cd=True)
+    add_json_argument(parser)
 
 
 def run_batch(args: argparse.Namespace, ui: UI) -> int:
     from ...station.batch.run import BatchRequest
     from ...station.batch.run import run_batch as batch_command
 
-    return batch_command(request_from(BatchRequest, args), ui)
+    return batch_command(request_from(BatchRequest, args, ignore=("json",)), ui)

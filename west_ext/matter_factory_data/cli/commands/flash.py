@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import request_from
+from ..options import add_json_argument, request_from
 
 
 def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +41,7 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
                              "net (network core: nrfjprog --coprocessor CP_NETWORK, nrfutil "
                              "--core Network, 2 KiB pages); with a build directory: net when its "
                              "zephyr/.config has CONFIG_SOC_NRF5340_CPUNET=y")
+    add_json_argument(parser)
 
 
 def run_flash(args: argparse.Namespace, ui: UI) -> int:
@@ -51,4 +52,4 @@ def run_flash(args: argparse.Namespace, ui: UI) -> int:
         raise InputError(f"--sn {args.device_sn}: --sn is the device's serial number; the "
                          "J-Link probe is chosen with --snr SERIAL (or --dev-id, "
                          "--serial-number; see --list)")
-    return flash_command(request_from(FlashRequest, args, ignore=("device_sn",)), ui)
+    return flash_command(request_from(FlashRequest, args, ignore=("device_sn", "json")), ui)

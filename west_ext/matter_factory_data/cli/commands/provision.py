@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import add_ledger_arguments, add_profile_arguments, any_int, request_from
+from ..options import (
+    add_json_argument,
+    add_ledger_arguments,
+    add_profile_arguments,
+    any_int,
+    request_from,
+)
 
 
 def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,9 +40,10 @@ def add_provision_arguments(parser: argparse.ArgumentParser) -> None:
                         help="baud rate (default 115200, as ST's firmware)")
     add_ledger_arguments(parser, "provision")
     add_profile_arguments(parser)
+    add_json_argument(parser)
 
 
 def run_provision(args: argparse.Namespace, ui: UI) -> int:
     from ...station.provision.command import ProvisionRequest, provision_command
 
-    return provision_command(request_from(ProvisionRequest, args), ui)
+    return provision_command(request_from(ProvisionRequest, args, ignore=("json",)), ui)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ...ui import UI
-from ..options import BOARD_CHOICES, add_key_storage_argument, request_from
+from ..options import (
+    BOARD_CHOICES,
+    add_json_argument,
+    add_key_storage_argument,
+    request_from,
+)
 
 
 def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +40,7 @@ def add_stm32_program_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-reset", action="store_true",
                         help="do not reset the device after programming")
     add_key_storage_argument(parser)
+    add_json_argument(parser)
 
 
 def run_stm32_program(args: argparse.Namespace, ui: UI) -> int:
@@ -44,5 +50,5 @@ def run_stm32_program(args: argparse.Namespace, ui: UI) -> int:
     if args.old_sn:
         raise InputError(f"--sn {args.old_sn[0]}: --sn is the device's serial number; the "
                          "ST-LINK probe is chosen with --probe SERIAL (see --list)")
-    return stm32_program_command(request_from(Stm32ProgramRequest, args, ignore=("old_sn",)),
+    return stm32_program_command(request_from(Stm32ProgramRequest, args, ignore=("old_sn", "json")),
                                  ui)

@@ -32,8 +32,9 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manual", metavar="DIGITS", help="a manual pairing code to check")
     add_profile_arguments(parser)
     parser.add_argument("--json", action="store_true",
-                        help="batch directory: one JSON object per device on stdout "
-                             "(device, ok, problems), then repeated identities and a summary")
+                        help="batch directory: NDJSON events on stdout (schema factory-line/1, "
+                             "docs/events.md): a device_verified event per device (ok, "
+                             "problems), an error per repeated identity, run_finished")
     add_format_arguments(parser, detect=True)
     add_key_storage_argument(parser)
 
@@ -47,8 +48,7 @@ def run_verify(args: argparse.Namespace, ui: UI) -> int:
         return verify_batch(args.file, pai_cert=args.pai_cert, paa_cert=args.paa_cert,
                             jobs=args.jobs, ui=ui,
                             profile=policy(args.profile, allow_nonconformant_certs=args
-                                           .allow_nonconformant_certs),
-                            json_lines=args.json)
+                                           .allow_nonconformant_certs))
     if args.json:
         from ...errors import InputError
 

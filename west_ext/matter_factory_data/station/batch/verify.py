@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple, Optional
 
 from ...errors import OPT, InputError, Interrupted, VerificationError
+from ...ui import event
 from .layout import DEVICES, MANIFEST, PAI_CERT, STATE, device_dir_name
 from .workers import Window
 
@@ -198,10 +199,11 @@ def _facts(data: dict, payload) -> dict:
 # --------------------------------------------------------------------------- the series
 
 def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[str],
-                 jobs: Optional[int], ui, profile=None, json_lines: bool = False) -> int:
+                 jobs: Optional[int], ui, profile=None) -> int:
     """Every device of a batch directory checked in a process pool, a progress line on
-    stderr; with ``json_lines`` one JSON object per device (and per repeated identity, and
-    a summary last) on stdout instead of the FAIL lines. ``profile``: the
+    stderr; with an events sink on ``ui`` (``--json``) a ``device_verified`` event per device
+    and an ``error`` event per repeated identity (the FAIL lines then go to stderr with the
+    rest of the text). ``profile``: the
     core.profile.ProfilePolicy the devices' certificates are checked under (None:
     development)."""
     from ...files.inputs import read_file
@@ -234,13 +236,11 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
         listed.add(report.index)
         if report.problems:
             failed += 1
-            if not json_lines:
-                progress.finish_line()
-                for problem in report.problems:
-                    ui.info(f"FAIL  device {report.index}: {problem}")
-        if json_lines:
-            ui.info(json.dumps({"device": _as_index(report.index), "ok": not report.problems,
-                                "problems": report.problems}))
+            progress.finish_line()
+            for problem in report.problems:
+                ui.info(f"FAIL  device {report.index}: {problem}")
+        event(ui, "device_verified", {"index": _as_index(report.index)},
+                 ok=not report.problems, problems=report.problems)
         for what, value in report.facts.items():
             if value is None or (what == "discriminator" and allow_shared):
                 continue
@@ -251,17 +251,12 @@ def verify_batch(directory: str, *, pai_cert: Optional[str], paa_cert: Optional[
     progress.finish()
     repeats += _unlisted_devices(root, listed)
     for line in repeats:
-        ui.info(json.dumps({"series": True, "ok": False, "problem": line}) if json_lines
-                else f"FAIL  {line}")
-    if json_lines:
-        ui.info(json.dumps({"summary": {"checked": checked, "failed": failed,
-                                        "repeated_identities": len(repeats),
-                                        "ok": not (failed or repeats)}}))
+        ui.info(f"FAIL  {line}")
+        event(ui, "error", code="IDENTITY_REPEATED", retryable=False, message=line)
     if failed or repeats:
         raise VerificationError(f"{directory}: {failed} of {checked} devices failed, "
                                 f"{len(repeats)} repeated identities")
-    if not json_lines:
-        ui.info(f"{directory}: all {checked} devices passed; no repeated identity")
+    ui.info(f"{directory}: all {checked} devices passed; no repeated identity")
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from ...core import series
 from ...core.signer import Signer
 from ...errors import FactoryDataError, Interrupted, OutputError
+from ...ui import event
 from .attestation import dac_common_name
 from .device import DeviceTemplate
 from .layout import DEVICES, SHARED_COLUMN, device_dir_name, image_path
@@ -43,10 +44,15 @@ class Progress:
         # prints nothing but its result)
         self.last = self.started if quiet_start and not live else 0.0
         self.quiet = quiet_start and not live
+        self.last_event = self.started
 
     def advance(self) -> None:
         self.done += 1
         now = time.monotonic()
+        if getattr(self.ui, "events", None) is not None and (
+                self.done == self.total or now - self.last_event >= 1.0):
+            self.last_event = now  # an event at most every second, and the last one
+            event(self.ui, "progress", done=self.done, total=self.total, noun=self.noun)
         if now - self.last >= (0.2 if self.live else 5.0) or (
                 self.done == self.total and not (self.quiet and self.last == self.started)):
             self.last = now
@@ -259,6 +265,11 @@ def make_missing(plan: Plan, manifest: Manifest, allocator, missing: MissingInde
             for index in sorted(i for i in recovered if i < row["index"]):
                 writer.writerow(recovered.pop(index))  # keep the rows in index order
             writer.writerow(row)
+            if getattr(ui, "events", None) is not None:  # claimed in the ledger, files made
+                event(ui, "device_claimed", {"serial": row.get("sn"), "index": row["index"]},
+                         dac_serial=row.get("dac_serial"), vendor_id=row.get("vendor_id"),
+                         product_id=row.get("product_id"), image=row.get("image"),
+                         image_sha256=row.get("image_sha256"))
             stream.flush()
 
         def record(row: dict) -> None:

@@ -6,6 +6,7 @@ from typing import Callable, Optional
 
 from ...errors import OPT, InputError, Subject
 from ...typed import Request
+from ...ui import event
 
 PROTOCOLS = ("st-demo", "csr")
 #: Fastest UART rate accepted (USB-UART bridges top out around 12 Mbit/s).
@@ -90,10 +91,19 @@ def provision_command(args: ProvisionRequest, ui) -> int:
         issuer = CsrIssuer(**issuer_args, used_serials=used, ledger=recorder)
         # the DAC is recorded in the ledger (CsrIssuer.issue) and as an "issued" manifest row
         # (record) before it leaves the station
-        csr_session = CsrSession(issuer, timeouts, record=manifest.record_issued)
+        def issued(port: str, protocol: str, sn: str, dac_serial: str) -> None:
+            manifest.record_issued(port, protocol, sn, dac_serial)
+            event(ui, "device_claimed", {"serial": sn, "port": port}, dac_serial=dac_serial,
+                     protocol=protocol)
+
+        csr_session = CsrSession(issuer, timeouts, record=issued)
 
         def reported(transport, port, stop):  # then its outcome reported to the ledger
-            return recorder.report(csr_session(transport, port, stop))
+            outcome = recorder.report(csr_session(transport, port, stop))
+            if outcome.dac_serial:
+                event(ui, "device_reported", {"serial": outcome.sn, "port": outcome.port},
+                         state=outcome.status, dac_serial=outcome.dac_serial)
+            return outcome
 
         session: Callable = reported
     else:

@@ -22,6 +22,7 @@ from typing import Callable, Optional
 
 from ...errors import OPT, InputError, Interrupted, Message, OutputError
 from ...files.outputs import cut_torn_line
+from ...ui import event
 from .outcome import FAILED, INTERRUPTED, ISSUED, Outcome
 from .transport import PortGone
 
@@ -204,9 +205,16 @@ def _report(ui, outcome: Outcome) -> None:
     details = " ".join(f"{k}={escaped(v)}" for k, v in (("sn", outcome.sn),
                                                          ("dac_serial", outcome.dac_serial),
                                                          ("code", outcome.code)) if v)
+    device = {"serial": outcome.sn or None, "port": outcome.port}
     if outcome.ok:
         ui.info(f"{escaped(outcome.port)}: ok {details}".rstrip())
+        event(ui, "device_programmed", device, protocol=outcome.protocol,
+                 dac_serial=outcome.dac_serial or None, status_code=outcome.code or None)
     elif outcome.status == INTERRUPTED:
         ui.error(f"{escaped(outcome.port)}: interrupted {details}".rstrip())
+        event(ui, "error", device, code="INTERRUPTED", retryable=True,
+                 message=f"{outcome.port}: interrupted")
     else:
         ui.error(f"{escaped(outcome.port)}: {escaped(outcome.error)}")
+        event(ui, "error", device, code="DEVICE_FAILED", retryable=True,
+                 message=f"{outcome.port}: {outcome.error}")
