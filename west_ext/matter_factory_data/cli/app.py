@@ -26,6 +26,7 @@ from .commands.check import add_check_arguments, run_check
 from .commands.codes import add_codes_arguments, run_codes
 from .commands.flash import add_flash_arguments, run_flash
 from .commands.generate import add_generate_arguments, run_generate
+from .commands.labels import add_labels_arguments, run_labels
 from .commands.ledger import add_ledger_command_arguments, run_ledger
 from .commands.menuconfig import add_menuconfig_arguments, run_menuconfig
 from .commands.merge import add_merge_arguments, run_merge
@@ -98,6 +99,9 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "batch": ("factory data for N devices, each with its own identity (DAC, passcode, "
               "discriminator, ...), in parallel, resumable, with a manifest",
               add_batch_arguments, run_batch),
+    "labels": ("print labels of a batch lot: per device the QR code as PNG and/or SVG at a "
+               "size in mm and a printer DPI, and labels.csv (serial, manual code, QR payload)",
+               add_labels_arguments, run_labels),
     "check": ("check the factory_data partition of a pm_static.yml, partitions.yml or build "
               "directory", add_check_arguments, run_check),
     "build-step": ("the factory data step of a Zephyr build (run by the module's CMake)",

@@ -49,6 +49,13 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (default: one per CPU)")
     parser.add_argument("--qr", choices=("png", "svg", "none"), default="png",
                         help="QR code image per device (default: png)")
+    parser.add_argument("--label_size_mm", metavar="MM",
+                        help="also write print labels to DIR/labels (as the labels command "
+                             "does): the QR code's side in millimetres, quiet zone included")
+    parser.add_argument("--label_dpi", type=any_int, metavar="N",
+                        help="the label printer's resolution in dots per inch (72..2400)")
+    parser.add_argument("--label_format", metavar="LIST", default="png,svg",
+                        help="label images: png, svg or png,svg (default: both)")
     parser.add_argument("--seed", metavar="TEXT",
                         help="make every random choice reproducible (tests and fixtures only: "
                              "whoever knows the seed knows every passcode and key)")

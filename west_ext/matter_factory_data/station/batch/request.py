@@ -25,6 +25,9 @@ class BatchRequest(GenerateRequest):
     allow_shared_discriminators: bool = False
     jobs: Optional[int] = None
     qr: str = "png"
+    label_size_mm: Optional[str] = None
+    label_dpi: Optional[int] = None
+    label_format: str = "png,svg"
     seed: Optional[str] = None
     verbose: bool = False
     defaults: bool = False

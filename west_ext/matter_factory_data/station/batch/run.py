@@ -16,6 +16,7 @@ from .workers import make_missing
 def run_batch(args: BatchRequest, ui) -> int:
     from ..signals import stop_on_signals
 
+    label_options = _label_options(args)  # checked before anything is made
     plan = make_plan(args)
     for warning in plan.warnings:
         ui.warn(warning.render())
@@ -26,16 +27,47 @@ def run_batch(args: BatchRequest, ui) -> int:
         try:
             with stop_on_signals() as received:  # SIGTERM/SIGHUP stop the run like Ctrl-C
                 try:
-                    return _run_locked(plan, ui, ledger)
+                    code = _run_locked(plan, ui, ledger)
                 except Interrupted as exc:
                     if received.name:
                         raise Interrupted(f"{received.describe()}: {exc}") from None
                     raise
+                if label_options is not None:
+                    _write_labels(plan, label_options, ui)
+                return code
         finally:
             unlock_series(plan.out_dir, lock)
     finally:
         if ledger is not None:
             ledger.close()
+
+
+def _label_options(args: BatchRequest):
+    """The validated label options, or None when no label is asked for."""
+    from ...errors import OPT, InputError
+
+    if args.label_size_mm is None and args.label_dpi is None:
+        return None
+    if args.label_size_mm is None or args.label_dpi is None:
+        given, missing = ((OPT.label_size_mm, OPT.label_dpi) if args.label_dpi is None
+                          else (OPT.label_dpi, OPT.label_size_mm))
+        raise InputError(f"{given} needs {missing} too (labels are sized in millimetres for "
+                         "a printer resolution)")
+    from ..labels import LabelOptions
+
+    return LabelOptions(args.label_size_mm, args.label_dpi, args.label_format,
+                        size_subject=OPT.label_size_mm, dpi_subject=OPT.label_dpi,
+                        format_subject=OPT.label_format)
+
+
+def _write_labels(plan: Plan, options, ui) -> None:
+    """The labels of the whole lot in DIR/labels, replacing those of an earlier run (they are
+    the batch's own files, made again from the manifest)."""
+    from ..labels import LABELS_DIR, write_labels
+
+    count = write_labels(plan.out_dir, plan.out_dir / LABELS_DIR, options, overwrite=True)
+    ui.info(f"{plan.out_dir / LABELS_DIR}: labels of {_devices(count)} "
+            f"({', '.join(options.formats)} and labels.csv); {options.describe()}")
 
 
 def _open_ledger(url: str):
