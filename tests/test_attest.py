@@ -290,3 +290,82 @@ def test_connectedhomeip_published_test_paa(cli, tmp_path):
               "--cd", tmp_path / "out" / "CD.der"),
           "signed by key identifier 62FA823359ACFAA9963E1CFA140ADDF504F37160, which is not in "
           "the CD-signer store")
+
+
+def _lot(cli, lot, pki, count="3"):
+    result = cli("batch", "-o", lot, "--count", count, "--spake2_it", "1000", "--defaults",
+                 "--qr", "none", "--vendor_id", "0x1234", "--product_id", "0x8001",
+                 "--date", "2024-01-01", *pki.issuer_args(), *pki.cd_args())
+    assert result.code == 0, result
+    return lot
+
+
+def _export(cli, url):
+    import json
+
+    result = cli("ledger", "export", "--ledger", url, "--format", "json")
+    assert result.code == 0, result
+    return json.loads(result.out)
+
+
+def test_attest_reports_every_device_to_the_ledger(cli, tmp_path, acme):
+    import csv
+
+    lot = _lot(cli, tmp_path / "lot", acme)
+    url = f"sqlite:///{lot / 'ledger.db'}"
+    before = {r["dac_serial"]: r for r in _export(cli, url)}
+    assert all(r["attest"] is None and r["attested_at"] is None for r in before.values())
+    ok = cli("attest", lot, "--paa-store", acme.store, "--cd-store", acme.cd_store,
+             "--ledger", url, "--station", "line-7")
+    assert ok.code == 0, ok
+    rows = _export(cli, url)
+    assert len(rows) == 3
+    for row in rows:
+        assert row["attest"] == "pass" and row["attested_at"], row
+        assert row["attest_station"] == "line-7"
+        assert row["state"] == before[row["dac_serial"]]["state"]  # state left alone
+    # a device whose image another PKI made: the ledger does not know its DAC (exit 1, one
+    # line); a store that trusts none: every known device is recorded "fail: <reason>"
+    other = Pki(tmp_path / "other", name="Other")
+    generate(cli, tmp_path / "o" / "fd", other)
+    with open(lot / "manifest.csv", newline="") as stream:
+        second = list(csv.DictReader(stream))[1]
+    (lot / second["image"]).write_bytes((tmp_path / "o" / "fd.bin").read_bytes())
+    for jobs in ("1", "2"):
+        bad = cli("attest", lot, "--paa-store", acme.store, "--ledger", url, "--jobs", jobs)
+        assert bad.code == 1, bad
+        unknown = [line for line in bad.out.splitlines() if "not in the ledger" in line]
+        assert len(unknown) == 1 and unknown[0].startswith("FAIL  device 2: "), bad.out
+    third = cli("attest", lot, "--paa-store", other.store, "--ledger", url)
+    assert third.code == 1 and "Traceback" not in third.err, third
+    results = {r["dac_serial"]: r["attest"] for r in _export(cli, url)}
+    assert results[second["dac_serial"].lower()] == "pass"  # its row: last attested as good
+    failed = [v for k, v in results.items() if k != second["dac_serial"].lower()]
+    assert len(failed) == 2 and all(v.startswith("fail: no PAA in the trust store") and
+                                    "\n" not in v for v in failed), results
+    csv_out = cli("ledger", "export", "--ledger", url, "--format", "csv")
+    assert csv_out.code == 0 and "attest,attested_at,attest_station" in csv_out.out
+
+
+def test_attest_an_image_against_a_ledger_that_does_not_know_it(cli, tmp_path, acme):
+    lot = _lot(cli, tmp_path / "lot", acme, count="1")
+    generate(cli, tmp_path / "out" / "fd", acme)
+    result = cli("attest", tmp_path / "out" / "fd.bin", "--paa-store", acme.store,
+                 "--ledger", f"sqlite:///{lot / 'ledger.db'}")
+    assert result.code == 1, result
+    assert "not in the ledger" in result.out and "1 device(s) not in the ledger" in result.err
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("http://nowhere", "--ledger"),
+    ("sqlite:///MISSING", "no such ledger"),
+])
+def test_a_bad_ledger_url_is_exit_2_before_anything(cli, tmp_path, acme, url, fragment):
+    generate(cli, tmp_path / "out" / "fd", acme)
+    url = url.replace("MISSING", str(tmp_path / "none.db"))
+    result = cli("attest", tmp_path / "out" / "fd.bin", "--paa-store", acme.store,
+                 "--ledger", url)
+    assert result.code == 2, result
+    assert fragment in result.err and result.err.count("\n") == 1, result.err
+    assert "attestation" not in result.out
+    assert not (tmp_path / "none.db").exists()

@@ -179,7 +179,7 @@ def test_a_newer_schema_is_refused_and_left_alone(cli, tmp_path):
                   url)):
         result = cli(*argv)
         assert result.code == 2 and result.err.count("\n") == 1, result
-        assert "schema version 99 is newer than this tool's 1" in result.err
+        assert "schema version 99 is newer than this tool's 2" in result.err
     assert path.read_bytes() == before
     assert not (tmp_path / "lot2").exists()
 
@@ -371,3 +371,32 @@ def test_a_line_script_reports_batch_devices(cli, tmp_path):
               "--image_sha256", "xyz")
     assert bad.code == 2 and bad.err.startswith("error: --image_sha256: ")
     assert export(cli, url) == list(records.values())  # a refused report changes nothing
+
+
+def test_a_version_1_ledger_is_migrated_to_version_2(cli, tmp_path):
+    from matter_factory_data.station.ledger import schema
+
+    assert schema.SCHEMA_VERSION == 2
+    assert [s.split(" ADD COLUMN ")[1] for s in schema.MIGRATIONS[2]] == [
+        "attest TEXT", "attested_at TEXT", "attest_station TEXT"]
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as db:  # a ledger as version 1 of the tool made it
+        for statement in schema.statements(1, "sqlite"):
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version (version) VALUES (1)")
+        db.execute("INSERT INTO lots (name, kind, station, created_at) VALUES "
+                   "('old', 'batch', 's', '2025-01-01')")
+        db.execute("INSERT INTO identities (token, lot_id, sn, dac_serial, pai_sha256, state, "
+                   "station, claimed_at) VALUES ('t', 1, 'SN1', 'abc', 'x', 'ok', 's', "
+                   "'2025-01-01')")
+    db.close()
+    result = cli("ledger", "stats", "--ledger", sqlite_url(path))
+    assert result.code == 0, result
+    assert "schema 2" in result.out
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        columns = [row[1] for row in db.execute("PRAGMA table_info(identities)")]
+        assert columns[-3:] == ["attest", "attested_at", "attest_station"]
+        assert db.execute("SELECT sn, state, attest FROM identities").fetchall() == [
+            ("SN1", "ok", None)]
+    db.close()

@@ -281,6 +281,28 @@ def _when(stamp: str) -> str:
     return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}"
 
 
+def dac_serial(values: dict) -> Optional[str]:
+    """The DAC's serial number as the ledger records it (lower-case hex, no leading zeros);
+    None when the image holds no readable DAC."""
+    from cryptography import x509
+
+    try:
+        return f"{x509.load_der_x509_certificate(bytes(values['dac_cert'])).serial_number:x}"
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def ledger_result(problems: list[str]) -> str:
+    """What the ledger records of an attest run: ``pass`` or ``fail: <first reason>``, one
+    printable line of at most 200 characters."""
+    if not problems:
+        return "pass"
+    reason = " ".join(problems[0].split())
+    reason = "".join(c if c.isprintable() else "?" for c in reason)
+    text = f"fail: {reason}"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def attest_device(values: dict, *, paa_store: TrustStore, cd_signers: Optional[dict],
                   at: _dt.datetime, cd: Optional[bytes] = None) -> list[str]:
     """Every reason a commissioner refuses this device, as sentences (empty: it attests).

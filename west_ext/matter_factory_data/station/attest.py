@@ -29,6 +29,8 @@ class AttestRequest(Request):
     board: Optional[str] = None
     offset: Optional[int] = None
     jobs: Optional[int] = None  # a lot: worker processes (None: one per CPU)
+    ledger: Optional[str] = None  # report every result to this identity ledger
+    station: Optional[str] = None  # this station's name in the ledger (None: the host name)
 
 
 def parse_time(text: Optional[str]) -> _dt.datetime:
@@ -112,8 +114,36 @@ def _device_line(name: str, problems: list[str]) -> list[str]:
     return [f"FAIL  {name}: {problem}" for problem in problems]
 
 
+class _LedgerReport:
+    """``--ledger``: every device's result recorded (``attest``, ``attested_at``,
+    ``attest_station``; its state is left alone). A device the ledger does not know gets one
+    line and makes the run exit 1."""
+
+    def __init__(self, url: str, station: Optional[str]) -> None:
+        from .ledger import open_ledger
+        from .ledger.batch import default_station
+        from .ledger.url import check_station, parse_ledger_url
+
+        parse_ledger_url(url, "ledger")
+        self.station = check_station(station) or default_station()
+        self.ledger = open_ledger(url, create=False)
+        self.unknown = 0
+
+    def record(self, name: str, serial: Optional[str], problems: list[str], ui) -> None:
+        from ..core.attest import ledger_result
+
+        if serial is None or not self.ledger.attested(serial, ledger_result(problems),
+                                                      self.station):
+            self.unknown += 1
+            what = f"DAC serial {serial}" if serial else "no readable DAC"
+            ui.info(f"FAIL  {name}: not in the ledger {self.ledger.url} ({what}); its result "
+                    "was not recorded")
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
 def attest_command(req: AttestRequest, ui) -> int:
-    from ..core.attest import attest_device
     from ..files.inputs import read_file
     from .batch.verify import is_batch_dir
 
@@ -121,11 +151,31 @@ def attest_command(req: AttestRequest, ui) -> int:
     store = paa_store(req.paa_store)
     signers = cd_signers(req.cd_store)
     given_cd = read_file(req.cd, OPT.cd) if req.cd else None
-    if is_batch_dir(req.target):
-        return _attest_lot(req, ui, store, signers, given_cd, at)
-    if Path(req.target).is_dir():
+    if req.station is not None and not req.ledger:
+        raise InputError(f"{OPT.station} needs {OPT.ledger}")
+    if not is_batch_dir(req.target) and Path(req.target).is_dir():
         raise InputError(f"{req.target}: a directory without a batch manifest.csv; give an "
                          "image file or a lot made by batch")
+    report = _LedgerReport(req.ledger, req.station) if req.ledger else None
+    try:
+        if is_batch_dir(req.target):
+            return _attest_lot(req, ui, store, signers, given_cd, at, report)
+        return _attest_image(req, ui, store, signers, given_cd, at, report)
+    finally:
+        if report is not None:
+            report.close()
+
+
+def _unknown(report: Optional[_LedgerReport], target: str) -> None:
+    if report is not None and report.unknown:
+        raise VerificationError(f"{target}: {report.unknown} device(s) not in the ledger "
+                                f"{report.ledger.url}")
+
+
+def _attest_image(req: AttestRequest, ui, store, signers, given_cd, at,
+                  report: Optional[_LedgerReport]) -> int:
+    from ..core.attest import attest_device, dac_serial
+
     values = image_values(req.target, req.format, req.board, req.offset)
     if given_cd is None and values.get("cd") is None:
         ui.info(f"note  {req.target}: no Certification Declaration (the image holds none; "
@@ -135,9 +185,12 @@ def attest_command(req: AttestRequest, ui) -> int:
     problems = attest_device(values, paa_store=store, cd_signers=signers, at=at, cd=given_cd)
     for line in _device_line(req.target, problems):
         ui.info(line)
+    if report is not None:
+        report.record(req.target, dac_serial(values), problems, ui)
     if problems:
         raise VerificationError(f"{req.target}: attestation fails ({len(problems)} "
                                 "reason(s))")
+    _unknown(report, req.target)
     ui.info(f"{req.target}: attestation passes")
     return 0
 
@@ -153,24 +206,27 @@ def _init_lot(context: dict) -> None:
     _LOT.update(context)
 
 
-def _check_row(row: dict) -> tuple[str, list[str]]:
-    """(device name, problems) of one manifest row."""
-    from ..core.attest import attest_device
+def _check_row(row: dict) -> tuple[str, list[str], Optional[str]]:
+    """(device name, problems, DAC serial) of one manifest row (the serial from the image's
+    DAC, else the manifest's)."""
+    from ..core.attest import attest_device, dac_serial
     from ..errors import FactoryDataError
 
     name = f"device {row.get('index', '?')}"
+    listed = (row.get("dac_serial") or "").lower().lstrip("0") or None
     try:
         values = image_values(str(_LOT["root"] / row["image"]), _LOT["format"], _LOT["board"],
                               None)
     except FactoryDataError as exc:
-        return name, [str(exc)]
+        return name, [str(exc)], listed
     except KeyError:
-        return name, ["its manifest row has no image"]
+        return name, ["its manifest row has no image"], listed
     return name, attest_device(values, paa_store=_LOT["store"], cd_signers=_LOT["signers"],
-                               at=_LOT["at"], cd=_LOT["cd"])
+                               at=_LOT["at"], cd=_LOT["cd"]), dac_serial(values) or listed
 
 
-def _attest_lot(req: AttestRequest, ui, store, signers, given_cd, at) -> int:
+def _attest_lot(req: AttestRequest, ui, store, signers, given_cd, at,
+                report: Optional[_LedgerReport]) -> int:
     import multiprocessing
     import os
 
@@ -201,13 +257,16 @@ def _attest_lot(req: AttestRequest, ui, store, signers, given_cd, at) -> int:
         except KeyboardInterrupt:
             raise Interrupted("attestation interrupted") from None
     failed = 0
-    for name, problems in results:
+    for name, problems, serial in results:
         if problems:
             failed += 1
             for line in _device_line(name, problems):
                 ui.info(line)
+        if report is not None:
+            report.record(name, serial, problems, ui)
     if failed:
         raise VerificationError(f"{req.target}: {failed} of {len(rows)} devices fail "
                                 "attestation")
+    _unknown(report, req.target)
     ui.info(f"{req.target}: all {len(rows)} devices pass attestation")
     return 0

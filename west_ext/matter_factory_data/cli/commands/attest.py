@@ -33,6 +33,14 @@ def add_attest_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a lot: worker processes (default: one per CPU)")
     parser.add_argument("--offset", type=any_int,
                         help="partition address in a multi-segment .hex")
+    parser.add_argument("--ledger", metavar="URL",
+                        help="record every device's result in the identity ledger "
+                             "(sqlite:///ABS/PATH.db or postgresql://...): its attest column "
+                             "becomes pass or 'fail: <first reason>', with the time and the "
+                             "station; its state is left alone. A device the ledger does not "
+                             "know fails the run (exit 1)")
+    parser.add_argument("--station", metavar="NAME",
+                        help="this station's name in the ledger (default: the host name)")
 
 
 def run_attest(args: argparse.Namespace, ui: UI) -> int:

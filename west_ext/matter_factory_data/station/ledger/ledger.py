@@ -328,6 +328,16 @@ class Ledger:
         if self.backend.run(work, single=True) != 1:
             raise LedgerError(f"ledger {self.url}: no issued DAC with serial {dac_serial}")
 
+    def attested(self, dac_serial: str, result: str, station: str) -> bool:
+        """Record an ``attest`` result (``pass`` or ``fail: <reason>``) of a device, with the
+        time and the station; its ``state`` is left as it is. False: no such DAC serial."""
+        def work(tx: Transaction) -> int:
+            return tx.execute(
+                "UPDATE identities SET attest = ?, attested_at = ?, attest_station = ? "
+                "WHERE dac_serial = ?", (result, now(), station, dac_serial)).rowcount
+
+        return self.backend.run(work, single=True) == 1
+
     # ------------------------------------------------------------------ reading
 
     def stats(self) -> dict:
@@ -353,7 +363,8 @@ class Ledger:
         were never used, the state says so)."""
         rows = self.backend.run(lambda tx: tx.all(
             "SELECT i.dac_serial, i.sn, i.pubkey_sha256, i.pai_sha256, i.station, i.state, "
-            "l.name, i.claimed_at, i.issued_at, i.reported_at, i.image_sha256, i.readback "
+            "l.name, i.claimed_at, i.issued_at, i.reported_at, i.image_sha256, i.readback, "
+            "i.attest, i.attested_at, i.attest_station "
             "FROM identities i JOIN lots l ON l.id = i.lot_id ORDER BY i.id"))
         return [dict(zip(EXPORT_COLUMNS, row)) for row in rows]
 
@@ -373,7 +384,8 @@ class Ledger:
 
 
 EXPORT_COLUMNS = ("dac_serial", "sn", "pubkey_sha256", "pai_sha256", "station", "state", "lot",
-                  "claimed_at", "issued_at", "reported_at", "image_sha256", "readback")
+                  "claimed_at", "issued_at", "reported_at", "image_sha256", "readback", "attest",
+                  "attested_at", "attest_station")
 
 
 def _same_fields(row: tuple, c: Claim) -> set:

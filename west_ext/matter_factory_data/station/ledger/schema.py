@@ -5,13 +5,15 @@ never written.
 One row per identity (``identities``): what was claimed (serial number, discriminator and
 passcode, rd_uid, DAC serial), the device key's SHA-256 once known, and its life
 (``claimed`` -> ``issued`` -> ``ok`` / ``failed`` / ``scrapped``; ``void``: claimed but never
-built, so no DAC left the station). Every value that must be unique has a UNIQUE constraint;
+built, so no DAC left the station). Version 2 adds the last ``attest`` result of a device
+(``pass`` or ``fail: <first reason>``), when (``attested_at``) and where (``attest_station``);
+an attest run never changes ``state``. Every value that must be unique has a UNIQUE constraint;
 NULLs (a value the station never sees, such as the passcode of a CSR board) do not collide.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 STATES = ("claimed", "issued", "ok", "failed", "scrapped", "void")
 #: States of a device whose outcome was never reported.
@@ -59,6 +61,11 @@ MIGRATIONS = {
         " UNIQUE (discriminator, passcode))",
         "CREATE INDEX identities_lot ON identities (lot_id, idx)",
         "CREATE INDEX identities_state ON identities (state)",
+    ],
+    2: [  # ``attest --ledger``: plain ALTER TABLE ... ADD COLUMN, valid on SQLite and PostgreSQL
+        "ALTER TABLE identities ADD COLUMN attest TEXT",
+        "ALTER TABLE identities ADD COLUMN attested_at TEXT",
+        "ALTER TABLE identities ADD COLUMN attest_station TEXT",
     ],
 }
 
