@@ -680,7 +680,8 @@ def parse_args() -> argparse.Namespace:
                         help="SPAKE2+ iteration counts, comma-separated (default 10000,1000)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each tool per configuration, alternating (default 3)")
-    parser.add_argument("--only", choices=("ours", "esp"), help="run one tool only")
+    parser.add_argument("--only", choices=("ours", "esp"),
+                        help="run one tool only (ours: with the floor unless --no-floor)")
     parser.add_argument("--no-floor", action="store_true",
                         help="do not run the crypto floor (bench/floor.py) side by side")
     parser.add_argument("--verify", action="store_true",
@@ -763,7 +764,7 @@ def main() -> int:
             return 1
     if args.only != "ours":
         tools["esp"] = esp_tool(args)
-    if not args.no_floor and args.only is None:
+    if not args.no_floor and args.only != "esp":
         tools["floor"] = floor_tool()
     load = (_read("/proc/loadavg") or "?").split()[:3]
     print(f"CPU: {cpu_model()}", flush=True)

@@ -20,7 +20,6 @@ from .onboarding import passcode_problem  # one list of forbidden passcodes for 
 # spells its classes in ASCII (``\\d`` matches any Unicode digit, such as Arabic-Indic ones).
 _DATE_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _DATE_COMPACT = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 # ``int(x, 0)`` spellings, ASCII only: an optional sign, a base prefix, digits with single
 # underscores between them (int() itself also takes spaces and non-ASCII digits).
@@ -145,10 +144,22 @@ def parse_decimal(text: str, where: Where) -> int:
 def parse_hex(text: str, where: Where) -> bytes:
     """Decode a hex string (either case, even length); an optional ``hex:`` prefix is dropped."""
     body = text[4:] if text.startswith("hex:") else text
-    if not _HEX.fullmatch(body):
+    value = hex_bytes(body)
+    if value is None:
         raise InputError.at(where, f"{shown(text)} is not valid hex (accepted: an even number "
                                    "of hex digits 0-9, a-f)")
-    return bytes.fromhex(body)
+    return value
+
+
+def hex_bytes(body: str) -> Optional[bytes]:
+    """The bytes of an even number of hex digits (either case), or None: ``bytes.fromhex``
+    raises on anything but ASCII hex digits and whitespace, and whitespace (which it skips)
+    leaves fewer bytes than half the characters."""
+    try:
+        value = bytes.fromhex(body)
+    except ValueError:
+        return None
+    return value if 2 * len(value) == len(body) else None
 
 
 def base64_problem(text: object) -> Optional[str]:

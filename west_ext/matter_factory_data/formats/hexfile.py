@@ -6,11 +6,12 @@ records from the first address, none crossing a 64 KiB boundary, upper-case hex,
 extended linear address record first when the data ends above 0xFFFF and again at every
 64 KiB boundary, no start address, ``:00000001FF`` last. Lines always end in LF so the
 bytes do not depend on the platform. intelhex took ~0.8 ms for a 1 KiB image, more than a
-device's DAC; this takes ~0.05 ms.
+device's DAC; this takes ~0.03 ms (the record layout is cached per offset and length).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 
 from ..errors import OPT, InputError
@@ -21,33 +22,39 @@ def to_hex_text(offset: int, data: bytes) -> str:
     if offset < 0 or offset + len(data) > 0x1_0000_0000:
         raise InputError(f"data of {len(data)} bytes at 0x{offset:x} does not fit the 32-bit "
                          "address space of Intel HEX")
-    end = offset + len(data)
+    text = data.hex().upper()
+    digits = _DIGITS
+    lines = [prefix + text[2 * start:2 * stop] + digits[(base - sum(data[start:stop])) & 0xFF]
+             if stop else prefix for start, stop, prefix, base in _layout(offset, len(data))]
+    lines.append(":00000001FF\n")
+    return "\n".join(lines)
+
+
+_DIGITS = tuple(f"{value:02X}" for value in range(256))
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(offset: int, length: int) -> tuple:
+    """The records of ``length`` bytes at ``offset``, the same for every image of that length
+    (a batch's images differ in a few lengths only): ``(start, stop, prefix, base)`` of a data
+    record (its bytes ``data[start:stop]``, the text before them, and minus the sum of its
+    count and address bytes, from which the checksum follows), or ``(0, 0, line, 0)`` of an
+    extended linear address record (a whole line)."""
+    end = offset + length
     extended = end - 1 > 0xFFFF
-    binary = bytearray()  # every record without its ':' and line end, then one hex() call
-    sizes = []
+    records: list = []
     address = offset
     while address < end:
         if extended and (address == offset or address & 0xFFFF == 0):
             upper = address >> 16
-            binary += bytes((2, 0, 0, 4, upper >> 8, upper & 0xFF,
-                             -(6 + (upper >> 8) + (upper & 0xFF)) & 0xFF))
-            sizes.append(14)
+            checksum = -(6 + (upper >> 8) + (upper & 0xFF)) & 0xFF
+            records.append((0, 0, f":02000004{upper:04X}{checksum:02X}", 0))
         stop = min(address + 16, end, (address | 0xFFFF) + 1)
-        chunk = data[address - offset:stop - offset]
-        high, low = (address >> 8) & 0xFF, address & 0xFF
-        binary += bytes((len(chunk), high, low, 0))
-        binary += chunk
-        binary.append(-(len(chunk) + high + low + sum(chunk)) & 0xFF)
-        sizes.append(2 * len(chunk) + 10)
+        count = stop - address
+        records.append((address - offset, stop - offset, f":{count:02X}{address & 0xFFFF:04X}00",
+                        -(count + ((address >> 8) & 0xFF) + (address & 0xFF))))
         address = stop
-    text = binary.hex().upper()
-    lines = []
-    at = 0
-    for size in sizes:
-        lines.append(text[at:at + size])
-        at += size
-    lines.append("00000001FF\n")
-    return ":" + "\n:".join(lines)
+    return tuple(records)
 
 
 def from_hex_text(text: str, source: str = "hex file") -> list[tuple[int, bytes]]:

@@ -91,11 +91,17 @@ def json_to_device_map(obj: Mapping[str, Any], source: str = "JSON") -> dict:
                          f"got {type(obj).__name__}")
     if not obj:
         raise InputError(f"{source}: the JSON object is empty (accepted: the factory data keys)")
-    result = {}
+    result: dict = {}
     for key, value in obj.items():
         if isinstance(value, str):
-            result[key] = (_hex_value(value, f"{source}: key {key!r}")
-                           if value.startswith(HEX_PREFIX) else value.encode("utf-8"))
+            if value.startswith(HEX_PREFIX):
+                data = validate.hex_bytes(value[len(HEX_PREFIX):])
+                result[key] = (data if data is not None else
+                               _hex_value(value, f"{source}: key {key!r}"))
+            else:
+                result[key] = value.encode("utf-8")
+        elif isinstance(value, (int, float)) or value is None:  # bool is an int
+            result[key] = value
         else:
             result[key] = _convert_nested(value, f"{source}: key {key!r}")
     return result

@@ -104,7 +104,9 @@ def _init_worker(template: DeviceTemplate, pai_cert_der: bytes, pai_key: bytes |
         key = pai_key
     else:
         key = certs.load_private_key(pai_key, source="PAI key")
-    _WORKER.update(template=template, devices_dir=devices_dir, issuer=certs.DacIssuer(
+    if _WORKER.get("dirs") is not None:
+        _WORKER["dirs"].close()
+    _WORKER.update(template=template, dirs=DeviceDirs(Path(devices_dir)), issuer=certs.DacIssuer(
         issuer_cert=cert, issuer_key=key, common_name=common_name,
         vendor_id=template.common["vendor_id"], product_id=template.common["product_id"],
         not_before=not_before, deterministic=deterministic))
@@ -116,7 +118,7 @@ def _make_device(job: tuple) -> dict:
 
     identity, shared = job
     built = build_device(_WORKER["template"], identity, _WORKER["issuer"])
-    write_device_dir(Path(_WORKER["devices_dir"]), identity.index, built.files)
+    _WORKER["dirs"].write(identity.index, built.files)
     row = dict(built.row, image=image_path(identity.index))
     row[SHARED_COLUMN] = " ".join(map(str, shared))
     return row
@@ -179,18 +181,71 @@ def _shared_loop(pool, jobs: Iterator[tuple], in_flight_limit: int) -> Iterator[
 
 
 def write_device_dir(devices_dir: Path, index: int, files: dict) -> None:
-    final = devices_dir / device_dir_name(index)
-    temp = devices_dir / f".tmp-{device_dir_name(index)}-{os.getpid()}"
-    if temp.exists():
-        shutil.rmtree(temp)
-    os.mkdir(temp, 0o700)
-    for name, data in files.items():
-        fd = os.open(temp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Write one device's directory under a temporary name, then rename it into place."""
+    DeviceDirs(devices_dir).write(index, files)
+
+
+class DeviceDirs:
+    """Writes device directories into ``devices_dir``: each one under a temporary name,
+    renamed into place once every file is written (a rename fails if a complete device is
+    already there). Where the platform allows, every call is relative to an open descriptor
+    of the directory (no path is built or resolved per file: the hot path of ``batch``)."""
+
+    _AT = all(call in os.supports_dir_fd for call in (os.open, os.mkdir, os.rename))
+
+    def __init__(self, devices_dir: Path) -> None:
+        self.path = str(devices_dir)
+        self.fd = -1
+
+    def write(self, index: int, files: dict) -> None:
+        final = device_dir_name(index)
+        temp = f".tmp-{final}-{os.getpid()}"
+        if not self._AT:
+            self._write_by_path(final, temp, files)
+            return
+        if self.fd < 0:
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            os.write(fd, data)
+            os.mkdir(temp, 0o700, dir_fd=self.fd)
+        except FileExistsError:  # left by a killed process with this pid
+            shutil.rmtree(os.path.join(self.path, temp))
+            os.mkdir(temp, 0o700, dir_fd=self.fd)
+        directory = os.open(temp, os.O_RDONLY | os.O_DIRECTORY, dir_fd=self.fd)
+        try:
+            for name, data in files.items():
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=directory)
+                try:
+                    _write_all(fd, data)
+                finally:
+                    os.close(fd)
         finally:
-            os.close(fd)
-    os.rename(temp, final)  # fails if a complete device is already there
+            os.close(directory)
+        os.rename(temp, final, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def _write_by_path(self, final: str, temp: str, files: dict) -> None:
+        temp_path = os.path.join(self.path, temp)
+        if os.path.exists(temp_path):
+            shutil.rmtree(temp_path)
+        os.mkdir(temp_path, 0o700)
+        for name, data in files.items():
+            fd = os.open(os.path.join(temp_path, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                         0o600)
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+        os.rename(temp_path, os.path.join(self.path, final))
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    written = os.write(fd, data)
+    while written < len(data):  # a short write (a full disk raises on the next call)
+        written += os.write(fd, memoryview(data)[written:])
 
 
 class Window:
