@@ -80,3 +80,14 @@ def test_the_policy_of_a_request():
         policy("production", allow_nonconformant_certs=True)
     with pytest.raises(InputError, match="not a profile"):
         policy("strict")
+
+
+def test_the_test_material_rules_named_in_profile_are_those_of_core_attest():
+    """pipeline.production_rules skips core.attest when a profile reports none of
+    TEST_MATERIAL_RULES: the list must be exactly the rules production_findings emits."""
+    from matter_factory_data.core.profile import TEST_MATERIAL_RULES
+
+    assert set(TEST_MATERIAL_RULES) == set(attest.RULES)
+    assert not ProfilePolicy().reports_any(TEST_MATERIAL_RULES)
+    assert ProfilePolicy(PRODUCTION).reports_any(TEST_MATERIAL_RULES)
+    assert ProfilePolicy().reports_any(["test-vendor-id", "dac-not-ca"])  # a warning counts

@@ -16,6 +16,33 @@ class Parser(argparse.ArgumentParser):
     #: The last usage error (for the ``error`` event of ``--json``).
     last_error: str = ""
 
+    #: Set while :meth:`add_argument` runs (see :meth:`_get_formatter`).
+    _adding = False
+
+    def add_argument(self, *args, **kwargs):
+        self._adding = True
+        try:
+            return super().add_argument(*args, **kwargs)
+        finally:
+            self._adding = False
+
+    def add_subparsers(self, **kwargs):
+        # argparse formats this parser's usage to name the sub-commands' prog; with no
+        # positionals and no custom usage that is exactly ``self.prog`` (and needs no
+        # formatter, see _get_formatter).
+        if kwargs.get("prog") is None and self.usage is None and not any(
+                not action.option_strings for action in self._actions):
+            kwargs["prog"] = self.prog
+        return super().add_subparsers(**kwargs)
+
+    def _get_formatter(self):
+        # argparse formats every new option's metavar once to check it; its formatter asks
+        # shutil for the terminal width, and importing shutil (with bz2, lzma, fnmatch) is
+        # ~2 ms of every run. The check does not depend on the width; help output does.
+        if self._adding:
+            return self.formatter_class(prog=self.prog, width=80)
+        return super()._get_formatter()
+
     def error(self, message: str) -> NoReturn:
         Parser.last_error = message
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -105,11 +105,29 @@ def check_key_matches_certificate(key: bytes, cert: CertView, *, key_source: str
     )
 
 
+class _VerifyECDSA(ec.ECDSA):
+    """``ec.ECDSA(hashes.SHA256())`` for verifying, through its public properties only.
+    ``ECDSA.__init__`` imports cryptography's whole OpenSSL backend module (ciphers, RSA,
+    padding, ``random``; ~6 ms of every ``generate``) just to ask whether deterministic
+    *signing* is available, which a verification never uses."""
+
+    def __init__(self) -> None:  # deliberately not ECDSA.__init__
+        self._hash = hashes.SHA256()
+
+    @property
+    def algorithm(self):  # type: ignore[override]
+        return self._hash
+
+    @property
+    def deterministic_signing(self) -> bool:
+        return False
+
+
 def verify_signature(point: bytes, signature: bytes, data: bytes) -> None:
     """Raise ``InvalidSignature`` unless ``signature`` (DER) is the ECDSA-SHA256 signature
     of ``data`` by the P-256 key with the 65-byte uncompressed ``point``."""
     public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+    public.verify(signature, data, _VerifyECDSA())
 
 
 def subject_text(cert: CertView) -> str:

@@ -72,6 +72,13 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
+#: The production rules of :mod:`.attest` (its ``RULES``), named here so that a command can
+#: tell that a profile reports none of them without importing that module (and its
+#: certificate and CD readers); tests/test_profile.py keeps the two lists the same.
+TEST_MATERIAL_RULES = ("test-vendor-id", "test-paa", "test-cd-signer", "enable-key",
+                       "passcode-stored")
+
+
 def _escape(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
@@ -96,6 +103,10 @@ class ProfilePolicy:
     def severity(self, rule: str) -> str:
         development, production = RULES.get(rule, (ERROR, ERROR))
         return production if self.production else development
+
+    def reports_any(self, rules: Iterable[str]) -> bool:
+        """Whether a finding of one of ``rules`` would be reported (warning or error)."""
+        return any(self.severity(rule) != OFF for rule in rules)
 
     def is_error(self, rule: str) -> bool:
         return self.severity(rule) == ERROR

@@ -6,7 +6,6 @@ Each takes a typed request and a UI, returns an exit code, and raises
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 from ..errors import OPT, InputError, Subject, VerificationError
@@ -262,6 +261,8 @@ def _codes_to_check(args: VerifyRequest) -> list[tuple[str, str]]:
     if args.manual:
         codes.append((str(OPT.manual), args.manual))
     codes_file = args.codes
+    from pathlib import Path
+
     sibling = Path(args.file).with_suffix(".txt")
     if codes_file is None and sibling.is_file():
         codes_file = str(sibling)

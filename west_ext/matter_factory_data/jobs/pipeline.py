@@ -305,6 +305,11 @@ def production_rules(req, vendor_id: int, attestation, enable_key: Optional[byte
     test vendor IDs, connectedhomeip's test roots, test CD signers, the enable key, a stored
     passcode) under the request's profile: refusals raise, nothing is reported under
     development."""
+    from ..core.profile import TEST_MATERIAL_RULES
+
+    policy = profile_policy(req)
+    if not req.paa_cert and not policy.reports_any(TEST_MATERIAL_RULES):
+        return []  # the findings are pure and this profile reports none of them
     from ..core.attest import production_findings
 
     paa = None
@@ -317,7 +322,7 @@ def production_rules(req, vendor_id: int, attestation, enable_key: Optional[byte
     findings = production_findings(values, source="", paa=paa, cd=cd,
                                    passcode_stored=bool(req.include_passcode),
                                    names=dict(_GENERATE_NAMES))
-    return profile_policy(req).apply(findings)
+    return policy.apply(findings)
 
 
 def profile_policy(req) -> ProfilePolicy:

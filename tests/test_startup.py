@@ -1,0 +1,62 @@
+"""What a single ``generate`` loads (issue #17: start-up against the reference generator).
+
+Each module named here cost measurable time on every run and is not needed to make a
+device's factory data; the benchmark is bench/bench_generate.py --reference. The run is a
+fresh interpreter, as a user's, so nothing imported by the test session counts.
+"""
+
+import json
+import subprocess
+import sys
+
+from conftest import golden_args
+
+NOT_ON_THE_GENERATE_PATH = [
+    # argparse's help formatter asks shutil for the terminal width (with bz2, lzma)
+    "shutil",
+    # ec.ECDSA() imports the whole OpenSSL backend module only to ask about deterministic
+    # signing; verifying a signature never needs it
+    "cryptography.hazmat.backends.openssl.backend",
+    # the production rules on test material, reported by no rule under development
+    "matter_factory_data.core.attest",
+    "dataclasses",
+    # other commands' modules
+    "matter_factory_data.cli.commands.batch",
+    "matter_factory_data.cli.commands.provision",
+]
+
+PROBE = """
+import json, sys
+from matter_factory_data.cli.app import main
+code = main(sys.argv[1:])
+print(json.dumps([code, sorted(sys.modules)]), file=sys.stderr)
+"""
+
+
+def loaded_by(argv: list) -> tuple[int, set]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *map(str, argv)],
+                          capture_output=True, text=True, check=False)
+    code, modules = json.loads(done.stderr.strip().splitlines()[-1])
+    return code, set(modules)
+
+
+def test_generate_loads_nothing_it_does_not_need(golden, tmp_path):
+    args = golden_args(golden, tmp_path / "fd")
+    args[args.index("2022-02-02")] = "2022-03-01"  # the golden DAC is valid then: no warning
+    code, modules = loaded_by(["generate", *args, "--generate_onboarding"])
+    assert code == 0
+    assert (tmp_path / "fd.png").is_file()
+    assert modules & set(NOT_ON_THE_GENERATE_PATH) == set()
+    # the probe can tell: what generate does need is there
+    assert "matter_factory_data.jobs.pipeline" in modules
+    assert "cryptography.hazmat.primitives.asymmetric.ec" in modules
+
+
+def test_the_production_profile_still_runs_the_test_material_rules(golden, tmp_path):
+    """The short cut is only for profiles that report none of those rules."""
+    args = golden_args(golden, tmp_path / "fd")
+    args[args.index("2022-02-02")] = "2022-03-01"
+    code, modules = loaded_by(["generate", *args, "--profile", "production"])
+    assert code != 0  # test vendor ID 0xFFF1, the development PAA's chain
+    assert "matter_factory_data.core.attest" in modules
+    assert not (tmp_path / "fd.json").exists()
