@@ -60,3 +60,28 @@ def test_the_production_profile_still_runs_the_test_material_rules(golden, tmp_p
     assert code != 0  # test vendor ID 0xFFF1, the development PAA's chain
     assert "matter_factory_data.core.attest" in modules
     assert not (tmp_path / "fd.json").exists()
+
+
+GC_PROBE = """
+import gc, sys
+from matter_factory_data.cli import main
+code = main(sys.argv[1:])
+print(code, gc.isenabled(), file=sys.stderr)
+"""
+
+
+def collector_after(argv: list) -> tuple[int, bool]:
+    done = subprocess.run([sys.executable, "-c", GC_PROBE, *map(str, argv)],
+                          capture_output=True, text=True, check=False)
+    code, enabled = done.stderr.strip().splitlines()[-1].split()
+    return int(code), enabled == "True"
+
+
+def test_the_cycle_collector_is_off_only_for_one_shot_commands(golden, tmp_path):
+    """The console script pauses Python's cyclic GC for start-up; generate keeps it off to
+    the end, every other command (batch, provision, verify DIR: long runs) turns it back on."""
+    args = golden_args(golden, tmp_path / "fd")
+    assert collector_after(["generate", *args]) == (0, False)
+    codes = ["codes", "--vendor_id", "0xFFF1", "--product_id", "0x8006",
+             "--discriminator", "0xF00", "--passcode", "20202021"]
+    assert collector_after(codes) == (0, True)

@@ -10,6 +10,6 @@ def run(command: str, extra: list) -> int:
         import matter_factory_data  # noqa: F401
     except ImportError:
         sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "west_ext"))
-    from matter_factory_data.cli.app import main
+    from matter_factory_data.cli import main
 
     return main([command, *extra, *sys.argv[1:]])

@@ -18,6 +18,6 @@ if sys.argv[1:2] == ["build-step"]:  # the module's CMake: a lean start, no argp
 
     sys.exit(step_main(sys.argv[2:]))
 
-from .cli.app import main  # noqa: E402
+from .cli import main  # noqa: E402
 
 sys.exit(main())

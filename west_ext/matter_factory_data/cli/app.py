@@ -19,22 +19,7 @@ from collections.abc import Sequence
 from typing import Callable, Optional
 
 from ..ui import UI  # re-exported for the front ends
-from .commands.attest import add_attest_arguments, run_attest
-from .commands.batch import add_batch_arguments, run_batch
-from .commands.build_step import add_build_step_arguments, run_build_step
-from .commands.check import add_check_arguments, run_check
-from .commands.codes import add_codes_arguments, run_codes
-from .commands.flash import add_flash_arguments, run_flash
 from .commands.generate import add_generate_arguments, run_generate
-from .commands.labels import add_labels_arguments, run_labels
-from .commands.ledger import add_ledger_command_arguments, run_ledger
-from .commands.menuconfig import add_menuconfig_arguments, run_menuconfig
-from .commands.merge import add_merge_arguments, run_merge
-from .commands.partition import add_partition_arguments, run_partition
-from .commands.provision import add_provision_arguments, run_provision
-from .commands.show import add_show_arguments, run_show
-from .commands.stm32_program import add_stm32_program_arguments, run_stm32_program
-from .commands.verify import add_verify_arguments, run_verify
 from .options import (  # re-exported: tests and station scripts use them from here
     _PLUMBING,
     BOARD_CHOICES,
@@ -55,19 +40,125 @@ from .parser import Parser, abbreviable_from
 
 PROG = "matter-factory-data"
 
+#: The other commands' add_<command>_arguments/run_<command> are re-exported lazily
+#: (:func:`__getattr__`).
 __all__ = [
     "BOARD_CHOICES", "COLOR_CHOICES", "COMMANDS", "FIND_BUILD_DIR", "FINISH_CHOICES",
-    "FORMAT_CHOICES", "PROG", "UI", "Parser", "abbreviable_from", "add_batch_arguments",
-    "add_build_dir_argument", "add_build_step_arguments", "add_check_arguments",
-    "add_codes_arguments", "add_commands", "add_field_arguments", "add_flash_arguments",
-    "add_format_arguments", "add_generate_arguments", "add_menuconfig_arguments",
-    "add_merge_arguments", "add_partition_arguments", "add_provision_arguments",
-    "add_show_arguments", "add_stm32_program_arguments", "add_verify_arguments", "any_int",
-    "base64_bytes", "build_parser", "command_namespace", "decimal_int", "main",
-    "refuse_options_besides", "request_from", "run", "run_batch", "run_build_step",
-    "run_check", "run_codes", "run_flash", "run_generate", "run_menuconfig", "run_merge",
-    "run_partition", "run_provision", "run_show", "run_stm32_program", "run_verify",
+    "FORMAT_CHOICES", "PROG", "UI", "Parser", "abbreviable_from", "add_build_dir_argument",
+    "add_commands", "add_field_arguments", "add_format_arguments", "add_generate_arguments",
+    "any_int", "base64_bytes", "build_parser", "command_namespace", "decimal_int", "main",
+    "refuse_options_besides", "request_from", "run", "run_generate",
 ]
+
+
+def _command_module(command: str):
+    """The module of ``command`` in ``cli/commands/``, imported on first use: a run loads
+    only its own command's module (``generate``'s is imported above)."""
+    if command == "attest":
+        from .commands import attest
+
+        return attest
+    if command == "batch":
+        from .commands import batch
+
+        return batch
+    if command == "build-step":
+        from .commands import build_step
+
+        return build_step
+    if command == "check":
+        from .commands import check
+
+        return check
+    if command == "codes":
+        from .commands import codes
+
+        return codes
+    if command == "flash":
+        from .commands import flash
+
+        return flash
+    if command == "labels":
+        from .commands import labels
+
+        return labels
+    if command == "ledger":
+        from .commands import ledger
+
+        return ledger
+    if command == "menuconfig":
+        from .commands import menuconfig
+
+        return menuconfig
+    if command == "merge":
+        from .commands import merge
+
+        return merge
+    if command == "partition":
+        from .commands import partition
+
+        return partition
+    if command == "provision":
+        from .commands import provision
+
+        return provision
+    if command == "show":
+        from .commands import show
+
+        return show
+    if command == "stm32-program":
+        from .commands import stm32_program
+
+        return stm32_program
+    if command == "verify":
+        from .commands import verify
+
+        return verify
+    raise KeyError(command)
+
+
+class _Deferred:
+    """A command's ``add_<command>_arguments`` or ``run_<command>``, imported on first call."""
+
+    __slots__ = ("command", "name")
+
+    def __init__(self, command: str, name: str) -> None:
+        self.command, self.name = command, name
+
+    def __call__(self, *args, **kwargs):
+        return getattr(_command_module(self.command), self.name)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self.name} of cli/commands, imported on first use>"
+
+
+#: The re-exported functions of the other commands (``app.add_batch_arguments``, ...):
+#: name -> command, resolved by :func:`__getattr__` on first access.
+_REEXPORTED = {
+    f"{prefix}{stem}{suffix}": command
+    for command, stem in (
+        ("attest", "attest"), ("batch", "batch"), ("build-step", "build_step"),
+        ("check", "check"), ("codes", "codes"), ("flash", "flash"), ("labels", "labels"),
+        ("menuconfig", "menuconfig"), ("merge", "merge"), ("partition", "partition"),
+        ("provision", "provision"), ("show", "show"), ("stm32-program", "stm32_program"),
+        ("verify", "verify"))
+    for prefix, suffix in (("add_", "_arguments"), ("run_", ""))
+}
+_REEXPORTED.update(add_ledger_command_arguments="ledger", run_ledger="ledger")
+
+
+def __getattr__(name: str):
+    command = _REEXPORTED.get(name)
+    if command is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(_command_module(command), name)
+
+
+def _deferred(command: str) -> tuple[Callable, Callable]:
+    """``(add_<command>_arguments, run_<command>)`` of a command, imported on first call."""
+    stem = command.replace("-", "_")
+    add = "add_ledger_command_arguments" if command == "ledger" else f"add_{stem}_arguments"
+    return _Deferred(command, add), _Deferred(command, f"run_{stem}")
 
 
 def command_namespace(args: argparse.Namespace) -> argparse.Namespace:
@@ -86,42 +177,40 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "generate": ("generate nRF Connect factory data (JSON, and HEX/BIN, codes, certificates)",
                  add_generate_arguments, run_generate),
     "partition": ("convert a factory data JSON file into the .hex/.bin partition image",
-                  add_partition_arguments, run_partition),
+                  *_deferred("partition")),
     "show": ("summarise a .hex/.bin/.json (or print its JSON form) and lint it as the device "
              "parser would",
-             add_show_arguments, run_show),
+             *_deferred("show")),
     "verify": ("check an image against its certificates, verifier and onboarding codes",
-               add_verify_arguments, run_verify),
+               *_deferred("verify")),
     "attest": ("check an image or a lot as a commissioner does: DAC -> PAI -> a PAA of "
                "--paa-store, the CD against --cd-store, the VID/PID rules",
-               add_attest_arguments, run_attest),
-    "codes": ("print the QR payload and manual pairing code", add_codes_arguments, run_codes),
+               *_deferred("attest")),
+    "codes": ("print the QR payload and manual pairing code", *_deferred("codes")),
     "batch": ("factory data for N devices, each with its own identity (DAC, passcode, "
               "discriminator, ...), in parallel, resumable, with a manifest",
-              add_batch_arguments, run_batch),
+              *_deferred("batch")),
     "labels": ("print labels of a batch lot: per device the QR code as PNG and/or SVG at a "
                "size in mm and a printer DPI, and labels.csv (serial, manual code, QR payload)",
-               add_labels_arguments, run_labels),
+               *_deferred("labels")),
     "check": ("check the factory_data partition of a pm_static.yml, partitions.yml or build "
-              "directory", add_check_arguments, run_check),
+              "directory", *_deferred("check")),
     "build-step": ("the factory data step of a Zephyr build (run by the module's CMake)",
-                   add_build_step_arguments, run_build_step),
+                   *_deferred("build-step")),
     "flash": ("program only the factory data hex into a connected nRF device "
-              "(nrfjprog or nrfutil)", add_flash_arguments, run_flash),
+              "(nrfjprog or nrfutil)", *_deferred("flash")),
     "stm32-program": ("write an STM32 factory data image with STM32CubeProgrammer over "
                       "ST-LINK, on one or several probes; --list lists them",
-                      add_stm32_program_arguments, run_stm32_program),
+                      *_deferred("stm32-program")),
     "provision": ("provisioning station: serve several STM32 boards at once over their "
                   "UARTs (our CSR protocol, or ST's finish:NNN demo), outcomes to a manifest",
-                  add_provision_arguments, run_provision),
+                  *_deferred("provision")),
     "ledger": ("the identity ledger of a factory line: stats, export (DAC serials per PAI, "
-               "CSV/JSON), import of a batch lot, report of a device", add_ledger_command_arguments,
-               run_ledger),
+               "CSV/JSON), import of a batch lot, report of a device", *_deferred("ledger")),
     "merge": ("merge the firmware hex and the factory data hex into one hex",
-              add_merge_arguments, run_merge),
+              *_deferred("merge")),
     "menuconfig": ("edit the factory data Kconfig symbols of a build's .config or of a .conf "
-                   "fragment (kconfiglib menuconfig, or --set)", add_menuconfig_arguments,
-                   run_menuconfig),
+                   "fragment (kconfiglib menuconfig, or --set)", *_deferred("menuconfig")),
 }
 
 
@@ -155,11 +244,21 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> Parser:
 EVENT_COMMANDS = ("batch", "verify", "flash", "stm32-program", "provision")
 
 
+#: Commands that make or read one device's data and end: the console script leaves Python's
+#: cyclic garbage collector off for them (see :func:`matter_factory_data.cli.main`).
+ONE_SHOT_COMMANDS = ("generate",)
+
+
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Run a parsed command; turn every expected error into one line and an exit code.
     With ``--json`` on a command of :data:`EVENT_COMMANDS`, stdout carries only the NDJSON
     events (``run_started`` ... ``run_finished``); the human text goes to stderr."""
     from .boundary import guarded
+
+    if getattr(args, "command", None) not in ONE_SHOT_COMMANDS:
+        import gc
+
+        gc.enable()  # batch, provision, verify DIR, ...: long runs, many objects
 
     if not (getattr(args, "json", False) and getattr(args, "command", None) in EVENT_COMMANDS):
         return guarded(lambda: args.run(args, ui), ui)

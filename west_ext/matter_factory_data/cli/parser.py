@@ -40,7 +40,7 @@ class Parser(argparse.ArgumentParser):
         # shutil for the terminal width, and importing shutil (with bz2, lzma, fnmatch) is
         # ~2 ms of every run. The check does not depend on the width; help output does.
         if self._adding:
-            return self.formatter_class(prog=self.prog, width=80)
+            return self.formatter_class(prog=self.prog, width=80)  # type: ignore[call-arg]
         return super()._get_formatter()
 
     def error(self, message: str) -> NoReturn:

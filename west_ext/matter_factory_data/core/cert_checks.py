@@ -115,7 +115,7 @@ class _VerifyECDSA(ec.ECDSA):
         self._hash = hashes.SHA256()
 
     @property
-    def algorithm(self):  # type: ignore[override]
+    def algorithm(self):
         return self._hash
 
     @property
