@@ -385,4 +385,9 @@ def parse_manual_code(text: str) -> ManualCode:
 
 def onboarding_text(p: SetupPayload) -> str:
     """Return the nRF Connect ``.txt`` content: two lines, no trailing newline."""
-    return f"Manualcode : {manual_code(p)}\nQRCode : {qr_code(p)}"
+    return onboarding_text_of(manual_code(p), qr_code(p))
+
+
+def onboarding_text_of(manual: str, qr: str) -> str:
+    """:func:`onboarding_text` of codes already made from one payload."""
+    return f"Manualcode : {manual}\nQRCode : {qr}"
