@@ -9,6 +9,7 @@ including values recorded from devices made earlier in the series.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import os
@@ -68,7 +69,7 @@ class Randomness:
             block += 1
         return out[:length]
 
-    def _from_os(self, length: int) -> bytes:
+    def _from_os(self, length: int) -> builtins.bytes:
         """Fresh OS CSPRNG bytes, each handed out once; a forked child never uses what its
         parent read (the pool is dropped when the process id changes)."""
         if self._at + length > len(self._pool) or self._pid != os.getpid():
