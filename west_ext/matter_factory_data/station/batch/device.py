@@ -166,11 +166,25 @@ def payload_from_image(image: bytes, passcode: int,
                                    capabilities=discovery)
 
 
+def _fixed_symbol() -> dict:
+    """Batch's QR symbols: a fixed mask (see qrimage.FAST_MASK_PATTERN) and version."""
+    from ...core import qrimage
+
+    return {"mask_pattern": qrimage.FAST_MASK_PATTERN, "version": qrimage.MT_PAYLOAD_VERSION}
+
+
+def qr_png_pixels(qr_text: str) -> tuple:
+    """(IHDR body, scanlines) of the PNG :func:`render_qr` makes of ``qr_text``."""
+    from ...core import qrimage
+
+    return qrimage.qr_png_pixels(qr_text, **_fixed_symbol())
+
+
 def render_qr(qr_text: str, qr_format: str) -> Optional[bytes]:
     """The QR image in a fixed mask (see qrimage.FAST_MASK_PATTERN), or None for ``none``."""
     from ...core import qrimage
 
-    fast = {"mask_pattern": qrimage.FAST_MASK_PATTERN, "version": qrimage.MT_PAYLOAD_VERSION}
+    fast = _fixed_symbol()
     if qr_format == "png":
         return qrimage.qr_png(qr_text, **fast, compression=PNG_COMPRESSION)
     if qr_format == "svg":
