@@ -142,3 +142,42 @@ def test_a_discriminator_remembers_its_first_sixteen_holders() -> None:
     assert pool.uses[7] == 20
     assert pool.shared_with(7, 4096 * 19 + 1) == [1 + 4096 * k for k in range(16)]
     assert max(len(v) for v in pool.users.values()) == series.SHARERS_KEPT
+
+
+def _device_files(top: Path) -> dict:
+    return {str(p.relative_to(top)): (None if p.is_dir() else p.read_bytes(),
+                                      p.stat().st_mode & 0o777)
+            for p in sorted(top.rglob("*"))}
+
+
+def test_device_directories_by_descriptor_and_by_path_are_the_same(scratch, monkeypatch):
+    """DeviceDirs writes relative to an open descriptor where the platform allows and by path
+    elsewhere (Windows): the same directories, 0700/0600, a complete device never replaced."""
+    import os
+
+    import pytest
+
+    from matter_factory_data.station.batch.workers import DeviceDirs
+
+    files = {"factory_data.bin": b"\xa1" * 700, "qr.png": b"png", "empty": b""}
+    made = {}
+    for at in (True, False):
+        monkeypatch.setattr(DeviceDirs, "_AT", at)
+        top = scratch / f"at-{at}"
+        top.mkdir()
+        dirs = DeviceDirs(top)
+        (top / f".tmp-000007-{os.getpid()}").mkdir()  # left by a killed process of this pid
+        (top / f".tmp-000007-{os.getpid()}" / "half").write_bytes(b"x")
+        dirs.write(7, files)
+        dirs.write(8, files)
+        with pytest.raises(OSError):
+            dirs.write(7, {"other": b"y"})  # a complete device is there: refused
+        dirs.close()
+        made[at] = _device_files(top)
+        assert sorted(p.name for p in top.iterdir() if not p.name.startswith(".tmp-")) == \
+            ["000007", "000008"]
+        assert made[at]["000007"] == (None, 0o700)
+        assert made[at]["000007/factory_data.bin"] == (files["factory_data.bin"], 0o600)
+        assert "000007/half" not in made[at]
+    strip = {k: v for k, v in made[True].items() if not k.startswith(".tmp-")}
+    assert strip == {k: v for k, v in made[False].items() if not k.startswith(".tmp-")}

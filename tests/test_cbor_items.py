@@ -208,3 +208,33 @@ def test_differential_against_the_device_parser(pad_to):
             assert dev["ok"], (parser, image.hex())
             assert differential.same_reading(dev, view) == [], (parser, image.hex())
     assert clean >= 3  # the base images at least
+
+
+def test_the_leaf_shortcut_of_scan_is_the_walk() -> None:
+    """scan() reads a leaf (integer, string, simple value) directly; the general walk must
+    give the same heads, node and end, or the same error, for every initial byte."""
+    import random
+
+    from matter_factory_data.formats import cbor_items
+
+    def outcome(function, data: bytes):
+        try:
+            result = function(data, 0, len(data))
+        except cbor_items.CborError as exc:
+            return ("error", exc.offset, exc.reason)
+        def fields(h):
+            return (h.offset, h.major, h.info, h.argument, h.end, h.role, h.depth)
+
+        node = result.node
+        return ([fields(h) for h in result.heads], node.end, node.offset, len(node.children),
+                [fields(t) for t in node.tags], fields(node.head))
+
+    rng = random.Random(5)
+    cases = 0
+    for initial in range(256):
+        for length in (0, 1, 2, 3, 5, 9, 30):
+            for _ in range(4):
+                data = bytes([initial]) + rng.randbytes(length)
+                assert outcome(cbor_items.scan, data) == outcome(cbor_items.walk, data), data
+                cases += 1
+    assert cases == 256 * 7 * 4

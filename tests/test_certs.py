@@ -525,3 +525,11 @@ def test_openssl_reads_our_key(tmp_path, dac_key):
     result = _openssl("ec", "-inform", "DER", "-in", "k.der", "-noout", "-text")
     assert result.returncode == 0, result.stderr
     assert "7f:cd:6e:b8" in result.stdout
+
+
+def test_point_sha256_is_the_sha256_of_the_keys_spki() -> None:
+    for _ in range(20):
+        key = ec.generate_private_key(ec.SECP256R1())
+        assert certs.point_sha256(certs.public_key_bytes(key)) == certs.public_key_sha256(key)
+    with pytest.raises(CredentialError):
+        certs.point_sha256(b"\x02" + bytes(32))

@@ -956,3 +956,82 @@ def test_common_names_are_limited_in_utf8_bytes():
         certs.make_paa(key=key, common_name="\u00e9" * 33)  # 66 bytes
     assert certs.common_name("\u00e9" * 40) == "\u00e9" * 32
     assert certs.common_name("a" * 63 + "\u00e9") == "a" * 63  # never half a character
+
+
+def _dac_issuer(deterministic: bool = False):
+    import datetime as dt
+
+    paa_key = ec.generate_private_key(ec.SECP256R1())
+    paa = certs.make_paa(key=paa_key, common_name="Sibling PAA", vendor_id=0xFFF1,
+                         not_before=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    pai_key = ec.generate_private_key(ec.SECP256R1())
+    pai = certs.make_pai(key=pai_key, issuer_cert=paa, issuer_key=paa_key,
+                         common_name="Sibling PAI", vendor_id=0xFFF1, product_id=0x8000,
+                         not_before=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    return certs.DacIssuer(issuer_cert=pai, issuer_key=pai_key, common_name="Sibling DAC",
+                           vendor_id=0xFFF1, product_id=0x8000,
+                           not_before=dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc),
+                           deterministic=deterministic)
+
+
+def test_sibling_certificates_read_as_a_full_reading_does() -> None:
+    """A batch's DACs are read from the first one's reading (cert_read._Siblings): for real
+    siblings and for thousands of damaged ones, a sibling reading must equal the full one,
+    and whatever the full reading refuses the sibling path must not accept."""
+    import random
+
+    from matter_factory_data.core import cert_read
+
+    issuer = _dac_issuer()
+    dacs = [issuer.issue_der(ec.generate_private_key(ec.SECP256R1()),
+                             random.getrandbits(158) | 1 << 157) for _ in range(30)]
+    siblings = cert_read._Siblings()
+    siblings.learn(dacs[0], cert_read._read_certificate(dacs[0], "x"))
+    matched = 0
+    for dac in dacs[1:]:
+        reading = siblings.read(dac, "x")
+        if reading is not None:  # a shorter serial changes the TBS length: read in full
+            matched += 1
+            assert reading == cert_read._read_certificate(dac, "x")
+    assert matched >= 20
+    rng = random.Random(3)
+    accepted = refused = 0
+    for _ in range(3000):
+        damaged = bytearray(rng.choice(dacs[1:]))
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            at = rng.randrange(len(damaged))
+            damaged[at] = rng.choice((0, 0xFF, 0x80, rng.randrange(256), damaged[at] ^ 1))
+        data = bytes(damaged)
+        reading = siblings.read(data, "x")
+        if reading is None:
+            continue
+        try:
+            full = cert_read._read_certificate(data, "x")
+        except der.DerError as exc:
+            raise AssertionError(f"the sibling path accepted what the full reading refuses "
+                                 f"({exc}): {data.hex()}") from None
+        assert reading == full
+        accepted += 1
+    assert accepted > 300  # damage inside the serial, point, key identifier and signature
+    del refused
+
+
+def test_verify_dir_catches_a_dac_swapped_for_its_siblings(cli, tmp_path) -> None:
+    """End to end: a lot verifies with its DACs read as siblings; a device whose image holds
+    another device's DAC (a perfect sibling) fails its key check."""
+    import cbor2
+
+    out = tmp_path / "lot"
+    result = cli("batch", "-o", out, "--count", "6", "--defaults", "--spake2_it", "1000",
+                 "--qr", "none", "--jobs", "1")
+    assert result.code == 0, result
+    assert cli("verify", out, "--jobs", "1").code == 0
+    image = out / "devices" / "000003" / "factory_data.bin"
+    values = cbor2.loads(image.read_bytes())
+    values["dac_cert"] = cbor2.loads(
+        (out / "devices" / "000002" / "factory_data.bin").read_bytes())["dac_cert"]
+    image.write_bytes(cbor2.dumps(values) + b"\0")
+    result = cli("verify", out, "--jobs", "1")
+    assert result.code == 1
+    text = result.out + result.err
+    assert "000003" in text and "does not match" in text, text

@@ -89,6 +89,19 @@ def test_smallest_version_is_found_as_qrcode_finds_it(text: str) -> None:
         assert qrimage.qr_matrix(text, mask, None) == _library_matrix(text, mask, None)
 
 
+def test_expected_pixels_are_those_of_the_png_at_every_level() -> None:
+    """verify DIR compares a stored PNG's pixels with qr_png_pixels (no compression)."""
+    for text, mask in CASES[:120]:
+        if not qrimage.fast_path_applies(text, mask, 2) and len(text) > 20:
+            continue  # beyond version 2 at level M
+        expected = qrimage.qr_png_pixels(text, mask, 2)
+        for level in (None, 1, 9):
+            assert qrimage.png_pixels(qrimage.qr_png(text, mask, 2, compression=level)) == \
+                expected
+    other = qrimage.qr_png_pixels("MT:Y.K9042C00KA0648G01", 3, 2)
+    assert other != qrimage.qr_png_pixels("MT:Y.K9042C00KA0648G00", 3, 2)
+
+
 def test_png_writer_is_pypng_for_any_size_and_level() -> None:
     rng = random.Random(5)
     for n in range(200):

@@ -34,6 +34,23 @@ def test_unseeded_randomness_is_not_repeated():
     assert len({r.bytes(1, "same purpose", 16) for _ in range(50)}) == 50
 
 
+def test_unseeded_randomness_hands_out_each_os_byte_once_and_not_to_a_fork():
+    randomness = series.Randomness(None)
+    drawn = [randomness.bytes(i, "salt", 32) for i in range(3 * series.Randomness.POOL // 32)]
+    assert len(set(drawn)) == len(drawn)  # across several refills of the pool
+    assert randomness.bytes(0, "big", 2 * series.Randomness.POOL) != b""  # larger than a pool
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child must not hand out what the parent will
+        os.write(write, randomness.bytes(0, "x", 16))
+        os._exit(0)
+    os.waitpid(child, 0)
+    from_child = os.read(read, 16)
+    os.close(read)
+    os.close(write)
+    assert from_child != randomness.bytes(0, "x", 16)
+
+
 @QUICK
 @given(seed=st.text(max_size=20), index=st.integers(0, 10**6),
        bound=st.integers(1, 2**64))

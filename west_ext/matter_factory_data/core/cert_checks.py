@@ -126,8 +126,20 @@ class _VerifyECDSA(ec.ECDSA):
 def verify_signature(point: bytes, signature: bytes, data: bytes) -> None:
     """Raise ``InvalidSignature`` unless ``signature`` (DER) is the ECDSA-SHA256 signature
     of ``data`` by the P-256 key with the 65-byte uncompressed ``point``."""
-    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    public.verify(signature, data, _VerifyECDSA())
+    point = bytes(point)
+    public = _KEYS.get(point)
+    if public is None:
+        public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        if len(_KEYS) >= 64:
+            _KEYS.clear()
+        _KEYS[point] = public
+    public.verify(signature, data, _ECDSA_SHA256)
+
+
+#: The public keys of the last points that checked a signature (a lot's PAI checks every
+#: DAC); a point that is not on the curve raises above and is never kept.
+_KEYS: dict = {}
+_ECDSA_SHA256 = _VerifyECDSA()  # not ec.ECDSA(...): see _VerifyECDSA
 
 
 def subject_text(cert: CertView) -> str:

@@ -255,15 +255,100 @@ _READ: dict = {}  # DER -> what _read_certificate made of it (verify DIR reads o
 
 def _read_certificate_once(data: bytes, source: str) -> tuple[CertView, int, bool]:
     """_read_certificate, remembered for the last 64 certificates read (a reading does not
-    depend on ``source``, which only names the certificate in errors, never cached)."""
+    depend on ``source``, which only names the certificate in errors, never cached). A
+    certificate that is a sibling of one read before (see :class:`_Siblings`) is read from
+    that one's reading."""
     key = bytes(data)
     reading = _READ.get(key)
     if reading is None:
-        reading = _read_certificate(key, source)
+        reading = _SIBLINGS.read(key, source)
+        if reading is None:
+            reading = _read_certificate(key, source)
+            _SIBLINGS.learn(key, reading)
         if len(_READ) >= 64:
             _READ.clear()
         _READ[key] = reading
     return reading
+
+
+class _Siblings:
+    """Readings of certificates that differ from one read in full only in their serial
+    number, public point, subject key identifier and signature: the DACs of one batch.
+
+    A sibling has the TBSCertificate of the same length whose bytes equal the reference's
+    everywhere outside those three contents, and the same signature algorithm; so its DER
+    structure is the reference's, element for element, and only the varying contents are
+    read and checked (the serial number as an INTEGER, the point on the curve, the signature
+    as a BIT STRING) -- what a full reading checks of them. Anything else is read in full.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict = {}  # (TBS length, signature algorithm DER) -> reference
+
+    def learn(self, data: bytes, reading: tuple) -> None:
+        view, version, key_ok = reading
+        if not key_ok or version != 3 or view.subject_key_id is None or len(self._known) >= 8:
+            return
+        try:
+            cert = der.parse(data, source="")
+            tbs, algorithm, _ = der.children(cert, source="")
+            items = der.children(tbs, source="")[1:]  # after the version
+            serial, spki = items[0], items[5]
+            key = der.children(spki, source="")[1]
+        except (der.DerError, IndexError):
+            return
+        start = tbs.offset
+        key_end = key.offset + len(key.encoded) - start
+        skid = view.subject_key_id
+        tbs_bytes = tbs.encoded
+        skid_at = tbs_bytes.find(skid, key_end)
+        if len(key.value) != 66 or key.value[:2] != b"\x00\x04" or skid_at < 0 or \
+                tbs_bytes.find(skid, skid_at + 1) >= 0:
+            return
+        serial_end = serial.offset + len(serial.encoded) - start
+        spans = ((serial_end - len(serial.value), serial_end), (key_end - 64, key_end),
+                 (skid_at, skid_at + len(skid)))
+        self._known[(len(tbs_bytes), algorithm.encoded)] = (tbs_bytes, spans, view)
+
+    def read(self, data: bytes, source: str) -> Optional[tuple]:
+        if not self._known:
+            return None
+        try:
+            cert = der.parse(data, source=source)
+            tbs, algorithm, signature = _fields(cert, der.SEQUENCE, source, "the certificate",
+                                                (3,))
+        except der.DerError:
+            return None
+        known = self._known.get((len(tbs.encoded), algorithm.encoded))
+        if known is None:
+            return None
+        reference, spans, view = known
+        new = tbs.encoded
+        at = 0
+        for begin, end in spans:
+            if new[at:begin] != reference[at:begin]:
+                return None
+            at = end
+        if new[at:] != reference[at:]:
+            return None
+        (serial_from, serial_to), (point_from, point_to), (skid_from, skid_to) = spans
+        try:
+            signature_bits, unused = der.read_bit_string(signature, source=source,
+                                                         what="the signature")
+            serial_number = der.read_integer(
+                der.Element(der.INTEGER, new[serial_from:serial_to], b"", 0), source=source)
+            point = b"\x04" + new[point_from:point_to]
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        except (der.DerError, ValueError):
+            return None  # the full reading says what is wrong
+        if unused:
+            return None
+        return (view._replace(der=data, tbs=new, signature=signature_bits, public_key=point,
+                              subject_key_id=new[skid_from:skid_to],
+                              serial_number=serial_number), 3, True)
+
+
+_SIBLINGS = _Siblings()
 
 
 def _read_certificate(data: bytes, source: str) -> tuple[CertView, int, bool]:

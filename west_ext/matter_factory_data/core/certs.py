@@ -143,6 +143,19 @@ def public_key_sha256(key_or_cert: KeyOrCert) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
 
 
+#: DER SubjectPublicKeyInfo of a P-256 key up to its 65-byte point (id-ecPublicKey, prime256v1).
+_P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+
+
+def point_sha256(point: bytes) -> str:
+    """:func:`public_key_sha256` of the P-256 public key of ``point`` (65 bytes, uncompressed)."""
+    import hashlib
+
+    if len(point) != 65 or point[0] != 4:
+        raise CredentialError("expected an uncompressed P-256 point of 65 bytes")
+    return hashlib.sha256(_P256_SPKI_PREFIX + point).hexdigest()
+
+
 def public_key_bytes(key_or_cert: KeyOrCert) -> bytes:
     """The 65-byte uncompressed SEC1 point of a key pair, public key or certificate."""
     if isinstance(key_or_cert, (x509.Certificate, ec.EllipticCurvePrivateKey, Signer)):
@@ -432,6 +445,7 @@ class DacIssuer:
         self._not_before = not_before
         self._deterministic = deterministic
         self._template: _TbsTemplate | None = None
+        self._algorithm: ec.ECDSA | None = None
 
     def issue(self, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
               serial: int) -> x509.Certificate:
@@ -443,14 +457,16 @@ class DacIssuer:
         )
 
     def issue_der(self, key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
-                  serial: int, sign: Callable[[bytes], bytes] | None = None) -> bytes:
+                  serial: int, sign: Callable[[bytes], bytes] | None = None,
+                  point: bytes | None = None) -> bytes:
         """The DER of the DAC :meth:`issue` makes, from a template of its to-be-signed bytes
         (``batch``'s hot path: cryptography's builder costs ~0.3 ms a certificate).
 
         ``sign`` turns the TBS bytes into a DER ECDSA-with-SHA256 signature (an HSM, a
         remote signer); by default the issuer key signs them. Without a fixed not-before
         (the DAC starts "now") the builder is used, unless ``sign`` is given: then every
-        DAC starts at the moment of the first one.
+        DAC starts at the moment of the first one. ``point``: the key's uncompressed public
+        point when the caller has it already.
         """
         if (self._not_before is None and sign is None) or isinstance(serial, bool) or \
                 not isinstance(serial, int) or not 1 <= serial <= _MAX_SERIAL:
@@ -460,8 +476,9 @@ class DacIssuer:
         if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(
                 key.curve, ec.SECP256R1):
             raise InputError("The certificate key is not an EC P-256 key; give one.")
-        point = key.public_bytes(serialization.Encoding.X962,
-                                 serialization.PublicFormat.UncompressedPoint)
+        if point is None:
+            point = key.public_bytes(serialization.Encoding.X962,
+                                     serialization.PublicFormat.UncompressedPoint)
         tbs = self.tbs_der(point, serial)
         return _signed_certificate(tbs, (sign or self._sign)(tbs))
 
@@ -477,9 +494,10 @@ class DacIssuer:
         if in_memory is None:  # a token: only the digest goes to it (Signer.sign)
             signer: Signer = self._issuer_key  # type: ignore[assignment]
             return signer.sign(tbs)
-        algorithm = (ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
-                     if self._deterministic else ec.ECDSA(hashes.SHA256()))
-        return in_memory.sign(tbs, algorithm)
+        if self._algorithm is None:
+            self._algorithm = (ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+                               if self._deterministic else ec.ECDSA(hashes.SHA256()))
+        return in_memory.sign(tbs, self._algorithm)
 
 
 def _der_length(length: int) -> bytes:

@@ -205,9 +205,23 @@ def _primitive(element: Element, tag: int, source: str, what: str) -> bytes:
     return expect(element, tag, source=source, what=what).value
 
 
+_OIDS: dict = {}  # the dotted text of the last OIDs read (at most 256): certificates repeat them
+
+
 def read_oid(element: Element, *, source: str, what: str = "an object identifier") -> str:
     """An OBJECT IDENTIFIER as a dotted string such as ``1.2.840.10045.2.1``."""
     value = _primitive(element, OID, source, what)
+    known = _OIDS.get(value)
+    if known is not None:
+        return known
+    dotted = _dotted(value, element, source)
+    if len(_OIDS) >= 256:
+        _OIDS.clear()
+    _OIDS[value] = dotted
+    return dotted
+
+
+def _dotted(value: bytes, element: Element, source: str) -> str:
     if not value or value[-1] & 0x80:
         raise DerError(source, f"the object identifier at byte {element.offset} is empty or "
                                "truncated")

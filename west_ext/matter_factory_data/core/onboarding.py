@@ -284,6 +284,22 @@ def qr_code(p: SetupPayload) -> str:
 def parse_qr_code(text: str) -> SetupPayload:
     """Decode QR code text (``MT:...``) into a validated SetupPayload."""
     text = text.strip()
+    known = _PARSED.get(text)
+    if known is not None:
+        return known
+    payload = _parse_qr_code(text)
+    if len(_PARSED) >= 64:
+        _PARSED.clear()
+    _PARSED[text] = payload
+    return payload
+
+
+#: The payloads of the last QR texts parsed (verify reads a device's code from the manifest,
+#: its .txt and the image's values); only texts that parsed are kept.
+_PARSED: dict = {}
+
+
+def _parse_qr_code(text: str) -> SetupPayload:
     if not text.startswith(QR_PREFIX):
         raise OnboardingError(f"QR code text {text[:8]!r} does not start with {QR_PREFIX!r}.")
     body = text[len(QR_PREFIX) :]
@@ -385,4 +401,9 @@ def parse_manual_code(text: str) -> ManualCode:
 
 def onboarding_text(p: SetupPayload) -> str:
     """Return the nRF Connect ``.txt`` content: two lines, no trailing newline."""
-    return f"Manualcode : {manual_code(p)}\nQRCode : {qr_code(p)}"
+    return onboarding_text_of(manual_code(p), qr_code(p))
+
+
+def onboarding_text_of(manual: str, qr: str) -> str:
+    """:func:`onboarding_text` of codes already made from one payload."""
+    return f"Manualcode : {manual}\nQRCode : {qr}"

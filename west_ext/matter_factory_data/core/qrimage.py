@@ -256,12 +256,17 @@ def png_1bit(width: int, height: int, rows: list, compression=None) -> bytes:
     """A 1-bit greyscale PNG of packed ``rows``, byte for byte as PyPNG's
     ``Writer(width, height, greyscale=True, bitdepth=1, compression=compression)
     .write_packed`` writes it (zlib's default level when ``compression`` is None)."""
-    raw = b"\0" + b"\0".join(rows) if rows else b""  # filter type None before every row
+    header, raw = _png_parts(width, height, rows)
     compressor = zlib.compressobj() if compression is None else zlib.compressobj(compression)
     idat = compressor.compress(raw) + compressor.flush()
-    return b"".join((b"\x89PNG\r\n\x1a\n",
-                     _chunk(b"IHDR", struct.pack("!2I5B", width, height, 1, 0, 0, 0, 0)),
-                     _chunk(b"IDAT", idat), _chunk(b"IEND", b"")))
+    return b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", idat),
+                     _chunk(b"IEND", b"")))
+
+
+def _png_parts(width: int, height: int, rows: list) -> tuple:
+    """(IHDR body, scanlines with their filter bytes) of a 1-bit greyscale image."""
+    raw = b"\0" + b"\0".join(rows) if rows else b""  # filter type None before every row
+    return struct.pack("!2I5B", width, height, 1, 0, 0, 0, 0), raw
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:
@@ -303,15 +308,26 @@ def qr_png(text: str, mask_pattern=None, version=None, compression=None) -> byte
     fixes the mask instead of scoring all eight, ``version`` the symbol size instead of
     searching for the smallest; ``compression`` is zlib's level (None: its default).
     """
+    size, rows = _png_rows(text, mask_pattern, version)
+    return png_1bit(size, size, rows, compression)
+
+
+def qr_png_pixels(text: str, mask_pattern=None, version=None) -> tuple:
+    """What :func:`png_pixels` reads from ``qr_png(text, mask_pattern, version)`` at any zlib
+    level, without compressing: (IHDR body, scanlines)."""
+    size, rows = _png_rows(text, mask_pattern, version)
+    return _png_parts(size, size, rows)
+
+
+def _png_rows(text: str, mask_pattern, version) -> tuple:
+    """(size in pixels, packed rows) of the PNG of ``text``."""
     if PNG_BOX_SIZE == 8 and fast_path_applies(text, mask_pattern, version):
         modules, width = _fast_grid(text, mask_pattern)
         light = modules.translate(_LIGHT_BYTE)  # one byte per module: 8 pixels
         rows = [light[r:r + width] for r in range(0, len(light), width)]
-        return png_1bit(width * 8, width * 8, [row for row in rows for _ in "01234567"],
-                        compression)
+        return width * 8, [row for row in rows for _ in "01234567"]
     matrix = qr_matrix(text, mask_pattern, version)  # includes the quiet zone
-    size = len(matrix) * PNG_BOX_SIZE
-    return png_1bit(size, size, _packed_rows(matrix, PNG_BOX_SIZE), compression)
+    return len(matrix) * PNG_BOX_SIZE, _packed_rows(matrix, PNG_BOX_SIZE)
 
 
 def qr_svg(text: str, mask_pattern=None, version=None) -> bytes:

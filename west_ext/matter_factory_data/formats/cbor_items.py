@@ -155,6 +155,22 @@ def scan(data: bytes, pos: int = 0, end: Optional[int] = None, *,
          max_depth: int = MAX_DEPTH) -> Scan:
     """Walk the one item at ``pos``; CborError when it is not well-formed or cut off."""
     end = len(data) if end is None else end
+    if pos < end and data[pos] >> 5 in _LEAF_MAJORS and data[pos] & 0x1F <= 27:
+        head = read_head(data, pos, end)  # a leaf: what the walk below does for it, directly
+        stop = head.end
+        if head.major in (BSTR, TSTR):
+            if head.argument > end - stop:  # type: ignore[operator]
+                raise CborError(head.offset, f"a {head.describe()} of {head.argument} bytes "
+                                             f"runs past the end of the data ({end - stop} left)")
+            stop += head.argument  # type: ignore[operator]
+        node = Node([], head)
+        node.end = stop
+        return Scan(node, [head])
+    return walk(data, pos, end, max_depth=max_depth)
+
+
+def walk(data: bytes, pos: int, end: int, *, max_depth: int = MAX_DEPTH) -> Scan:
+    """:func:`scan` of any item, without its shortcut for leaves."""
     heads: list[Head] = []
     root: Optional[Node] = None
     stack: list[_Frame] = []
@@ -232,6 +248,10 @@ def scan(data: bytes, pos: int = 0, end: Optional[int] = None, *,
             break
     assert root is not None
     return Scan(root, heads)
+
+
+#: Majors whose definite items hold no other item: integers, strings, simple values and floats.
+_LEAF_MAJORS = frozenset((UINT, NINT, BSTR, TSTR, SIMPLE))
 
 
 def _close_finished(stack: list, pos: int) -> int:

@@ -51,7 +51,8 @@ def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any
     from ...core import certs
 
     key = certs.new_key(identity.dac_key_seed)
-    dac = issuer.issue_der(key, identity.dac_serial)
+    point = certs.public_key_bytes(key)
+    dac = issuer.issue_der(key, identity.dac_serial, point=point)
     fmt = image_format(template)
     values = dict(template.common)
     values.update(
@@ -70,23 +71,23 @@ def build_device(template: DeviceTemplate, identity: DeviceIdentity, issuer: Any
     image = image_bytes(device_map, size, fmt)
     payload = _payload_read_back(image, device_map, identity.passcode, template.discovery,
                                  fmt)
+    qr_text, manual = onboarding.qr_code(payload), onboarding.manual_code(payload)
     files = {
         IMAGE_NAME: image,
         "factory_data.hex": hexfile.to_hex_text(offset, image).encode("ascii"),
         "factory_data.json": fmt.json_text(data).encode("utf-8"),
-        "factory_data.txt": onboarding.onboarding_text(payload).encode("ascii"),
+        "factory_data.txt": onboarding.onboarding_text_of(manual, qr_text).encode("ascii"),
     }
-    qr_text = onboarding.qr_code(payload)
     qr_image = render_qr(qr_text, template.qr)
     if qr_image is not None:
         files[f"qr.{template.qr}"] = qr_image
     row = {
         "index": identity.index, "sn": identity.sn, "vendor_id": f"0x{payload.vendor_id:04X}",
         "product_id": f"0x{payload.product_id:04X}", "discriminator": payload.discriminator,
-        "qr_payload": qr_text, "manual_code": onboarding.manual_code(payload),
+        "qr_payload": qr_text, "manual_code": manual,
         "dac_serial": f"{identity.dac_serial:x}",
         "image_sha256": hashlib.sha256(image).hexdigest(), "passcode": identity.passcode,
-        "dac_pubkey_sha256": certs.public_key_sha256(key),
+        "dac_pubkey_sha256": certs.point_sha256(point),
     }
     return BuiltDevice(files, row)
 
@@ -165,11 +166,25 @@ def payload_from_image(image: bytes, passcode: int,
                                    capabilities=discovery)
 
 
+def _fixed_symbol() -> dict:
+    """Batch's QR symbols: a fixed mask (see qrimage.FAST_MASK_PATTERN) and version."""
+    from ...core import qrimage
+
+    return {"mask_pattern": qrimage.FAST_MASK_PATTERN, "version": qrimage.MT_PAYLOAD_VERSION}
+
+
+def qr_png_pixels(qr_text: str) -> tuple:
+    """(IHDR body, scanlines) of the PNG :func:`render_qr` makes of ``qr_text``."""
+    from ...core import qrimage
+
+    return qrimage.qr_png_pixels(qr_text, **_fixed_symbol())
+
+
 def render_qr(qr_text: str, qr_format: str) -> Optional[bytes]:
     """The QR image in a fixed mask (see qrimage.FAST_MASK_PATTERN), or None for ``none``."""
     from ...core import qrimage
 
-    fast = {"mask_pattern": qrimage.FAST_MASK_PATTERN, "version": qrimage.MT_PAYLOAD_VERSION}
+    fast = _fixed_symbol()
     if qr_format == "png":
         return qrimage.qr_png(qr_text, **fast, compression=PNG_COMPRESSION)
     if qr_format == "svg":

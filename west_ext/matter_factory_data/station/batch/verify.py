@@ -136,7 +136,6 @@ def _codes_file(path: Path, problems: list) -> list:
 
 def _sibling_files(device_dir: Path, image: bytes, data: dict, qr_payload: str) -> list:
     from ...formats import hexfile
-    from . import device
 
     problems = []
     try:
@@ -159,24 +158,25 @@ def _sibling_files(device_dir: Path, image: bytes, data: dict, qr_payload: str) 
     if qr in ("png", "svg"):
         path = device_dir / f"qr.{qr}"
         try:
-            if not _same_image(path.read_bytes(), device.render_qr(qr_payload, qr), qr):
+            if not _same_image(path.read_bytes(), qr_payload, qr):
                 problems.append(f"{path.name} does not show the manifest's QR payload")
         except OSError as exc:
             problems.append(f"{path.name}: {exc.strerror}")
     return problems
 
 
-def _same_image(stored: bytes, expected: Optional[bytes], qr: str) -> bool:
-    """The same bytes, or for PNG the same pixels (batches of other versions wrote their PNGs
-    at another zlib level)."""
-    if stored == expected:
-        return True
-    if qr != "png" or expected is None:
-        return False
+def _same_image(stored: bytes, qr_payload: str, qr: str) -> bool:
+    """For SVG the same bytes as batch makes of ``qr_payload``; for PNG the same pixels (the
+    same bytes have them; batches of other versions wrote their PNGs at another zlib level),
+    compared without compressing the expected image."""
+    from . import device
+
+    if qr != "png":
+        return stored == device.render_qr(qr_payload, qr)
     from ...core.qrimage import png_pixels
 
     pixels = png_pixels(stored)
-    return pixels is not None and pixels == png_pixels(expected)
+    return pixels is not None and pixels == device.qr_png_pixels(qr_payload)
 
 
 def _facts(data: dict, payload) -> dict:
