@@ -238,3 +238,29 @@ def test_the_leaf_shortcut_of_scan_is_the_walk() -> None:
                 assert outcome(cbor_items.scan, data) == outcome(cbor_items.walk, data), data
                 cases += 1
     assert cases == 256 * 7 * 4
+
+
+def test_lint_canonical_is_the_item_level_reading_wherever_it_answers() -> None:
+    """verify DIR lints a canonical image from its decoded map (nrf_cbor.lint_canonical);
+    over the mutation corpus, its map and problems must be the item-level reader's, and it
+    must answer for the images batch writes."""
+    from mutations import base_images, mutated_images
+
+    from matter_factory_data.formats import nrf_cbor
+
+    answered = 0
+    images = list(base_images()) + list(mutated_images(seed=11, count=6000))
+    for image in images:
+        fast = nrf_cbor.lint_canonical(image)
+        if fast is None:
+            continue
+        answered += 1
+        reading = nrf_cbor.read_image(image, "image")
+        assert fast[0] == nrf_cbor.map_of_reading(reading, "image"), image.hex()
+        assert fast[1] == nrf_cbor.lint_image(reading), image.hex()
+    assert answered >= 300, answered
+    from mutations import GOLDEN
+
+    assert nrf_cbor.lint_canonical(GOLDEN.read_bytes()) is not None  # Nordic's example
+    user = next(i for i in base_images() if b"duser" in i)
+    assert nrf_cbor.lint_canonical(user) is None  # nested user data: the item-level reader

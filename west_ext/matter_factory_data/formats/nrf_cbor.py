@@ -287,6 +287,42 @@ def read_image(data: bytes, source: str = "image") -> ImageReading:
     return reading
 
 
+def lint_canonical(data: bytes) -> Optional[tuple[dict, list[Problem]]]:
+    """(device map, :func:`lint_image` problems) of an image that is exactly the canonical
+    encoding of a plain map followed by the 0x00 terminator -- text keys, each read by the
+    device as a different known key or as none, values that are 32-bit integers, byte
+    strings or text strings -- without walking it item by item; None for any other image
+    (read it with :func:`read_image`). Such an image has no structural or encoding finding
+    (definite lengths, shortest heads, 4-byte arguments at most, text keys, no key twice),
+    so its problems are :func:`lint` of its values, as the item-level reading finds."""
+    import cbor2
+
+    try:
+        decoded = cbor2.loads(data)
+    except Exception:  # noqa: BLE001  (anything cbor2 cannot take: the item-level reader's)
+        return None
+    if type(decoded) is not dict:
+        return None
+    known = set()
+    for key, value in decoded.items():
+        if type(key) is not str or not (
+                type(value) in (bytes, str) or
+                (type(value) is int and -0x1_0000_0000 <= value < 0x1_0000_0000)):
+            return None
+        device_key = device_key_for(key)
+        if device_key is not None:
+            if device_key in known:
+                return None
+            known.add(device_key)
+    try:
+        encoded = cbor2.dumps(decoded)
+    except Exception:  # noqa: BLE001
+        return None
+    if data[len(encoded):len(encoded) + 1] != TERMINATOR or data[:len(encoded)] != encoded:
+        return None
+    return decoded, _unique(lint(decoded))
+
+
 def lint_image(reading: ImageReading, *, partition_size: Optional[int] = None,
                rd_uid_max_len: int = DEVICE_RD_UID_MAX_LEN) -> list[Problem]:
     """Everything the device (also built with CONFIG_ZCBOR_CANONICAL) would reject or

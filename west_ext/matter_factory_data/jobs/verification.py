@@ -34,15 +34,17 @@ class Expectations:
     policy: Optional[ProfilePolicy] = None  # None: the development profile
 
 
-def verify(device_map: dict, expect: Expectations, fmt=None, *, reading=None) -> list[Check]:
+def verify(device_map: dict, expect: Expectations, fmt=None, *, reading=None,
+           parser_problems: Optional[list] = None) -> list[Check]:
     """Every check. ``fmt`` is the image format (default nRF CBOR), whose lint is the
     device's view and whose ``model_values`` give the values by model key; ``reading``
-    (formats.nrf_cbor.ImageReading of an nRF image) adds the item-level lint. No exception
+    (formats.nrf_cbor.ImageReading of an nRF image) adds the item-level lint, or
+    ``parser_problems`` gives it already found (``nrf_cbor.lint_canonical``). No exception
     escapes: a check that cannot run is a failed check naming what could not be checked."""
     checks: list[Check] = []
     passcode: Optional[int] = None
     checks += _guarded("the device parser's view",
-                       lambda: _parser_checks(device_map, reading, fmt))
+                       lambda: _parser_checks(device_map, reading, fmt, parser_problems))
     if fmt is not None:
         try:
             device_map = fmt.model_values(device_map)
@@ -80,8 +82,11 @@ def _crashed(what: str, exc: Exception) -> Check:
     return Check(False, f"{what} could not be checked ({type(exc).__name__}: {exc})")
 
 
-def _parser_checks(device_map: dict, reading, fmt) -> list[Check]:
-    if reading is not None and reading.is_map and (fmt is None or fmt.name == "nrf-cbor"):
+def _parser_checks(device_map: dict, reading, fmt, found: Optional[list] = None
+                   ) -> list[Check]:
+    if found is not None:
+        problems = found
+    elif reading is not None and reading.is_map and (fmt is None or fmt.name == "nrf-cbor"):
         problems = nrf_cbor.lint_image(reading)
     else:
         problems = fmt.lint(device_map) if fmt is not None else nrf_cbor.lint(device_map)

@@ -75,7 +75,11 @@ def check_device(row: dict) -> DeviceReport:
                         "it was made)")
     try:
         fmt = _format()
-        if fmt.name == "nrf-cbor":  # read once: the map and how each item is encoded
+        found = None
+        canonical = nrf_cbor.lint_canonical(image) if fmt.name == "nrf-cbor" else None
+        if canonical is not None:  # what batch writes: no item-level walk needed
+            reading, (records, found) = None, canonical
+        elif fmt.name == "nrf-cbor":  # read once: the map and how each item is encoded
             reading = nrf_cbor.read_image(image, row["image"])
             records = nrf_cbor.map_of_reading(reading, row["image"])
         else:
@@ -92,7 +96,7 @@ def check_device(row: dict) -> DeviceReport:
     checks = verify(records, Expectations(pai_cert=_CONTEXT["pai"], paa_cert=_CONTEXT["paa"],
                                           passcode=payload.passcode, codes=codes,
                                           policy=_CONTEXT.get("policy")),
-                    fmt=fmt, reading=reading)
+                    fmt=fmt, reading=reading, parser_problems=found)
     problems += [c.message for c in checks if not c.ok]
     if "passcode" in row and row["passcode"] != str(payload.passcode):
         problems.append("manifest passcode differs from the passcode in its QR payload")
