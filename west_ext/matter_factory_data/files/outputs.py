@@ -9,20 +9,80 @@ previous outputs untouched. Secret files are created with mode 0600.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
-from pathlib import Path
-from typing import NamedTuple, Optional
+import stat
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from ..errors import OPT, OutputError, OutputRefused
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def path_text(path: str | os.PathLike[str]) -> str:
+    """``str(pathlib.Path(path))`` without importing pathlib (with ``urllib.parse`` and
+    ``ipaddress`` it is ~5 % of a single ``generate``): on POSIX, repeated separators and
+    ``.`` components dropped, a trailing separator removed, ``..`` kept, ``.`` for nothing,
+    two leading slashes kept (and three or more made one), as pathlib does."""
+    text = os.fspath(path)
+    if os.name != "posix" or not isinstance(text, str):
+        from pathlib import Path  # Windows drives and separators: pathlib's own rules
+
+        return str(Path(text))
+    root = "//" if text.startswith("//") and not text.startswith("///") else (
+        "/" if text.startswith("/") else "")
+    parts = [part for part in text.split("/") if part and part != "."]
+    return root + "/".join(parts) if root or parts else "."
+
+
+def parent_text(path: str) -> str:
+    """``str(Path(path).parent)`` of a :func:`path_text`."""
+    head = os.path.dirname(path)
+    if not head:
+        return "."
+    return head if head.strip("/") == "" else head.rstrip("/") or "/"
+
+
+#: The errors pathlib's ``exists()``/``is_dir()`` treat as "no": any other (a name too
+#: long, no permission) is raised, as it was when these checks used pathlib.
+_NO_SUCH = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _stat(path: str) -> Optional[os.stat_result]:
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        if exc.errno in _NO_SUCH or getattr(exc, "winerror", None) in (21, 123, 1921):
+            return None
+        raise
+    except ValueError:  # an embedded NUL
+        return None
+
+
+def _exists(path: str) -> bool:
+    return _stat(path) is not None
+
+
+def _is_dir(path: str) -> bool:
+    info = _stat(path)
+    return info is not None and stat.S_ISDIR(info.st_mode)
+
 
 class OutputFile(NamedTuple):
-    path: Path
+    target: str  # the path as pathlib prints it (path_text)
     data: bytes
     secret: bool = False
     what: str = ""
+
+    @property
+    def path(self) -> Path:
+        """The target as a ``pathlib.Path`` (imported on use: ``generate`` does not need it)."""
+        from pathlib import Path
+
+        return Path(self.target)
 
 
 class OutputSet:
@@ -33,15 +93,16 @@ class OutputSet:
         self.files: list[OutputFile] = []
 
     def add(self, path: str | os.PathLike[str], data: bytes, *, secret: bool = False,
-            what: str = "") -> Path:
+            what: str = "") -> str:
         from .inputs import path_problem
 
         problem = path_problem(path)
         if problem:
             raise OutputRefused(f"cannot write the {what or 'output'} {os.fspath(path)!r}: "
                                 f"{problem}")
-        target = Path(path)
-        if any(f.path == target for f in self.files):
+        target = path_text(path)
+        key = os.path.normcase(target)
+        if any(os.path.normcase(f.target) == key for f in self.files):
             raise OutputRefused(f"{target}: two outputs would be written to the same file")
         self.files.append(OutputFile(target, data, secret, what))
         return target
@@ -50,36 +111,36 @@ class OutputSet:
         """Refuse before anything is written: existing files without overwrite, bad dirs.
         A dangling symbolic link at an output path counts as an existing output. Leftovers
         of a killed commit in the target directories are settled first (see recover)."""
-        for directory in sorted({out.path.parent for out in self.files}):
+        for directory in sorted({parent_text(out.target) for out in self.files}):
             recover(directory)
         for out in self.files:
-            if out.path.is_dir():
-                raise OutputRefused(f"{out.path}: is a directory, cannot write the "
+            if _is_dir(out.target):
+                raise OutputRefused(f"{out.target}: is a directory, cannot write the "
                                     f"{out.what or 'output'}")
-            if os.path.lexists(out.path) and not self.overwrite:
-                kind = " (a dangling symbolic link)" if not out.path.exists() else ""
-                raise OutputRefused(f"{out.path}: already exists{kind}; pass {OPT.overwrite} to "
+            if os.path.lexists(out.target) and not self.overwrite:
+                kind = " (a dangling symbolic link)" if not _exists(out.target) else ""
+                raise OutputRefused(f"{out.target}: already exists{kind}; pass {OPT.overwrite} to "
                                   "replace it")
-            parent = _existing_parent(out.path.parent)
-            if not parent.is_dir():
-                raise OutputRefused(f"{out.path}: cannot create it, {parent} is not a directory")
+            parent = _existing_parent(parent_text(out.target))
+            if not _is_dir(parent):
+                raise OutputRefused(f"{out.target}: cannot create it, {parent} is not a directory")
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise OutputError(f"{out.path}: the directory {parent} is not writable")
+                raise OutputError(f"{out.target}: the directory {parent} is not writable")
 
-    def commit(self) -> list[Path]:
+    def commit(self) -> list[str]:
         """Write all files atomically: stage every file, record the set in a journal, keep
         a link to each file replaced, rename; on any failure put the previous files back.
         After a kill -9, the next commit into the directory finishes a journaled set (so it
         is complete) or removes the staged files (so it is absent): see :func:`recover`."""
         self.check()
         created_dirs = self._make_dirs()
-        staged: list[tuple[str, Path]] = []
+        staged: list[tuple[str, str]] = []
         journal = None
-        replaced: list[tuple[Path, Optional[str]]] = []
+        replaced: list[tuple[str, Optional[str]]] = []
         try:
             for out in self.files:
-                staged.append((_stage(out), out.path))
-            journal = _write_journal(self.files[0].path.parent, staged)
+                staged.append((_stage(out), out.target))
+            journal = _write_journal(parent_text(self.files[0].target), staged)
             for temp, target in staged:
                 backup = _keep_previous(target)
                 try:
@@ -104,19 +165,19 @@ class OutputSet:
                 _remove_quietly(backup)
         if journal:
             _remove_quietly(journal)
-        return [out.path for out in self.files]
+        return [out.target for out in self.files]
 
-    def _make_dirs(self) -> list[Path]:
-        created: list[Path] = []
+    def _make_dirs(self) -> list[str]:
+        created: list[str] = []
         for out in self.files:
             missing = []
-            directory = out.path.parent
-            while not directory.exists():
+            directory = parent_text(out.target)
+            while not _exists(directory):
                 missing.append(directory)
-                directory = directory.parent
+                directory = parent_text(directory)
             for directory in reversed(missing):
                 try:
-                    directory.mkdir()
+                    os.mkdir(directory)
                 except OSError as exc:
                     raise OutputError(f"cannot create directory {directory}: {exc.strerror}") \
                         from None
@@ -124,9 +185,9 @@ class OutputSet:
         return created
 
 
-def _existing_parent(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
+def _existing_parent(path: str) -> str:
+    while not _exists(path) and path != parent_text(path):
+        path = parent_text(path)
     return path
 
 
@@ -137,8 +198,8 @@ _LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.[0-9a-f]{12}\.(?P<kind
 _JOURNAL = re.compile(r"\.mfd-outputs\.(?P<pid>[0-9]+)\.[0-9a-f]{12}\.journal")
 
 
-def _scratch_name(directory: Path, name: str, kind: str) -> str:
-    return str(directory / f".{name}.{os.getpid()}.{os.urandom(6).hex()}.{kind}")
+def _scratch_name(directory: str | os.PathLike[str], name: str, kind: str) -> str:
+    return os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(6).hex()}.{kind}")
 
 
 def leftover_target(name: str) -> Optional[str]:
@@ -161,7 +222,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def recover(directory: Path) -> None:
+def recover(directory: str | os.PathLike[str]) -> None:
     """Settle what a killed commit left in ``directory``: a journaled set is finished (each
     staged file still there is renamed into place), staged files without a journal are
     removed (that set is absent), and links to replaced files are removed. Only leftovers of
@@ -173,19 +234,20 @@ def recover(directory: Path) -> None:
     for name in names:
         match = _JOURNAL.fullmatch(name)
         if match and not _alive(int(match.group("pid"))):
-            path = directory / name
+            path = os.path.join(directory, name)
             try:
-                entries = json.loads(path.read_text(encoding="utf-8"))
+                with open(path, encoding="utf-8") as stream:
+                    entries = json.loads(stream.read())
                 for temp, target in entries:
                     if _journaled_rename(temp, target) and os.path.lexists(temp):
                         os.replace(temp, target)
             except (OSError, ValueError, TypeError):
                 pass
-            _remove_quietly(str(path))
+            _remove_quietly(path)
     for name in names:
         match = _LEFTOVER.fullmatch(name)
         if match and not _alive(int(match.group("pid"))):
-            _remove_quietly(str(directory / name))
+            _remove_quietly(os.path.join(directory, name))
 
 
 def _journaled_rename(temp: object, target: object) -> bool:
@@ -200,9 +262,9 @@ def _journaled_rename(temp: object, target: object) -> bool:
                 and os.path.dirname(temp) == os.path.dirname(target))
 
 
-def _write_journal(directory: Path, staged: list) -> str:
+def _write_journal(directory: str, staged: list) -> str:
     """The set's renames, written atomically before the first rename."""
-    path = str(directory / f".mfd-outputs.{os.getpid()}.{os.urandom(6).hex()}.journal")
+    path = os.path.join(directory, f".mfd-outputs.{os.getpid()}.{os.urandom(6).hex()}.journal")
     temp = path + ".part"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as stream:
@@ -211,11 +273,11 @@ def _write_journal(directory: Path, staged: list) -> str:
     return path
 
 
-def _keep_previous(target: Path) -> Optional[str]:
+def _keep_previous(target: str) -> Optional[str]:
     """A hard link (else a copy) of the file ``target`` replaces, for a roll-back."""
     if not os.path.lexists(target):
         return None
-    backup = _scratch_name(target.parent, target.name, "old")
+    backup = _scratch_name(parent_text(target), os.path.basename(target), "old")
     try:
         os.link(target, backup, follow_symlinks=False)
     except OSError:
@@ -242,7 +304,7 @@ def _roll_back(replaced: list) -> None:
 
 def _stage(out: OutputFile) -> str:
     """Write ``out`` to a temporary file next to its target; return the temp path."""
-    temp = _scratch_name(out.path.parent, out.path.name, "tmp")
+    temp = _scratch_name(parent_text(out.target), os.path.basename(out.target), "tmp")
     # O_EXCL: never follow or reuse a file someone else put there; 0600 until chmod below.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
@@ -268,9 +330,9 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
 
 
-def _rmdir_quietly(path: Path) -> None:
+def _rmdir_quietly(path: str) -> None:
     with contextlib.suppress(OSError):
-        path.rmdir()
+        os.rmdir(path)
 
 
 def cut_torn_line(path: str | os.PathLike[str]) -> bytes:

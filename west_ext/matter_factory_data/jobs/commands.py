@@ -96,7 +96,7 @@ def generate_command(req: GenerateCommand, ui) -> int:
     for out in result.outputs.files:
         detail = f" ({len(out.data)} bytes{', mode 0600' if out.secret else ''})" \
             if req.verbose else ""
-        ui.info(f"{'wrote:':22} {out.path}{detail}")
+        ui.info(f"{'wrote:':22} {out.target}{detail}")
     return 0
 
 

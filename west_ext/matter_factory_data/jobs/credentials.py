@@ -6,12 +6,15 @@ added to the caller's :class:`~matter_factory_data.outputs.OutputSet`.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from ..errors import OPT, CredentialError, InputError
 from ..files.inputs import read_file
 from ..files.outputs import OutputSet
+
+if TYPE_CHECKING:  # imported where a directory is used: not on the user-files path
+    import os
+    from pathlib import Path
 
 DEV_PAA_CERT = "PAA_cert.der"
 DEV_PAA_KEY = "PAA_key.der"
@@ -103,9 +106,13 @@ def _start_of(date: Optional[str]):
     return dt.datetime(int(date[:4]), int(date[5:7]), int(date[8:10]), tzinfo=dt.timezone.utc)
 
 
-def development_paa(out_dir: Path, outputs: OutputSet, not_before=None):
+def development_paa(out_dir: str | os.PathLike[str], outputs: OutputSet, not_before=None):
     """The development PAA of ``out_dir``: reused if present, else made and added to outputs."""
+    from pathlib import Path
+
     from ..core import certs
+
+    out_dir = Path(out_dir)
 
     cert_path, key_path = out_dir / DEV_PAA_CERT, out_dir / DEV_PAA_KEY
     if cert_path.exists() or key_path.exists():
@@ -121,13 +128,18 @@ def development_paa(out_dir: Path, outputs: OutputSet, not_before=None):
     return cert, key
 
 
-def generate_attestation(*, out_dir: Path, outputs: OutputSet, paa_cert: Optional[str],
+def generate_attestation(*, out_dir: str | os.PathLike[str], outputs: OutputSet,
+                         paa_cert: Optional[str],
                          paa_key: Optional[str], vendor_id: int, product_id: int,
                          vendor_name: str, product_name: str, date: Optional[str] = None,
                          policy=None, warnings: Optional[list] = None) -> Attestation:
     """Make PAI + DAC (``--gen_certs``), signed by the given PAA or the development PAA.
     Both are valid from the manufacturing date on (the profile wants the DAC valid then)."""
+    from pathlib import Path
+
     from ..core import certs, certview
+
+    out_dir = Path(out_dir)
 
     if bool(paa_cert) != bool(paa_key):
         raise InputError(f"{OPT.paa_cert} and {OPT.paa_key} go together: give both or neither")
@@ -168,11 +180,16 @@ def _add_pair(outputs: OutputSet, out_dir: Path, name: str, cert, key) -> None:
     outputs.add(out_dir / f"{name}_key.pem", certs.key_pem(key), secret=True, what=f"{name} key")
 
 
-def certification_declaration(*, out_dir: Path, outputs: OutputSet, vendor_id: int,
+def certification_declaration(*, out_dir: str | os.PathLike[str], outputs: OutputSet,
+                              vendor_id: int,
                               product_id: int, cd_type: int, signer_cert: Optional[str],
                               signer_key: Optional[str]) -> bytes:
     """``CD.der``: a CMS-signed Certification Declaration for this VID/PID."""
+    from pathlib import Path
+
     from ..core import cd
+
+    out_dir = Path(out_dir)
 
     if bool(signer_cert) != bool(signer_key):
         raise InputError(f"{OPT.cert_declaration_cert} and {OPT.cert_declaration_key} go together: "

@@ -8,7 +8,6 @@ commits it. So a bad input never leaves a file behind.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..core import validate
@@ -87,9 +86,12 @@ class GenerateResult:
         self.summary: list[tuple[str, str]] = []
 
 
-def output_prefix(output: str) -> Path:
-    """``-o`` is a prefix; a trailing ``.json`` is stripped (also for the overwrite check)."""
-    return Path(output[:-5] if output.endswith(".json") else output)
+def output_prefix(output: str) -> str:
+    """``-o`` is a prefix; a trailing ``.json`` is stripped (also for the overwrite check).
+    Spelt as pathlib would (:func:`~..files.outputs.path_text`), without importing it."""
+    from ..files.outputs import path_text
+
+    return path_text(output[:-5] if output.endswith(".json") else output)
 
 
 #: The warning of --include_passcode (every format).
@@ -100,7 +102,7 @@ PASSCODE_STORED = Message("the passcode is stored in the factory data next to th
 def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.urandom
              ) -> GenerateResult:
     """Validate ``req`` and compute every output of ``generate``."""
-    from ..files.outputs import OutputSet
+    from ..files.outputs import OutputSet, parent_text
     from ..formats import nrf_cbor
 
     assert req.output is not None  # generate_command refuses a missing -o first
@@ -113,21 +115,21 @@ def generate(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] = os.u
     if req.chip_cert_path:
         result.warnings.append(Message("{0} is not needed: certificates are made in-process",
                                        ("chip_cert_path",)))
-    attestation = _attestation(req, prefix.parent, outputs, identity["date"], result.warnings)
+    attestation = _attestation(req, parent_text(prefix), outputs, identity["date"], result.warnings)
     data = _factory_data_json(req, identity, attestation, verifier, rd_uid, enable_key, user)
     result.factory_data = data
     if req.schema:
         check_schema(data, req.schema)
     device_map = nrf_cbor.json_to_device_map(data, "generated data")
     _self_check(device_map, partition, result)
-    outputs.add(Path(f"{prefix}.json"), nrf_cbor.json_text(data).encode("ascii"),
+    outputs.add(f"{prefix}.json", nrf_cbor.json_text(data).encode("ascii"),
                 secret=True, what="factory data JSON")
     if partition is not None:
         result.image = _image_outputs(device_map, partition, prefix, outputs)
     if setup is not None:
         _onboarding_outputs(setup, prefix, outputs)
         result.setup_payload = setup
-    cd = _cd_output(req, identity, prefix.parent, outputs) if req.gen_cd else None
+    cd = _cd_output(req, identity, parent_text(prefix), outputs) if req.gen_cd else None
     if req.include_passcode:
         result.warnings.append(PASSCODE_STORED)
     result.warnings += production_rules(req, identity["vendor_id"], attestation, enable_key,
@@ -264,7 +266,7 @@ def _setup_payload(req: GenerateRequest, discovery: int):
 
 # --- credentials -------------------------------------------------------------
 
-def _attestation(req: GenerateRequest, out_dir: Path, outputs: OutputSet,
+def _attestation(req: GenerateRequest, out_dir: str, outputs: OutputSet,
                  date: Optional[str] = None, warnings: Optional[list] = None):
     """The DAC, PAI and key; the Matter attestation profile is applied to all of them under
     the request's profile (core.profile: development warns, production refuses)."""
@@ -333,7 +335,7 @@ def profile_policy(req) -> ProfilePolicy:
     return policy(req.profile, allow_nonconformant_certs=req.allow_nonconformant_certs)
 
 
-def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: OutputSet) -> bytes:
+def _cd_output(req: GenerateRequest, identity: dict, out_dir: str, outputs: OutputSet) -> bytes:
     from . import credentials
 
     if not 0 <= req.cd_type <= 2:
@@ -343,7 +345,7 @@ def _cd_output(req: GenerateRequest, identity: dict, out_dir: Path, outputs: Out
         out_dir=out_dir, outputs=outputs, vendor_id=identity["vendor_id"],
         product_id=identity["product_id"], cd_type=req.cd_type,
         signer_cert=req.cert_declaration_cert, signer_key=req.cert_declaration_key)
-    outputs.add(out_dir / "CD.der", der, what="Certification Declaration")
+    outputs.add(os.path.join(out_dir, "CD.der"), der, what="Certification Declaration")
     return der
 
 
@@ -396,15 +398,15 @@ def _self_check(device_map: dict, partition: Optional[tuple[int, int]],
             result.warnings.append(Message(str(problem)))
 
 
-def _image_outputs(device_map: dict, partition: tuple[int, int], prefix: Path,
+def _image_outputs(device_map: dict, partition: tuple[int, int], prefix: str,
                    outputs: OutputSet) -> bytes:
     from ..formats import hexfile
 
     image = checked_image(device_map, partition)
     offset = partition[0]
-    outputs.add(Path(f"{prefix}.hex"), hexfile.to_hex_text(offset, image).encode("ascii"),
+    outputs.add(f"{prefix}.hex", hexfile.to_hex_text(offset, image).encode("ascii"),
                 secret=True, what="factory data image (Intel HEX)")
-    outputs.add(Path(f"{prefix}.bin"), image, secret=True, what="factory data image (binary)")
+    outputs.add(f"{prefix}.bin", image, secret=True, what="factory data image (binary)")
     return image
 
 
@@ -423,12 +425,12 @@ def checked_image(device_map: dict, partition: tuple[int, int]) -> bytes:
     return image
 
 
-def _onboarding_outputs(setup, prefix: Path, outputs: OutputSet) -> None:
+def _onboarding_outputs(setup, prefix: str, outputs: OutputSet) -> None:
     from ..core import onboarding, qrimage
 
-    outputs.add(Path(f"{prefix}.txt"), onboarding.onboarding_text(setup).encode("ascii"),
+    outputs.add(f"{prefix}.txt", onboarding.onboarding_text(setup).encode("ascii"),
                 secret=True, what="onboarding codes")
-    outputs.add(Path(f"{prefix}.png"), qrimage.qr_png(onboarding.qr_code(setup)),
+    outputs.add(f"{prefix}.png", qrimage.qr_png(onboarding.qr_code(setup)),
                 secret=True, what="QR code image")
 
 
@@ -500,9 +502,9 @@ def partition(*, input_path: str, output: str, offset: int, size: int,
     from ..files.outputs import OutputSet
 
     outputs = OutputSet(overwrite=overwrite)
-    outputs.add(Path(f"{output}.hex"), hexfile.to_hex_text(offset, image).encode("ascii"),
+    outputs.add(f"{output}.hex", hexfile.to_hex_text(offset, image).encode("ascii"),
                 secret=True, what="factory data image (Intel HEX)")
-    outputs.add(Path(f"{output}.bin"), image, secret=True, what="factory data image (binary)")
+    outputs.add(f"{output}.bin", image, secret=True, what="factory data image (binary)")
     outputs.check()
     problems = nrf_cbor.lint(device_map, partition_size=size)
     return PartitionResult(outputs=outputs, image=image, problems=problems, warnings=warnings)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import OPT, InputError, Message, PartitionError, Subject
-from ..files.outputs import OutputSet
+from ..files.outputs import OutputSet, parent_text
 from ..formats import get_format
 from ..formats.base import ERROR
 from . import pipeline
@@ -66,9 +66,9 @@ def generate_stm32(req: GenerateRequest, *, token_bytes: Callable[[int], bytes] 
     verifier = pipeline._verifier(req)
     rd_uid = pipeline._rd_uid(req, token_bytes)
     result.warnings += _untagged_warnings(req)
-    attestation = pipeline._attestation(req, prefix.parent, outputs, identity.get("date"),
+    attestation = pipeline._attestation(req, parent_text(prefix), outputs, identity.get("date"),
                                         result.warnings)
-    cd = _certification_declaration(req, identity, prefix.parent, outputs)
+    cd = _certification_declaration(req, identity, parent_text(prefix), outputs)
     check_cd_covers(cd, identity, attestation)
     values = {key: identity[key] for key in ("sn", "vendor_id", "product_id", "vendor_name",
                                              "product_name", "hw_ver", "hw_ver_str",
@@ -114,7 +114,7 @@ def _untagged_warnings(req) -> list:
                     + ", ".join(f"{{{i}}}" for i in range(len(given))), given)]
 
 
-def _certification_declaration(req, identity: dict, out_dir: Path, outputs: OutputSet
+def _certification_declaration(req, identity: dict, out_dir: str, outputs: OutputSet
                                ) -> Optional[bytes]:
     if req.certification_declaration and req.gen_cd:
         raise InputError.naming("give {0} (a CD file) or {1} (make one), not both",
