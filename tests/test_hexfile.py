@@ -48,3 +48,13 @@ def test_writer_refuses_data_beyond_32_bits() -> None:
 
     with pytest.raises(InputError, match="32-bit"):
         to_hex_text(0xFFFFFFF0, bytes(32))
+
+
+def test_cases_cover_the_lane_sums_and_the_per_record_sums() -> None:
+    """Both checksum paths of to_hex_text are compared with intelhex above: the lane sums
+    (records on the 16-byte grid of the data) and per-record sums (a record cut at a 64 KiB
+    boundary off that grid)."""
+    from matter_factory_data.formats.hexfile import _lane_plan
+
+    lanes = sum(_lane_plan(offset, len(data)) is not None for offset, data in _cases(400))
+    assert 100 <= lanes <= 390, lanes

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+from typing import NamedTuple, Optional
 
 from ..errors import OPT, InputError
 
@@ -23,11 +24,63 @@ def to_hex_text(offset: int, data: bytes) -> str:
         raise InputError(f"data of {len(data)} bytes at 0x{offset:x} does not fit the 32-bit "
                          "address space of Intel HEX")
     text = data.hex().upper()
-    digits = _DIGITS
-    lines = [prefix + text[2 * start:2 * stop] + digits[(base - sum(data[start:stop])) & 0xFF]
-             if stop else prefix for start, stop, prefix, base in _layout(offset, len(data))]
+    sums = _sums(offset, data)
+    if sums is not None:  # every checksum at once
+        plan = sums[1]
+        lines = [prefix + text[start:stop] + sums[0][at:at + 2] if at >= 0 else prefix
+                 for prefix, start, stop, at in plan.pieces]
+    else:
+        digits = _DIGITS
+        lines = [prefix + text[2 * start:2 * stop] +
+                 digits[(base - sum(data[start:stop])) & 0xFF]
+                 if stop else prefix for start, stop, prefix, base in _layout(offset, len(data))]
     lines.append(":00000001FF\n")
     return "\n".join(lines)
+
+
+def _sums(offset: int, data: bytes):
+    """(the checksums of all data records as upper-case hex, their plan) when the records
+    are the data's consecutive 16-byte chunks (the last one shorter): the bytes of each chunk
+    summed in 128-bit lanes of one integer (pairs, then quads, then 8 and 16 bytes: no lane
+    overflows into the next), subtracted from each record's header sum plus 4096 (a multiple
+    of 256 that keeps every lane positive); None for any other layout."""
+    plan = _lane_plan(offset, len(data))
+    if plan is None:
+        return None
+    records = plan.records
+    value = int.from_bytes(data, "big") << (8 * (16 * records - len(data)))
+    for mask, shift in plan.masks:
+        value = (value & mask) + ((value >> shift) & mask)
+    return (plan.bases - value).to_bytes(16 * records, "big")[15::16].hex().upper(), plan
+
+
+class _LanePlan(NamedTuple):
+    records: int  # data records
+    masks: tuple  # (mask, shift) of the four folding steps
+    bases: int  # per 128-bit lane: (minus the header sum) mod 256, plus 4096
+    pieces: tuple  # per line: (prefix, hex start, hex stop, checksum at) or (line, 0, 0, -1)
+
+
+@functools.lru_cache(maxsize=64)
+def _lane_plan(offset: int, length: int) -> Optional[_LanePlan]:
+    layout = _layout(offset, length)
+    data_records = [record for record in layout if record[1]]
+    for index, (start, stop, _, _) in enumerate(data_records):
+        if start != 16 * index or stop != min(16 * index + 16, length):
+            return None  # a record cut at a 64 KiB boundary off the 16-byte grid
+    count = len(data_records)
+    masks = tuple((int.from_bytes((bytes(width) + b"\xff" * width) * (8 * count // width),
+                                  "big"), 8 * width) for width in (1, 2, 4, 8))
+    bases = int.from_bytes(b"".join(((base & 0xFF) + 4096).to_bytes(16, "big")
+                                    for _, _, _, base in data_records), "big")
+    pieces, index = [], 0
+    for start, stop, prefix, _ in layout:
+        if stop:
+            pieces.append((prefix, 2 * start, 2 * stop, 2 * index))
+            index += 1
+        else:
+            pieces.append((prefix, 0, 0, -1))
+    return _LanePlan(count, masks, bases, tuple(pieces))
 
 
 _DIGITS = tuple(f"{value:02X}" for value in range(256))
