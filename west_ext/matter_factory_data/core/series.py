@@ -72,8 +72,8 @@ class Randomness:
     def _from_os(self, length: int) -> builtins.bytes:
         """Fresh OS CSPRNG bytes, each handed out once; a forked child never uses what its
         parent read (the pool is dropped when the process id changes)."""
-        if self._at + length > len(self._pool) or self._pid != os.getpid():
-            self._pool, self._at, self._pid = os.urandom(max(self.POOL, length)), 0, os.getpid()
+        if self._at + length > len(self._pool) or self._pid != _PROCESS[0]:
+            self._pool, self._at, self._pid = os.urandom(max(self.POOL, length)), 0, _PROCESS[0]
         start = self._at
         self._at = start + length
         return self._pool[start:self._at]
@@ -81,6 +81,13 @@ class Randomness:
     def below(self, index: int, purpose: str, bound: int) -> int:
         """A uniform integer in ``[0, bound)`` (bias below 2**-100)."""
         return int.from_bytes(self.bytes(index, purpose, 16), "big") % bound
+
+
+#: This process's id, renewed in a forked child (os.getpid() is a system call; Randomness asks
+#: for it on every draw).
+_PROCESS = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PROCESS.__setitem__(0, os.getpid()))
 
 
 def seed_fingerprint(seed: Optional[str]) -> Optional[str]:

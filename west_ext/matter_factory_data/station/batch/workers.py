@@ -196,10 +196,11 @@ class DeviceDirs:
     def __init__(self, devices_dir: Path) -> None:
         self.path = str(devices_dir)
         self.fd = -1
+        self.pid = os.getpid()  # made in the process that writes (a worker: after the fork)
 
     def write(self, index: int, files: dict) -> None:
         final = device_dir_name(index)
-        temp = f".tmp-{final}-{os.getpid()}"
+        temp = f".tmp-{final}-{self.pid}"
         if not self._AT:
             self._write_by_path(final, temp, files)
             return
