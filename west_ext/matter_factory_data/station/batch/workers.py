@@ -180,11 +180,6 @@ def _shared_loop(pool, jobs: Iterator[tuple], in_flight_limit: int) -> Iterator[
         yield from head()
 
 
-def write_device_dir(devices_dir: Path, index: int, files: dict) -> None:
-    """Write one device's directory under a temporary name, then rename it into place."""
-    DeviceDirs(devices_dir).write(index, files)
-
-
 class DeviceDirs:
     """Writes device directories into ``devices_dir``: each one under a temporary name,
     renamed into place once every file is written (a rename fails if a complete device is
