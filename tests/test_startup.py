@@ -67,27 +67,35 @@ def test_the_production_profile_still_runs_the_test_material_rules(golden, tmp_p
 
 GC_PROBE = """
 import gc, sys
-from matter_factory_data.cli import main
+from matter_factory_data.cli import boundary, main
+seen = []
+guarded = boundary.guarded
+def probe(*args, **kwargs):
+    seen.append(gc.isenabled())  # while the command runs
+    return guarded(*args, **kwargs)
+boundary.guarded = probe
 code = main(sys.argv[1:])
-print(code, gc.isenabled(), file=sys.stderr)
+print(code, seen[-1], gc.isenabled(), file=sys.stderr)
 """
 
 
-def collector_after(argv: list) -> tuple[int, bool]:
+def collector_states(argv: list) -> tuple[int, bool, bool]:
+    """(exit code, GC on while the command ran, GC on after main() returned)."""
     done = subprocess.run([sys.executable, "-c", GC_PROBE, *map(str, argv)],
                           capture_output=True, text=True, check=False)
-    code, enabled = done.stderr.strip().splitlines()[-1].split()
-    return int(code), enabled == "True"
+    code, during, after = done.stderr.strip().splitlines()[-1].split()
+    return int(code), during == "True", after == "True"
 
 
 def test_the_cycle_collector_is_off_only_for_one_shot_commands(golden, tmp_path):
     """The console script pauses Python's cyclic GC for start-up; generate keeps it off to
-    the end, every other command (batch, provision, verify DIR: long runs) turns it back on."""
+    the end, every other command (batch, provision, verify DIR: long runs) turns it back on;
+    a caller running main() in its own process gets its collector back when main returns."""
     args = golden_args(golden, tmp_path / "fd")
-    assert collector_after(["generate", *args]) == (0, False)
+    assert collector_states(["generate", *args]) == (0, False, True)
     codes = ["codes", "--vendor_id", "0xFFF1", "--product_id", "0x8006",
              "--discriminator", "0xF00", "--passcode", "20202021"]
-    assert collector_after(codes) == (0, True)
+    assert collector_states(codes) == (0, True, True)
 
 
 def test_path_text_spells_paths_as_pathlib_does():

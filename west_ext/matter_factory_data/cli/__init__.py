@@ -17,10 +17,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command switches it back on before it runs (:func:`.app.run`)."""
     import gc
 
+    enabled = gc.isenabled()
     gc.disable()
-    from .app import main as app_main
+    try:
+        from .app import main as app_main
 
-    return app_main(argv)
+        return app_main(argv)
+    finally:
+        if enabled:  # a caller that runs main() in its own long-lived process keeps its GC
+            gc.enable()
 
 
 __all__ = ["main"]
