@@ -5,6 +5,7 @@ key-matches-certificate, issued-by and the attestation chain rules (Matter speci
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Optional
 
@@ -126,19 +127,14 @@ class _VerifyECDSA(ec.ECDSA):
 def verify_signature(point: bytes, signature: bytes, data: bytes) -> None:
     """Raise ``InvalidSignature`` unless ``signature`` (DER) is the ECDSA-SHA256 signature
     of ``data`` by the P-256 key with the 65-byte uncompressed ``point``."""
-    point = bytes(point)
-    public = _KEYS.get(point)
-    if public is None:
-        public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-        if len(_KEYS) >= 64:
-            _KEYS.clear()
-        _KEYS[point] = public
-    public.verify(signature, data, _ECDSA_SHA256)
+    _public_key(bytes(point)).verify(signature, data, _ECDSA_SHA256)
 
 
-#: The public keys of the last points that checked a signature (a lot's PAI checks every
-#: DAC); a point that is not on the curve raises above and is never kept.
-_KEYS: dict = {}
+@functools.lru_cache(maxsize=64)  # a lot's PAI checks every DAC: its key object made once
+def _public_key(point: bytes) -> ec.EllipticCurvePublicKey:
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+
+
 _ECDSA_SHA256 = _VerifyECDSA()  # not ec.ECDSA(...): see _VerifyECDSA
 
 

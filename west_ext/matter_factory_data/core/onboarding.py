@@ -8,6 +8,7 @@ Optional TLV extension data is neither produced nor accepted.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple, Optional
 
 from matter_factory_data.errors import OnboardingError
@@ -283,23 +284,11 @@ def qr_code(p: SetupPayload) -> str:
 
 def parse_qr_code(text: str) -> SetupPayload:
     """Decode QR code text (``MT:...``) into a validated SetupPayload."""
-    text = text.strip()
-    known = _PARSED.get(text)
-    if known is not None:
-        return known
-    payload = _parse_qr_code(text)
-    if len(_PARSED) >= 64:
-        _PARSED.clear()
-    _PARSED[text] = payload
-    return payload
+    return _parse_qr_code(text.strip())
 
 
-#: The payloads of the last QR texts parsed (verify reads a device's code from the manifest,
-#: its .txt and the image's values); only texts that parsed are kept.
-_PARSED: dict = {}
-
-
-def _parse_qr_code(text: str) -> SetupPayload:
+@functools.lru_cache(maxsize=64)  # verify reads a device's code from the manifest, its .txt
+def _parse_qr_code(text: str) -> SetupPayload:  # and the image's values: parsed once
     if not text.startswith(QR_PREFIX):
         raise OnboardingError(f"QR code text {text[:8]!r} does not start with {QR_PREFIX!r}.")
     body = text[len(QR_PREFIX) :]

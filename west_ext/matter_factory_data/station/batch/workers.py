@@ -208,12 +208,7 @@ class DeviceDirs:
             os.mkdir(temp, 0o700, dir_fd=self.fd)
         directory = os.open(temp, os.O_RDONLY | os.O_DIRECTORY, dir_fd=self.fd)
         try:
-            for name, data in files.items():
-                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=directory)
-                try:
-                    _write_all(fd, data)
-                finally:
-                    os.close(fd)
+            _write_files(files, lambda name: os.open(name, _NEW_SECRET, 0o600, dir_fd=directory))
         finally:
             os.close(directory)
         os.rename(temp, final, src_dir_fd=self.fd, dst_dir_fd=self.fd)
@@ -223,13 +218,8 @@ class DeviceDirs:
         if os.path.exists(temp_path):
             shutil.rmtree(temp_path)
         os.mkdir(temp_path, 0o700)
-        for name, data in files.items():
-            fd = os.open(os.path.join(temp_path, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                         0o600)
-            try:
-                _write_all(fd, data)
-            finally:
-                os.close(fd)
+        _write_files(files, lambda name: os.open(os.path.join(temp_path, name), _NEW_SECRET,
+                                                 0o600))
         os.rename(temp_path, os.path.join(self.path, final))
 
     def close(self) -> None:
@@ -238,10 +228,19 @@ class DeviceDirs:
             self.fd = -1
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    written = os.write(fd, data)
-    while written < len(data):  # a short write (a full disk raises on the next call)
-        written += os.write(fd, memoryview(data)[written:])
+_NEW_SECRET = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # with mode 0600: a new file, ours only
+
+
+def _write_files(files: dict, open_new) -> None:
+    """Write each ``name: data`` of ``files`` to the descriptor ``open_new(name)`` gives."""
+    for name, data in files.items():
+        fd = open_new(name)
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # a short write (a full disk raises on the next call)
+                written += os.write(fd, memoryview(data)[written:])
+        finally:
+            os.close(fd)
 
 
 class Window:
